@@ -1,0 +1,7 @@
+"""Test setup: the repository root is importable; shared fixtures live here."""
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
