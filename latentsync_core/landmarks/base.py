@@ -1,0 +1,42 @@
+"""The landmark-backend interface shared by every detector.
+
+A backend finds faces in one RGB frame and returns, for each, its landmarks
+and the three anchor points the LatentSync face template is fitted to
+(left-brow mean, right-brow mean, nose mean; "left" is the image's left).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FaceLandmarks:
+    """One detected face, in source-frame pixel coordinates (x right, y down).
+
+    Attributes:
+        points: ``(K, 2)`` float64, all landmarks of the backend's scheme.
+        anchors: ``(3, 2)`` float64: image-left brow mean, image-right brow
+            mean, nose mean, the points fitted to the LatentSync template.
+        mouth: ``(M, 2)`` float64, the outer lip contour (M >= 4).
+        bbox: ``(4,)`` float64 ``x1, y1, x2, y2`` of the face.
+        score: detection confidence in ``[0, 1]``.
+    """
+
+    points: np.ndarray
+    anchors: np.ndarray
+    mouth: np.ndarray
+    bbox: np.ndarray
+    score: float = 1.0
+
+
+class LandmarkBackend(Protocol):
+    """Finds faces in frames. Implementations load their model lazily."""
+
+    name: str
+
+    def detect(self, frame: np.ndarray) -> list[FaceLandmarks]:
+        """Return every face in ``frame`` (``(H, W, 3)`` uint8 RGB), any order."""
+        ...
