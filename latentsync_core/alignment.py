@@ -46,8 +46,10 @@ class Alignment:
         """``(N, 2, 3)`` float64 maps from source pixels to aligned-face pixels.
 
         The crop is resized anisotropically from ``crop_size`` to
-        ``resolution x resolution``; this folds that scale into each affine.
+        ``resolution x resolution`` (pixel centres: ``x' = s * (x + 0.5) - 0.5``);
+        this folds that resize into each affine.
         """
-        sx = self.resolution / self.crop_size[0]
-        sy = self.resolution / self.crop_size[1]
-        return self.affines * np.array([[sx], [sy]])[None]
+        scale = np.array([self.resolution / self.crop_size[0], self.resolution / self.crop_size[1]])
+        out = self.affines * scale[None, :, None]
+        out[:, :, 2] += 0.5 * (scale - 1.0)
+        return out
