@@ -1,0 +1,10 @@
+"""Custom socket types that carry the pack's records between nodes."""
+from comfy_api.latest import io
+
+Alignment = io.Custom("LATENTSYNC_ALIGNMENT")
+"""Value: :class:`latentsync_core.alignment.Alignment`."""
+
+MouthROI = io.Custom("LATENTSYNC_MOUTH_ROI")
+"""Value: :class:`latentsync_core.mouth_roi.MouthROI`."""
+
+CATEGORY = "LatentSync"
