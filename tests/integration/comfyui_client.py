@@ -200,17 +200,63 @@ class ComfyUIClient:
         return self._request("/view?" + query)
 
 
+WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"})
+"""Input types the frontend shows as widgets (a list as the type is an old-style combo)."""
+
+UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload")
+"""Input options that make the frontend add an upload button widget after the input."""
+
+FRONTEND_ONLY = frozenset({"Note", "MarkdownNote"})
+"""Canvas nodes that never reach the server."""
+
+
+def input_specs(object_info: dict, class_type: str) -> list[tuple[str, list, bool]]:
+    """``(name, spec, required)`` of a node class's inputs in the order the frontend lays them out."""
+    info = object_info[class_type]
+    specs = []
+    for section in ("required", "optional"):
+        for name in info.get("input_order", {}).get(section, info["input"].get(section, {}).keys()):
+            specs.append((name, info["input"][section][name], section == "required"))
+    return specs
+
+
+def is_widget(spec: list) -> bool:
+    return isinstance(spec[0], list) or spec[0] in WIDGET_TYPES
+
+
+def spec_options(spec: list) -> dict:
+    return spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+
+
+def default_value(spec: list) -> Any:
+    """The value a freshly added node's widget holds (the declared default, else the first option)."""
+    options = spec_options(spec)
+    if "default" in options:
+        return options["default"]
+    choices = spec[0] if isinstance(spec[0], list) else options.get("options")
+    if choices:
+        return choices[0]
+    return {"INT": 0, "FLOAT": 0.0, "STRING": "", "BOOLEAN": False}.get(spec[0])
+
+
 class Graph:
     """Builds an API-format prompt node by node.
 
     ``g.add("RepeatImageBatch", image=load[0], amount=3)`` returns a :class:`Node`
     whose ``[i]`` is a link to its i-th output; keyword arguments are the inputs.
+    With ``object_info``, required widgets left out get their defaults, as on
+    the canvas, so a test names only what it cares about.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, object_info: dict | None = None) -> None:
+        self.object_info = object_info
         self.prompt: dict[str, dict] = {}
 
     def add(self, class_type: str, **inputs: Any) -> "Node":
+        if self.object_info is not None:
+            for name, spec, required in input_specs(self.object_info, class_type):
+                if required and name not in inputs and is_widget(spec):
+                    inputs[name] = default_value(spec)
         node_id = str(len(self.prompt) + 1)
         self.prompt[node_id] = {"class_type": class_type, "inputs": inputs}
         return Node(node_id)
@@ -224,3 +270,37 @@ class Node:
 
     def __getitem__(self, output: int) -> list:
         return [self.id, output]
+
+
+def workflow_to_prompt(workflow: dict, object_info: dict) -> dict[str, dict]:
+    """Convert a canvas workflow (``nodes``, ``links``, ``widgets_values``) to an API prompt.
+
+    Follows the frontend's rules for plain graphs: widget values are listed in
+    input order, an INT with ``control_after_generate`` and an upload input are
+    each followed by one extra value, a linked input takes the link. Muted nodes
+    and notes are left out; bypassed nodes, reroutes, primitives and subgraphs
+    are not supported (raise ``ValueError``).
+    """
+    links = {link[0]: link for link in workflow.get("links", [])}
+    prompt: dict[str, dict] = {}
+    for node in workflow["nodes"]:
+        class_type = node["type"]
+        if class_type in FRONTEND_ONLY or node.get("mode", 0) == 2:
+            continue
+        if node.get("mode", 0) != 0 or class_type not in object_info:
+            raise ValueError(f"node {node['id']} ({class_type}, mode {node.get('mode')}) cannot be converted")
+        values = iter(node.get("widgets_values") or [])
+        inputs: dict[str, Any] = {}
+        for name, spec, _ in input_specs(object_info, class_type):
+            if not is_widget(spec):
+                continue
+            inputs[name] = next(values)
+            options = spec_options(spec)
+            if options.get("control_after_generate") or any(options.get(flag) for flag in UPLOAD_FLAGS):
+                next(values, None)
+        for socket_ in node.get("inputs", []):
+            if socket_.get("link") is not None:
+                link = links[socket_["link"]]
+                inputs[socket_["name"]] = [str(link[1]), link[2]]
+        prompt[str(node["id"])] = {"class_type": class_type, "inputs": inputs}
+    return prompt
