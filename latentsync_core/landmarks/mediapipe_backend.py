@@ -45,6 +45,7 @@ slow to notice new faces, and it must be :meth:`reset` between clips.
 from __future__ import annotations
 
 import threading
+import warnings
 from typing import Any
 
 import numpy as np
@@ -105,13 +106,16 @@ class MediaPipeBackend:
         """The MediaPipe graph, created on first use (caller holds the lock)."""
         if self._mesh is None:
             mp = import_mediapipe()
-            self._mesh = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=not self.tracking,
-                max_num_faces=self.max_faces,
-                refine_landmarks=True,
-                min_detection_confidence=self.min_detection_confidence,
-                min_tracking_confidence=self.min_tracking_confidence,
-            )
+            with warnings.catch_warnings():
+                # mediapipe 0.10.21 calls a protobuf API that protobuf >= 5 marks deprecated.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self._mesh = mp.solutions.face_mesh.FaceMesh(
+                    static_image_mode=not self.tracking,
+                    max_num_faces=self.max_faces,
+                    refine_landmarks=True,
+                    min_detection_confidence=self.min_detection_confidence,
+                    min_tracking_confidence=self.min_tracking_confidence,
+                )
         return self._mesh
 
     def reset(self) -> None:
