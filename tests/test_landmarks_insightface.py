@@ -255,6 +255,9 @@ def test_scrfd_maps_boxes_back_through_the_letterbox(tmp_path):
     # 1024 x 768 frame -> 512 x 384 in the canvas: scale 0.5, so frame boxes are twice canvas boxes.
     found = detector.detect(np.zeros((768, 1024, 3), np.uint8))
     np.testing.assert_allclose(found.boxes, boxes * 2.0, atol=1e-4)
+    # 1000 x 700 -> 512 x int(512 * 0.7) = 512 x 358; InsightFace's scale is the height ratio 358 / 700.
+    found = detector.detect(np.zeros((700, 1000, 3), np.uint8))
+    np.testing.assert_allclose(found.boxes, boxes * (700 / 358), atol=1e-4)
 
 
 def test_scrfd_threshold_drops_weak_faces(tmp_path):

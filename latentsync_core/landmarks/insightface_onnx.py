@@ -19,14 +19,18 @@ non-commercial research purposes only. Using this backend is subject to that lic
 Anchors, with InsightFace's 106-point indices as LatentSync picks them
 (image-left = the subject's right side in an upright, unmirrored face):
 
-===============  ======================  ========================================
-anchor           106-point indices       meaning
-===============  ======================  ========================================
-left brow        43, 48, 49, 51, 50      outer end + upper contour, image-left brow
-right brow       101, 102, 103, 104, 105 outer end + upper contour, image-right brow
-nose             74, 77, 83, 86          lower bridge, both nostril wings, nose tip
-mouth            52..71                  all 20 lip points (outer and inner)
-===============  ======================  ========================================
+===============  =======================  =======================================
+anchor           106-point indices        meaning
+===============  =======================  =======================================
+left brow        43, 48, 49, 51, 50       image-left brow (upper contour)
+right brow       101, 102, 103, 104, 105  image-right brow (upper contour)
+nose             74, 77, 83, 86           lower bridge, nostril wings, tip
+mouth            52..71                   all 20 lip points (outer and inner)
+===============  =======================  =======================================
+
+The meanings are read from LatentSync's own use: its 106 -> 68-style re-ordering
+puts the brow picks in the 68-point brow slots (17-21, 22-26) and 73, 74, 86 in the
+bridge-to-tip slots; 77 and 83 are a left/right pair on the lower nose.
 
 The order of the 20 lip points within 52..71 is not published in a form this
 project could check, so ``mouth`` is 20 points evenly spaced along the convex

@@ -33,14 +33,16 @@ The mouth ring starts at the image-left mouth corner and runs clockwise on
 screen (along the upper lip first). Coordinates are pixels with integer values
 at pixel centres (MediaPipe's normalised ``x * width - 0.5``).
 
-Static-image mode (default) runs the face detector on every frame: results
-depend only on that frame (any frame order, any subset, no state between
-videos), new faces are found at once, and a lost face cannot pull the mesh onto
-background. The per-frame jitter this leaves is removed by the temporal smoothing
-of the alignment stage, as LatentSync smooths its per-frame InsightFace landmarks.
-``tracking=True`` (MediaPipe's video mode) seeds each frame with the previous
-frame's mesh: faster and smoother on one continuous shot, but order-dependent,
-slow to notice new faces, and it must be :meth:`reset` between clips.
+Static mode (default) detects faces afresh in every frame (see
+:class:`MediaPipeBackend` for the two stages): results depend only on that frame
+(any frame order, any subset, no state between videos), new faces are found at
+once, and a lost face cannot drag the mesh onto background. The per-frame jitter
+this leaves is for the temporal smoothing of the alignment stage, as LatentSync
+smooths its per-frame InsightFace landmarks. ``tracking=True`` (MediaPipe's video
+mode on the whole frame) seeds each frame with the previous frame's mesh: smoother
+on one continuous shot, but order-dependent, it only finds faces the short-range
+detector sees (about a fifth of the frame width or more), and it must be
+:meth:`reset` between clips.
 """
 from __future__ import annotations
 
@@ -73,18 +75,53 @@ def import_mediapipe() -> Any:
     return mediapipe
 
 
+def _mesh_points(mesh: Any, width: int, height: int) -> np.ndarray:
+    """``(478, 2)`` pixel coordinates (integers at pixel centres) of one normalised mesh."""
+    scale = np.array([width, height], dtype=np.float64)
+    return np.array([(p.x, p.y) for p in mesh.landmark], dtype=np.float64) * scale - 0.5
+
+
+def square_crop(frame: np.ndarray, box: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Square window of side ``factor * max(w, h)`` centred on ``box``, black outside ``frame``.
+
+    Returns the ``(S, S, 3)`` uint8 crop and its integer ``(x0, y0)`` frame offset
+    (crop pixel ``(i, j)`` is frame pixel ``(x0 + i, y0 + j)``).
+    """
+    x1, y1, x2, y2 = box
+    side = max(int(np.ceil(factor * max(x2 - x1, y2 - y1))), 1)
+    x0 = int(round((x1 + x2) / 2 - side / 2))
+    y0 = int(round((y1 + y2) / 2 - side / 2))
+    crop = np.zeros((side, side, 3), dtype=np.uint8)
+    height, width = frame.shape[:2]
+    fx1, fy1, fx2, fy2 = max(x0, 0), max(y0, 0), min(x0 + side, width), min(y0 + side, height)
+    if fx2 > fx1 and fy2 > fy1:
+        crop[fy1 - y0 : fy2 - y0, fx1 - x0 : fx2 - x0] = frame[fy1:fy2, fx1:fx2]
+    return crop, np.array([x0, y0], dtype=np.float64)
+
+
 class MediaPipeBackend:
     """478-point MediaPipe Face Mesh landmarks.
 
+    Static mode (default) is two-stage: MediaPipe's full-range face detector
+    (``model_selection=1``, finds faces down to about 8% of the frame width) boxes
+    the faces, then Face Mesh runs on a square crop ``CROP_FACTOR`` times the box
+    around each. Face Mesh alone on the whole frame uses the short-range detector,
+    which misses faces narrower than about a fifth of the frame (most faces in a
+    1080p shot that is not a close-up).
+
     Args:
-        max_faces: most faces returned per frame.
+        max_faces: most faces returned per frame (the highest detector scores).
         min_detection_confidence: face detector threshold in ``[0, 1]``.
         min_tracking_confidence: mesh confidence below which video mode re-detects.
-        tracking: MediaPipe video mode (see module doc); False runs detection on every frame.
+        tracking: MediaPipe video mode on the whole frame (see module doc); False
+            detects afresh in every frame.
         face_filter: drop faces it rejects; ``None`` keeps every face.
+        device: accepted for a uniform backend interface; MediaPipe's Python
+            solutions run on the CPU.
     """
 
     name = "mediapipe"
+    CROP_FACTOR = 3.0
 
     def __init__(
         self,
@@ -93,61 +130,95 @@ class MediaPipeBackend:
         min_tracking_confidence: float = 0.5,
         tracking: bool = False,
         face_filter: FaceFilter | None = None,
+        device: str = "cpu",
     ) -> None:
         self.max_faces = max_faces
         self.min_detection_confidence = min_detection_confidence
         self.min_tracking_confidence = min_tracking_confidence
         self.tracking = tracking
         self.face_filter = face_filter
-        self._mesh: Any = None
+        self.device = device
+        self._graphs: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def _face_mesh(self) -> Any:
-        """The MediaPipe graph, created on first use (caller holds the lock)."""
-        if self._mesh is None:
+    def _graph(self, kind: str) -> Any:
+        """The MediaPipe graph ``"detector"``, ``"mesh"`` or ``"tracker"``, made on first use.
+
+        The caller holds the lock.
+        """
+        if kind not in self._graphs:
             mp = import_mediapipe()
             with warnings.catch_warnings():
                 # mediapipe 0.10.21 calls a protobuf API that protobuf >= 5 marks deprecated.
                 warnings.simplefilter("ignore", DeprecationWarning)
-                self._mesh = mp.solutions.face_mesh.FaceMesh(
-                    static_image_mode=not self.tracking,
-                    max_num_faces=self.max_faces,
-                    refine_landmarks=True,
-                    min_detection_confidence=self.min_detection_confidence,
-                    min_tracking_confidence=self.min_tracking_confidence,
-                )
-        return self._mesh
+                if kind == "detector":
+                    graph = mp.solutions.face_detection.FaceDetection(
+                        model_selection=1, min_detection_confidence=self.min_detection_confidence
+                    )
+                else:
+                    graph = mp.solutions.face_mesh.FaceMesh(
+                        static_image_mode=kind == "mesh",
+                        max_num_faces=2 if kind == "mesh" else self.max_faces,
+                        refine_landmarks=True,
+                        min_detection_confidence=self.min_detection_confidence,
+                        min_tracking_confidence=self.min_tracking_confidence,
+                    )
+            self._graphs[kind] = graph
+        return self._graphs[kind]
 
     def reset(self) -> None:
-        """Forget tracking state (and free the graph); the next frame starts fresh."""
+        """Forget tracking state and free the graphs; the next frame starts fresh."""
         with self._lock:
-            if self._mesh is not None:
-                self._mesh.close()
-                self._mesh = None
+            for graph in self._graphs.values():
+                graph.close()
+            self._graphs.clear()
 
     def detect(self, frame: np.ndarray) -> list[FaceLandmarks]:
         """Faces in ``frame`` (``(H, W, 3)`` uint8 RGB), largest first.
 
-        ``score`` is 1.0: Face Mesh reports no per-face confidence (faces under
-        ``min_detection_confidence`` are never returned). ``bbox`` is the extent of the 478 points.
+        ``bbox`` is the extent of the 478 points. ``score`` is the face detector's
+        confidence in static mode and 1.0 in tracking mode (the tracker reports none).
         """
         check_frame(frame)
-        height, width = frame.shape[:2]
+        frame = np.ascontiguousarray(frame)
         with self._lock:
-            result = self._face_mesh().process(np.ascontiguousarray(frame))
-        found = result.multi_face_landmarks or []
-        scale = np.array([width, height], dtype=np.float64)
-        faces = []
-        for mesh in found:
-            points = np.array([(p.x, p.y) for p in mesh.landmark], dtype=np.float64) * scale - 0.5
-            faces.append(
-                FaceLandmarks(
-                    points=points,
-                    anchors=MEDIAPIPE_478.anchors(points),
-                    mouth=MEDIAPIPE_478.mouth_contour(points),
-                    bbox=extent_box(points),
-                    score=1.0,
-                )
+            found = self._track(frame) if self.tracking else self._detect_static(frame)
+        faces = [
+            FaceLandmarks(
+                points=points,
+                anchors=MEDIAPIPE_478.anchors(points),
+                mouth=MEDIAPIPE_478.mouth_contour(points),
+                bbox=extent_box(points),
+                score=score,
             )
+            for points, score in found
+        ]
         faces.sort(key=lambda f: -(f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1]))
         return self.face_filter(faces) if self.face_filter is not None else faces
+
+    def _track(self, frame: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """Video-mode Face Mesh on the whole frame."""
+        result = self._graph("tracker").process(frame)
+        height, width = frame.shape[:2]
+        return [(_mesh_points(mesh, width, height), 1.0) for mesh in result.multi_face_landmarks or []]
+
+    def _detect_static(self, frame: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """Full-range detection, then Face Mesh on a crop around each detected face."""
+        height, width = frame.shape[:2]
+        detections = self._graph("detector").process(frame).detections or []
+        detections = sorted(detections, key=lambda d: -d.score[0])[: self.max_faces]
+        found = []
+        for detection in detections:
+            rel = detection.location_data.relative_bounding_box
+            box = np.array([rel.xmin * width, rel.ymin * height, (rel.xmin + rel.width) * width,
+                            (rel.ymin + rel.height) * height])
+            crop, offset = square_crop(frame, box, self.CROP_FACTOR)
+            meshes = self._graph("mesh").process(crop).multi_face_landmarks or []
+            if not meshes:
+                continue
+            # The crop may show a neighbouring face too: keep the mesh centred nearest the box.
+            centre = (box[:2] + box[2:]) / 2 - offset
+            candidates = [_mesh_points(mesh, crop.shape[1], crop.shape[0]) for mesh in meshes]
+            points = min(candidates, key=lambda p: float(np.linalg.norm(p.mean(axis=0) - centre)))
+            found.append((points + offset, float(detection.score[0])))
+        return found
