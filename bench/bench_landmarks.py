@@ -82,7 +82,9 @@ def stability(tracking: bool) -> tuple[int, float, float]:
     backend.reset()
     errors = np.array(errors)
     missed = int(np.isnan(errors[:, 0, 0]).sum())
-    return missed, float(np.nanmean(np.linalg.norm(errors, axis=2))), float(np.sqrt(np.nanmean(np.diff(errors, axis=0) ** 2)))
+    error = float(np.nanmean(np.linalg.norm(errors, axis=2)))
+    jitter = float(np.sqrt(np.nanmean(np.diff(errors, axis=0) ** 2)))
+    return missed, error, jitter
 
 
 def main() -> None:

@@ -14,7 +14,9 @@ from latentsync_core.landmarks.face_alignment_backend import FACE_ALIGNMENT_68, 
 
 def _face(box, score=0.9) -> FaceLandmarks:
     pts = np.array([box[:2], box[2:]], dtype=float)
-    return FaceLandmarks(points=pts, anchors=np.zeros((3, 2)), mouth=np.zeros((4, 2)), bbox=np.array(box, float), score=score)
+    return FaceLandmarks(
+        points=pts, anchors=np.zeros((3, 2)), mouth=np.zeros((4, 2)), bbox=np.array(box, float), score=score
+    )
 
 
 def test_filter_applies_latentsync_bounds():

@@ -42,7 +42,9 @@ def import_face_alignment() -> Any:
     try:
         import face_alignment
     except ImportError as exc:
-        raise MissingDependencyError("face-alignment", "The face-alignment landmark backend", "pip install face-alignment") from exc
+        raise MissingDependencyError(
+            "face-alignment", "The face-alignment landmark backend", "pip install face-alignment"
+        ) from exc
     return face_alignment
 
 
