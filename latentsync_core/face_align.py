@@ -182,7 +182,7 @@ class FaceAligner:
 
         aligned = torch.full((n, self.resolution, self.resolution, 3), FILL_VALUE / 255.0)
         for i in np.flatnonzero(has_face):
-            crop = warp_to_crop(to_uint8(frames[i]), affines[i], self._crop_size)
+            crop = warp_to_crop(frames[i], affines[i], self._crop_size)
             aligned[i] = torch.from_numpy(resize_crop(crop, self.resolution)).float() / 255.0
         alignment = Alignment(
             resolution=self.resolution,

@@ -16,6 +16,8 @@ output equals the input bit for bit.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 import torch
@@ -23,7 +25,7 @@ import torch
 from .alignment import Alignment
 from .colour import match_colour
 from .errors import BadInputError
-from .frames import as_rgb_frames, check_same_length, to_uint8
+from .frames import as_rgb_frames, check_same_length
 from .geometry import invert_affine
 from .mouth_roi import MouthROI, roi_to_face
 from .warp import resize_crop, warp_to_crop
@@ -92,19 +94,23 @@ def _frame_window(aligned_affine: np.ndarray, region: np.ndarray, h: int, w: int
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
-def _soft_footprint(aligned_affine: np.ndarray, window_map: np.ndarray, res: int, size: tuple[int, int]) -> np.ndarray:
-    """The reference's feathered crop footprint, inside the window only."""
-    ones = np.ones((res, res), dtype=np.float32)
-    footprint = cv2.warpAffine(ones, window_map, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    footprint = cv2.erode(footprint, np.ones((2, 2), np.uint8))
-    area = res * res / abs(np.linalg.det(aligned_affine[:, :2]))
-    w_edge = int(area**0.5) // 20
-    if w_edge < 1:
-        return footprint
-    footprint = cv2.erode(footprint, np.ones((2 * w_edge, 2 * w_edge), np.uint8))
+@lru_cache(maxsize=4)
+def soft_footprint(res: int) -> np.ndarray:
+    """``(res, res)`` float32: the aligned face's blend weight at its own border.
+
+    The reference erodes the warped crop mask by ``w_edge = sqrt(area) // 20``
+    twice over and blurs it over ``2 * w_edge + 1`` pixels, in frame pixels;
+    measured in aligned-face pixels that width is the same for every frame
+    (``res // 20``), so the weight is built here once and warped with the face.
+    """
+    w_edge = res // 20
+    pad = 2 * w_edge + 2
+    canvas = np.zeros((res + 2 * pad, res + 2 * pad), np.float32)
+    canvas[pad:-pad, pad:-pad] = 1.0
+    canvas = cv2.erode(canvas, np.ones((2 * w_edge + 1, 2 * w_edge + 1), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
     blur = 2 * w_edge + 1
     sigma = 0.3 * ((blur - 1) * 0.5 - 1) + 0.8
-    return cv2.GaussianBlur(footprint, (blur, blur), sigma)
+    return np.ascontiguousarray(cv2.GaussianBlur(canvas, (blur, blur), sigma)[pad:-pad, pad:-pad])
 
 
 def paste_face(frame: np.ndarray, face: np.ndarray, aligned_affine: np.ndarray, region: np.ndarray) -> None:
@@ -118,20 +124,19 @@ def paste_face(frame: np.ndarray, face: np.ndarray, aligned_affine: np.ndarray, 
     """
     h, w = frame.shape[:2]
     res = face.shape[0]
-    area = res * res / abs(np.linalg.det(aligned_affine[:, :2]))
-    window = _frame_window(aligned_affine, region, h, w, margin=int(area**0.5) // 10 + 2)
+    weight = region * soft_footprint(res)
+    window = _frame_window(aligned_affine, weight, h, w, margin=2)
     if window is None:
         return
     x0, y0, x1, y1 = window
-    size = (x1 - x0, y1 - y0)
     window_map = aligned_affine.copy()
     window_map[:, 2] += aligned_affine[:, :2] @ np.array([x0, y0], dtype=np.float64)
-    warped = cv2.warpAffine(face, window_map, size, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-    weight = cv2.warpAffine(region, window_map, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    weight *= _soft_footprint(aligned_affine, window_map, res, size)
+    rgba = np.concatenate([face, weight[..., None]], axis=-1)
+    warped = cv2.warpAffine(rgba, window_map, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    alpha = np.clip(warped[..., 3:], 0.0, 1.0)
     patch = frame[y0:y1, x0:x1]
-    blended = patch + weight[..., None] * (np.clip(warped, 0.0, 1.0) - patch)
-    frame[y0:y1, x0:x1] = np.where(weight[..., None] > 0, blended, patch)
+    blended = patch + alpha * (np.clip(warped[..., :3], 0.0, 1.0) - patch)
+    frame[y0:y1, x0:x1] = np.where(alpha > 0, blended, patch)
 
 
 def paste_back(
@@ -183,7 +188,7 @@ def paste_back(
         if region == "full_face":
             weight = np.ones((res, res), dtype=np.float32)
         else:
-            crop = warp_to_crop(to_uint8(frames[i]), alignment.affines[i], alignment.crop_size)
+            crop = warp_to_crop(frames[i], alignment.affines[i], alignment.crop_size)
             original = resize_crop(crop, res).astype(np.float32) / 255.0
             weight = changed_region(face, original, mask_smooth)
         frame = out[i].numpy()

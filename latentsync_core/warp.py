@@ -9,6 +9,8 @@ the whole frame (a 2-px margin keeps every bilinear neighbour).
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 import torch
@@ -30,11 +32,26 @@ def _source_window(inverse: np.ndarray, out_w: int, out_h: int, src_h: int, src_
     return x0, y0, x1, y1
 
 
-def warp_to_crop(frame: np.ndarray, affine: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+@lru_cache(maxsize=4)
+def _pixel_grid(out_w: int, out_h: int) -> tuple[np.ndarray, np.ndarray]:
+    """Output pixel coordinates ``(xs, ys)``, each ``(out_h, out_w)`` float64."""
+    ys, xs = np.meshgrid(np.arange(out_h, dtype=np.float64), np.arange(out_w, dtype=np.float64), indexing="ij")
+    return xs, ys
+
+
+def _window_values(frame: np.ndarray | torch.Tensor, x0: int, y0: int, x1: int, y1: int) -> torch.Tensor:
+    """``[3, y1-y0, x1-x0]`` float32 holding the window's 0..255 integer values."""
+    if isinstance(frame, torch.Tensor):
+        return (frame[y0:y1, x0:x1].float() * 255.0).round().clamp(0.0, 255.0).permute(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(frame[y0:y1, x0:x1])).permute(2, 0, 1).float()
+
+
+def warp_to_crop(frame: np.ndarray | torch.Tensor, affine: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Warp one frame into the template crop.
 
     Args:
-        frame: ``(H, W, 3)`` uint8 RGB source frame.
+        frame: ``(H, W, 3)`` uint8 RGB source frame, or ``[H, W, 3]`` float
+            0..1 tensor (rounded to 8-bit values; only the window is read).
         affine: ``(2, 3)`` source pixel -> crop pixel.
         size: ``(width, height)`` of the crop.
 
@@ -48,16 +65,16 @@ def warp_to_crop(frame: np.ndarray, affine: np.ndarray, size: tuple[int, int]) -
     x0, y0, x1, y1 = _source_window(inverse, out_w, out_h, src_h, src_w)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return np.full((out_h, out_w, 3), int(FILL_VALUE), dtype=np.uint8)
-    window = torch.from_numpy(np.ascontiguousarray(frame[y0:y1, x0:x1])).permute(2, 0, 1)[None].float()
-    ys, xs = np.meshgrid(np.arange(out_h, dtype=np.float64), np.arange(out_w, dtype=np.float64), indexing="ij")
-    src_x = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2] - x0
-    src_y = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2] - y0
-    grid = np.stack([src_x * (2.0 / (x1 - x0 - 1)) - 1.0, src_y * (2.0 / (y1 - y0 - 1)) - 1.0], axis=-1)
-    grid_t = torch.from_numpy(grid.astype(np.float32))[None]
-    sampled = F.grid_sample(window, grid_t, mode="bilinear", padding_mode="zeros", align_corners=True)
-    coverage = F.grid_sample(torch.ones_like(window[:, :1]), grid_t, mode="bilinear", padding_mode="zeros", align_corners=True)
-    crop = sampled + (1.0 - coverage) * FILL_VALUE
-    return crop[0].permute(1, 2, 0).numpy().astype(np.uint8)
+    window = _window_values(frame, x0, y0, x1, y1)
+    # RGB and a ones channel in one pass: the ones give each pixel's in-frame coverage
+    stacked = torch.cat([window, torch.ones_like(window[:1])])[None]
+    xs, ys = _pixel_grid(out_w, out_h)
+    grid = np.empty((out_h, out_w, 2), dtype=np.float32)
+    grid[..., 0] = (inverse[0, 0] * xs + inverse[0, 1] * ys + (inverse[0, 2] - x0)) * (2.0 / (x1 - x0 - 1)) - 1.0
+    grid[..., 1] = (inverse[1, 0] * xs + inverse[1, 1] * ys + (inverse[1, 2] - y0)) * (2.0 / (y1 - y0 - 1)) - 1.0
+    sampled = F.grid_sample(stacked, torch.from_numpy(grid)[None], mode="bilinear", padding_mode="zeros", align_corners=True)[0]
+    crop = sampled[:3] + (1.0 - sampled[3:]) * FILL_VALUE
+    return crop.permute(1, 2, 0).numpy().astype(np.uint8)
 
 
 def resize_crop(crop: np.ndarray, resolution: int) -> np.ndarray:
