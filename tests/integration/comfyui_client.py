@@ -254,6 +254,8 @@ class Graph:
 
     def add(self, class_type: str, **inputs: Any) -> "Node":
         if self.object_info is not None:
+            if class_type not in self.object_info:
+                raise ComfyUIError(f"the server has no node '{class_type}' (did its module fail to import?)")
             for name, spec, required in input_specs(self.object_info, class_type):
                 if required and name not in inputs and is_widget(spec):
                     inputs[name] = default_value(spec)
@@ -287,8 +289,10 @@ def workflow_to_prompt(workflow: dict, object_info: dict) -> dict[str, dict]:
         class_type = node["type"]
         if class_type in FRONTEND_ONLY or node.get("mode", 0) == 2:
             continue
-        if node.get("mode", 0) != 0 or class_type not in object_info:
-            raise ValueError(f"node {node['id']} ({class_type}, mode {node.get('mode')}) cannot be converted")
+        if class_type not in object_info:
+            raise ValueError(f"node {node['id']}: the server has no node '{class_type}' (did its module fail to import?)")
+        if node.get("mode", 0) != 0:
+            raise ValueError(f"node {node['id']} ({class_type}) has mode {node['mode']}; only normal and muted nodes convert")
         values = iter(node.get("widgets_values") or [])
         inputs: dict[str, Any] = {}
         for name, spec, _ in input_specs(object_info, class_type):

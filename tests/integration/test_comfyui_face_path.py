@@ -9,7 +9,6 @@ pasted frames must come back close to the input frames.
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 
@@ -17,11 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from comfyui_client import ComfyUIClient, ComfyUIServer, Graph, workflow_to_prompt
+from comfyui_client import ComfyUIClient, ComfyUIServer, Graph
+from media import ASTRONAUT, VIDEO_FPS, load_example, prepare_inputs
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ASTRONAUT = os.path.join(REPO, "tests", "data", "astronaut.png")
-WORKFLOWS = os.path.join(REPO, "example_workflows")
 FACE_BOX = (slice(0, 260), slice(130, 330))
 """Rows and columns of astronaut.png that hold the face (measured by eye, with a wide border)."""
 
@@ -30,35 +27,6 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB of two uint8 images."""
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
-
-
-def write_talking_head(path: str, frames: int = 8, fps: int = 25, sample_rate: int = 16000) -> np.ndarray:
-    """Write an H.264/AAC mp4 of the astronaut drifting right 2 px a frame, with a 440 Hz tone.
-
-    Returns the frames written, ``(frames, 512, 512, 3)`` uint8.
-    """
-    import av
-
-    photo = np.asarray(Image.open(ASTRONAUT).convert("RGB"))
-    images = np.stack([np.roll(photo, 2 * i, axis=1) for i in range(frames)])
-    with av.open(path, "w") as container:
-        video = container.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = photo.shape[1], photo.shape[0], "yuv420p"
-        video.options = {"crf": "12"}
-        audio = container.add_stream("aac", rate=sample_rate)
-        audio.layout = "mono"
-        for image in images:
-            container.mux(video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        container.mux(video.encode())
-        t = np.arange(int(sample_rate * frames / fps)) / sample_rate
-        tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
-        chunk = 1024
-        for start in range(0, tone.shape[1], chunk):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, start:start + chunk]), format="fltp", layout="mono")
-            frame.sample_rate = sample_rate
-            container.mux(audio.encode(frame))
-        container.mux(audio.encode())
-    return images
 
 
 def test_face_path_on_a_still(comfyui: ComfyUIClient, comfyui_server: ComfyUIServer, object_info: dict) -> None:
@@ -90,11 +58,9 @@ def test_face_path_on_a_still(comfyui: ComfyUIClient, comfyui_server: ComfyUISer
 
 def test_face_align_roundtrip_workflow(comfyui: ComfyUIClient, comfyui_server: ComfyUIServer, object_info: dict) -> None:
     av = pytest.importorskip("av")
-    with open(os.path.join(WORKFLOWS, "face_align_roundtrip.json"), encoding="utf-8") as f:
-        prompt = workflow_to_prompt(json.load(f), object_info)
-    (load_id,) = [node_id for node_id, node in prompt.items() if node["class_type"] == "LoadVideo"]
+    workflow, prompt = load_example("face_align_roundtrip", object_info)
+    (written,) = prepare_inputs(workflow, comfyui_server.folder("input")).values()
     (save_id,) = [node_id for node_id, node in prompt.items() if node["class_type"] == "SaveVideo"]
-    written = write_talking_head(os.path.join(comfyui_server.folder("input"), prompt[load_id]["inputs"]["file"]))
 
     entry = comfyui.run(prompt, timeout=300)
 
@@ -107,6 +73,6 @@ def test_face_align_roundtrip_workflow(comfyui: ComfyUIClient, comfyui_server: C
     assert len(frames) == len(written)
     assert frames[0].shape == written[0].shape
     assert min(psnr(out, src) for out, src in zip(frames, written)) > 28.0
-    assert abs(audio.size / sample_rate - len(written) / 25) < 0.1, "the audio track lost or gained time"
+    assert abs(audio.size / sample_rate - len(written) / VIDEO_FPS) < 0.1, "the audio track lost or gained time"
     spectrum = np.abs(np.fft.rfft(audio))
     assert abs(np.argmax(spectrum) * sample_rate / audio.size - 440) < 10, "the audio track is not the input's tone"
