@@ -25,7 +25,15 @@ PACK_NAME = "comfyui-latentsync"
 
 
 class ComfyUIError(RuntimeError):
-    """The server refused a prompt, a prompt failed, or the server did not start."""
+    """The server refused a prompt, a prompt failed, or the server did not start.
+
+    ``execution_error`` holds ComfyUI's ``execution_error`` record (``node_type``,
+    ``exception_type``, ``exception_message``, ``traceback``) when a node raised.
+    """
+
+    def __init__(self, message: str, execution_error: dict | None = None) -> None:
+        super().__init__(message)
+        self.execution_error = execution_error
 
 
 def free_port() -> int:
@@ -67,6 +75,7 @@ class ComfyUIServer:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     start_seconds: float = 0.0
+    startup_log: str = ""
 
     @property
     def url(self) -> str:
@@ -90,7 +99,10 @@ class ComfyUIServer:
         ]
 
     def start(self, timeout: float) -> None:
-        """Start the server and wait until ``/object_info`` answers; raise with the log if not."""
+        """Start the server and wait until ``/object_info`` answers; raise with the log if not.
+
+        What it printed until then (node imports) is kept in ``startup_log``.
+        """
         env = dict(os.environ, PYTHONPYCACHEPREFIX=self.pycache_dir, PYTHONUNBUFFERED="1")
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # the cache goes to pycache_dir only
         began = time.monotonic()
@@ -106,6 +118,7 @@ class ComfyUIServer:
                 with urllib.request.urlopen(self.url + "/object_info", timeout=30) as reply:
                     if reply.status == 200:
                         self.start_seconds = time.monotonic() - began
+                        self.startup_log = self.log()
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
@@ -174,7 +187,7 @@ class ComfyUIClient:
             if entry and entry.get("status", {}).get("completed") is not None:
                 status = entry["status"]
                 if status.get("status_str") != "success":
-                    raise ComfyUIError(f"prompt {prompt_id} failed: {json.dumps(status.get('messages'), indent=1)}")
+                    raise _failure(prompt_id, status.get("messages", []))
                 return entry
             if self.server.process is not None and self.server.process.poll() is not None:
                 raise ComfyUIError(f"ComfyUI exited (code {self.server.process.returncode}) while running {prompt_id}")
@@ -198,6 +211,17 @@ class ComfyUIClient:
         """The bytes of an output file, through ``/view`` as the frontend gets them."""
         query = urllib.parse.urlencode({k: record.get(k, "") for k in ("filename", "subfolder", "type")})
         return self._request("/view?" + query)
+
+
+def _failure(prompt_id: str, messages: list) -> ComfyUIError:
+    """The error of a failed prompt from its history ``messages`` (``[event, data]`` pairs)."""
+    for event, data in messages:
+        if event == "execution_error":
+            trace = "".join(data.get("traceback", []))
+            return ComfyUIError(
+                f"prompt {prompt_id} failed in node {data.get('node_id')} ({data.get('node_type')}): "
+                f"{data.get('exception_type')}: {data.get('exception_message', '').strip()}\n{trace}", data)
+    return ComfyUIError(f"prompt {prompt_id} failed: {json.dumps(messages)}")
 
 
 WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"})

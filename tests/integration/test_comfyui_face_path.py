@@ -11,12 +11,13 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from comfyui_client import ComfyUIClient, ComfyUIServer, Graph
+from comfyui_client import ComfyUIClient, ComfyUIError, ComfyUIServer, Graph
 from media import ASTRONAUT, VIDEO_FPS, load_example, prepare_inputs
 
 FACE_BOX = (slice(0, 260), slice(130, 330))
@@ -76,3 +77,25 @@ def test_face_align_roundtrip_workflow(comfyui: ComfyUIClient, comfyui_server: C
     assert abs(audio.size / sample_rate - len(written) / VIDEO_FPS) < 0.1, "the audio track lost or gained time"
     spectrum = np.abs(np.fft.rfft(audio))
     assert abs(np.argmax(spectrum) * sample_rate / audio.size - 440) < 10, "the audio track is not the input's tone"
+
+
+def test_missing_backend_package_reaches_the_user_as_one_message(comfyui: ComfyUIClient,
+                                                                 comfyui_server: ComfyUIServer,
+                                                                 object_info: dict) -> None:
+    probe = subprocess.run([comfyui_server.python, "-c", "import importlib.util as u; print(u.find_spec('face_alignment') is None)"],
+                           capture_output=True, text=True, check=True)
+    if probe.stdout.strip() != "True":
+        pytest.skip("face_alignment is installed in ComfyUI's environment")
+    shutil.copy(ASTRONAUT, os.path.join(comfyui_server.folder("input"), "astronaut.png"))
+    g = Graph(object_info)
+    load = g.add("LoadImage", image="astronaut.png")
+    align = g.add("LatentSync_FaceAlignAffine", images=load[0], backend="face_alignment")
+    g.add("PreviewImage", images=align[0])
+
+    with pytest.raises(ComfyUIError) as failure:
+        comfyui.run(g.prompt, timeout=120)
+
+    error = failure.value.execution_error
+    assert error["node_type"] == "LatentSync_FaceAlignAffine"
+    assert error["exception_type"].endswith("MissingDependencyError")
+    assert "pip install face-alignment" in error["exception_message"]

@@ -20,8 +20,8 @@ def declared_node_ids() -> set[str]:
     return ids
 
 
-def test_pack_imports_without_errors(comfyui_server: ComfyUIServer, object_info: dict) -> None:
-    log = comfyui_server.log()
+def test_pack_imports_without_errors(comfyui_server: ComfyUIServer) -> None:
+    log = comfyui_server.startup_log
     failures = [line for line in log.splitlines()
                 if PACK_NAME in line and any(word in line for word in ("Cannot import", "IMPORT FAILED", "Error"))]
     frames = [line for line in log.splitlines()
