@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import BadInputError
-from .whisper import FEATURE_RATE, WINDOW_MEL_FRAMES, WhisperAudioEncoder
+from .whisper import FEATURE_RATE, WhisperAudioEncoder
 
 SAMPLE_RATE = 16000
 HOP_LENGTH = 160
@@ -162,14 +162,14 @@ def whisper_features(encoder: WhisperAudioEncoder, waveform16k: torch.Tensor, ho
     """
     mel = log_mel(waveform16k)
     n_steps = mel.shape[1] // 2
-    window = WINDOW_MEL_FRAMES // 2
+    window = encoder.window_steps
     starts = window_starts(n_steps, window, max(1, round(hop_seconds * FEATURE_RATE)))
     weights = window_weights(starts, n_steps, window, round(crossfade_seconds * FEATURE_RATE))
     param = next(encoder.parameters())
     out = torch.zeros(n_steps, encoder.n_layers_out, encoder.width)
     for start, weight in zip(starts, weights):
-        chunk = mel[:, 2 * start: 2 * start + WINDOW_MEL_FRAMES]
-        chunk = F.pad(chunk, (0, WINDOW_MEL_FRAMES - chunk.shape[1]))
+        chunk = mel[:, 2 * start: 2 * (start + window)]
+        chunk = F.pad(chunk, (0, 2 * window - chunk.shape[1]))
         states = encoder.encode(chunk.to(device=param.device, dtype=param.dtype))  # [5, 1500, 384]
         used = min(window, n_steps - start)
         states = states[:, :used].transpose(0, 1).float().cpu()  # [used, 5, 384]

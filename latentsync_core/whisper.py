@@ -22,8 +22,6 @@ from .errors import BadInputError
 
 # Encoder steps per second of audio (mel hop 10 ms, then a stride-2 convolution).
 FEATURE_RATE = 50
-# Mel frames per encoder window (30 s); the encoder accepts exactly this many.
-WINDOW_MEL_FRAMES = 3000
 
 _BLOCK_KEYS = {
     "attn.query": "self_attn.q_proj",
@@ -125,10 +123,6 @@ class WhisperAudioEncoder(nn.Module):
         self.encoder = WhisperEncoder(config).eval()
 
     @property
-    def n_mels(self) -> int:
-        return self.dims["n_mels"]
-
-    @property
     def n_layers_out(self) -> int:
         """Hidden states per step: the input embedding and one per block."""
         return self.dims["n_audio_layer"] + 1
@@ -139,7 +133,7 @@ class WhisperAudioEncoder(nn.Module):
 
     @property
     def window_steps(self) -> int:
-        """Encoder steps per window (1500 for 30 s)."""
+        """Encoder steps per window (1500 for 30 s); a window takes twice as many mel frames."""
         return self.dims["n_audio_ctx"]
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:

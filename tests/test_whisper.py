@@ -1,11 +1,20 @@
 """Whisper loading and feature parity with LatentSync's reference Audio2Feature.
 
-Fixtures (tests/data, see tests/data/README.md for the exact recipe):
-- whisper_speech_9s.wav / whisper_speech_36s.wav: espeak-ng speech, 16 kHz mono PCM16.
-- whisper_reference_9s.npz / whisper_reference_36s.npz: outputs of the reference
-  (bytedance/LatentSync a229c39, ``Audio2Feature`` on CPU, fp32) run with the
-  random-weight tiny.pt that ``whisper_checkpoint.write_tiny_checkpoint(seed=0)``
-  rebuilds here.
+How the fixtures in tests/data were made (scripts ran outside the repository):
+- whisper_speech_9s.wav, whisper_speech_36s.wav: espeak-ng 1.51 speech, 16 kHz mono PCM16.
+  ``espeak-ng -v en-us -s 150 -w short.wav "The quick brown fox jumps over the lazy dog. She sells
+  sea shells by the sea shore, and the shells she sells are surely seashells."`` and
+  ``espeak-ng -v en-gb -s 140 -w long.wav`` with six sentences about lip sync, Whisper windows and
+  two tongue twisters (42 s); both 22.05 kHz, resampled to 16 kHz with
+  ``latentsync_core.audio.resample``, rounded to int16; the long one cut to its first 36.0 s.
+- whisper_reference_9s.npz / whisper_reference_36s.npz: LatentSync's reference (bytedance/LatentSync
+  a229c39) ``Audio2Feature(model_path=tiny.pt, device="cpu")`` (so whisper runs in fp32), where
+  tiny.pt = ``whisper_checkpoint.write_tiny_checkpoint(path, seed=0)`` and the reference's ffmpeg
+  ``load_audio`` was replaced by reading the 16 kHz PCM16 wav as int16 / 32768 (what ffmpeg yields
+  for it). ``audio2feat`` gave the features [L, 5, 384], ``feature2chunks(fps=25)`` the per-frame
+  tokens, ``whisper.audio.log_mel_spectrogram`` the mel. Stored: 9 s: ``mel`` [80, 885] float32,
+  ``chunks`` [8, 50, 384] float32 for the video frames in ``frames``; 36 s: ``head`` = features
+  [0, 20) float32 and ``seam`` = features [1400, 1600) float16 (``seam_start`` = 1400).
 """
 from __future__ import annotations
 
@@ -24,7 +33,7 @@ from latentsync_core.audio import (
     whisper_features,
 )
 from latentsync_core.errors import BadInputError
-from latentsync_core.whisper import WINDOW_MEL_FRAMES, load_whisper, openai_to_transformers_key
+from latentsync_core.whisper import load_whisper, openai_to_transformers_key
 from whisper_checkpoint import TINY_DIMS, tiny_state_shapes, write_tiny_checkpoint
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
@@ -86,7 +95,7 @@ def test_load_refuses_other_layouts(tmp_path, tiny_path):
 
 
 def test_stack_is_taken_before_the_final_layernorm(encoder):
-    mel = torch.randn(1, TINY_DIMS["n_mels"], WINDOW_MEL_FRAMES, generator=torch.Generator().manual_seed(3))
+    mel = torch.randn(1, TINY_DIMS["n_mels"], 3000, generator=torch.Generator().manual_seed(3))
     with torch.inference_mode():
         stack = encoder(mel.clamp(-1.5, 1.5))
         final = encoder.encoder(mel.clamp(-1.5, 1.5)).last_hidden_state
@@ -124,7 +133,7 @@ def test_reference_jumps_at_30s_and_ours_is_smooth(encoder, long_features):
     start, seam = int(fixture["seam_start"]), fixture["seam"]
     # The fixture is the reference's second window: our encoder on that zero-padded mel window agrees.
     mel = log_mel(prepare_waveform(read_wav("whisper_speech_36s.wav"), 16000))
-    second = torch.nn.functional.pad(mel[:, WINDOW_MEL_FRAMES:], (0, 2 * WINDOW_MEL_FRAMES - mel.shape[1]))
+    second = torch.nn.functional.pad(mel[:, 3000:], (0, 2 * 3000 - mel.shape[1]))
     steps = encoder.encode(second)[:, : start + len(seam) - 1500].transpose(0, 1).numpy()
     assert np.abs(steps - seam[1500 - start:].astype(np.float32)).max() < 0.05
     seam_index = 1499 - start
