@@ -34,43 +34,77 @@ LENGTH_MODES: tuple[str, ...] = ("loop", "pingpong", "trim", "pad_audio")
 _MIN_SAMPLES = 2 * HOP_LENGTH
 
 
-def _kaiser(t: torch.Tensor, half_width: float, beta: float) -> torch.Tensor:
-    inside = (1.0 - (t / half_width) ** 2).clamp(min=0.0)
-    window = torch.special.i0(beta * inside.sqrt()) / torch.special.i0(torch.tensor(beta, dtype=t.dtype))
-    return torch.where(t.abs() < half_width, window, torch.zeros_like(window))
+_MAX_POLYPHASE_TAPS = 1 << 22  # phases x taps of the polyphase filter bank
+_DIRECT_BLOCK = 1 << 14  # output samples per block when the filter is evaluated per sample
+
+
+@dataclass(frozen=True)
+class _Lowpass:
+    """Kaiser-windowed sinc low-pass at ``cutoff`` (fraction of the input Nyquist), ``half`` taps each side."""
+
+    cutoff: float
+    half: int
+    beta: float
+
+    def __call__(self, t: torch.Tensor) -> torch.Tensor:
+        """Filter taps at offsets t [..., K] (input samples, float64), normalised to unit gain at DC."""
+        width = self.half + 0.5
+        inside = (1.0 - (t / width) ** 2).clamp(min=0.0)
+        window = torch.special.i0(self.beta * inside.sqrt()) / torch.special.i0(torch.tensor(self.beta, dtype=t.dtype))
+        window = torch.where(t.abs() < width, window, torch.zeros_like(window))
+        kernel = self.cutoff * torch.sinc(self.cutoff * t) * window
+        return kernel / kernel.sum(dim=-1, keepdim=True)
+
+
+def _resample_polyphase(x: torch.Tensor, step: int, phases: int, n_out: int, lowpass: _Lowpass) -> torch.Tensor:
+    """x [N, T] -> [N, n_out]: one filter per output phase, applied as a strided convolution."""
+    half = lowpass.half
+    taps = torch.arange(-half, step + half, dtype=torch.float64)
+    offsets = torch.arange(phases, dtype=torch.float64)[:, None] * step / phases
+    kernel = lowpass(offsets - taps[None, :])  # [phases, K]: tap k multiplies x[q * step + taps[k]]
+    n_blocks = math.ceil(n_out / phases)
+    x = F.pad(x[:, None, :], (half, max(n_blocks * step + half - x.shape[-1], 0)))
+    y = F.conv1d(x, kernel.to(device=x.device, dtype=x.dtype)[:, None, :], stride=step)[..., :n_blocks]
+    return y.transpose(1, 2).reshape(x.shape[0], -1)[:, :n_out]
+
+
+def _resample_direct(x: torch.Tensor, step: int, phases: int, n_out: int, lowpass: _Lowpass) -> torch.Tensor:
+    """x [N, T] -> [N, n_out]: the filter evaluated for each output sample (any rate ratio), in blocks."""
+    reach = lowpass.half + 1  # taps within the window's half width, half + 0.5, of any output time
+    padded = F.pad(x, (reach, reach))
+    taps = torch.arange(-reach, reach + 1, dtype=torch.float64)
+    out = []
+    for first in range(0, n_out, _DIRECT_BLOCK):
+        n = torch.arange(first, min(first + _DIRECT_BLOCK, n_out), dtype=torch.float64)
+        pos = n * step / phases
+        base = torch.floor(pos)
+        kernel = lowpass(pos[:, None] - (base[:, None] + taps[None, :]))  # [n, K]
+        index = (base.long()[:, None] + taps.long()[None, :] + reach).to(x.device)
+        out.append((padded[:, index] * kernel.to(device=x.device, dtype=x.dtype)).sum(-1))
+    return torch.cat(out, dim=1)
 
 
 def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int, zero_crossings: int = 24,
              rolloff: float = 0.95, beta: float = 10.0) -> torch.Tensor:
-    """Band-limited polyphase resampling with a Kaiser-windowed sinc, along the last axis.
+    """Band-limited resampling with a Kaiser-windowed sinc, along the last axis.
 
     waveform: [..., T] float; returns [..., ceil(T * new_rate / orig_rate)] in
     the input's dtype and device. The low-pass sits at ``rolloff`` times the
     lower Nyquist frequency; output sample n lies at input time n * orig / new.
+    Common rate pairs use a polyphase filter bank; unusual ones (e.g. 44101 Hz)
+    evaluate the same filter per output sample.
     """
     if orig_rate == new_rate:
         return waveform
     g = math.gcd(orig_rate, new_rate)
     step, phases = orig_rate // g, new_rate // g
-    cutoff = rolloff * min(1.0, new_rate / orig_rate)  # fraction of the input Nyquist
-    half = math.ceil(zero_crossings / cutoff)
-    taps = torch.arange(-half, step + half, dtype=torch.float64)
-    offsets = torch.arange(phases, dtype=torch.float64)[:, None] * step / phases
-    t = offsets - taps[None, :]
-    kernel = cutoff * torch.sinc(cutoff * t) * _kaiser(t, half + 0.5, beta)
-    kernel = kernel / kernel.sum(dim=1, keepdim=True)  # unit gain at DC for every phase
-    lead = waveform.shape[:-1]
-    n_in = waveform.shape[-1]
-    n_out = math.ceil(n_in * phases / step)
-    n_blocks = math.ceil(n_out / phases)
-    x = waveform.reshape(-1, 1, n_in)
-    right = n_blocks * step + half - n_in
-    x = F.pad(x, (half, max(right, 0)))
-    # Block q, phase j: sum over k of kernel[j, k] * x[q * step + taps[k]], at input time q * step + offsets[j].
-    weight = kernel.to(device=waveform.device, dtype=waveform.dtype)[:, None, :]
-    y = F.conv1d(x, weight, stride=step)[..., :n_blocks]  # [N, phases, blocks]
-    y = y.transpose(1, 2).reshape(x.shape[0], -1)[:, :n_out]
-    return y.reshape(*lead, n_out)
+    cutoff = rolloff * min(1.0, new_rate / orig_rate)
+    lowpass = _Lowpass(cutoff, math.ceil(zero_crossings / cutoff), beta)
+    n_out = math.ceil(waveform.shape[-1] * phases / step)
+    x = waveform.reshape(-1, waveform.shape[-1])
+    polyphase = phases * (step + 2 * lowpass.half) <= _MAX_POLYPHASE_TAPS
+    y = (_resample_polyphase if polyphase else _resample_direct)(x, step, phases, n_out, lowpass)
+    return y.reshape(*waveform.shape[:-1], n_out)
 
 
 def prepare_waveform(waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:

@@ -28,7 +28,7 @@ def sine(freq: float, rate: int, seconds: float) -> torch.Tensor:
     return torch.sin(2 * math.pi * freq * t)
 
 
-@pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000])
+@pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000, 44101])
 @pytest.mark.parametrize("freq", [440.0, 3000.0])
 def test_resample_keeps_a_tone(rate, freq):
     out = resample(sine(freq, rate, 1.0).float(), rate, 16000)
@@ -37,7 +37,7 @@ def test_resample_keeps_a_tone(rate, freq):
     assert (out.double() - expected)[1600:-1600].abs().max() < 1e-4
 
 
-@pytest.mark.parametrize("rate", [22050, 44100, 48000])
+@pytest.mark.parametrize("rate", [22050, 44100, 48000, 44101])
 def test_resample_removes_tones_above_the_new_nyquist(rate):
     out = resample(sine(9000.0, rate, 1.0).float(), rate, 16000)
     assert out[1600:-1600].pow(2).mean().sqrt() < 1e-3
@@ -49,6 +49,16 @@ def test_resample_same_rate_and_leading_dims():
     y = resample(x, 44100, 16000)
     assert y.shape == (2, 3, math.ceil(1000 * 160 / 441))
     torch.testing.assert_close(y[1, 2], resample(x[1, 2], 44100, 16000))
+
+
+def test_polyphase_and_per_sample_filters_agree():
+    from latentsync_core.audio import _Lowpass, _resample_direct, _resample_polyphase
+
+    x = torch.randn(2, 4410, dtype=torch.float64)
+    lowpass = _Lowpass(0.95 * 160 / 441, 67, 10.0)
+    n_out = math.ceil(4410 * 160 / 441)
+    torch.testing.assert_close(_resample_direct(x, 441, 160, n_out, lowpass),
+                               _resample_polyphase(x, 441, 160, n_out, lowpass))
 
 
 def test_prepare_waveform_downmixes_and_resamples():
