@@ -144,3 +144,13 @@ def test_reference_jumps_at_30s_and_ours_is_smooth(encoder, long_features):
     ours = step_jumps(long_features.numpy())
     assert ours.max() < 2.5  # measured 1.64 over the whole clip, crossfade included
     assert ours[1499].max() < 2.0
+
+
+@pytest.mark.slow
+def test_float16_features_stay_close_to_float32(tiny_path):
+    """The reference runs Whisper in fp16 on CUDA; on CPU fp16 is slow, hence slow-marked."""
+    mono = prepare_waveform(read_wav("whisper_speech_9s.wav"), 16000)
+    full = whisper_features(load_whisper(tiny_path), mono)
+    half = whisper_features(load_whisper(tiny_path, dtype=torch.float16), mono)
+    assert half.dtype == torch.float32
+    assert (half - full).abs().max() < 0.05  # measured 9.3e-3 (values up to 8)
