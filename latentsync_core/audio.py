@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ HOP_LENGTH = 160
 STEPS_BEFORE = 4
 STEPS_AFTER = 6
 LengthMode = Literal["loop", "pingpong", "trim", "pad_audio"]
-LENGTH_MODES: tuple[str, ...] = ("loop", "pingpong", "trim", "pad_audio")
+LENGTH_MODES: tuple[str, ...] = get_args(LengthMode)
 _MIN_SAMPLES = 2 * HOP_LENGTH
 
 
@@ -243,7 +243,7 @@ def audio_frame_count(n_samples: int, sample_rate: int, fps: float) -> int:
     return max(1, math.ceil(n_samples * float(fps) / sample_rate - 1e-6))
 
 
-def plan_length(n_video_frames: int, n_audio_frames: int, mode: str) -> torch.Tensor:
+def plan_length(n_video_frames: int, n_audio_frames: int, mode: LengthMode) -> torch.Tensor:
     """Which source video frame goes to each output frame.
 
     - ``loop``: output follows the audio; video repeats from the start (or is cut).
@@ -291,7 +291,7 @@ class AudioEmbeds:
 
 
 def embed_audio_for_video(encoder: WhisperAudioEncoder, waveform: torch.Tensor, sample_rate: int,
-                          n_video_frames: int, fps: float, mode: str = "pingpong") -> tuple[AudioEmbeds, torch.Tensor]:
+                          n_video_frames: int, fps: float, mode: LengthMode = "pingpong") -> tuple[AudioEmbeds, torch.Tensor]:
     """Per-frame Whisper tokens for a video of ``n_video_frames`` at ``fps`` and its new audio.
 
     waveform: [T], [C, T] or [1, C, T] float at ``sample_rate``. Returns the
