@@ -13,14 +13,12 @@ from latentsync_core.audio import LENGTH_MODES, audio_frame_count, embed_audio_f
 from latentsync_core.errors import MissingModelError
 from latentsync_core.whisper import load_whisper
 
-MODEL_FOLDER = "latentsync"
+from .paths import LATENTSYNC_FOLDER as MODEL_FOLDER
+from .types import CATEGORY, AudioEmbeds, Whisper
+
 WHISPER_FILE = "whisper/tiny.pt"
 WHISPER_URL = "https://huggingface.co/ByteDance/LatentSync-1.6/resolve/main/whisper/tiny.pt"
 
-folder_paths.add_model_folder_path(MODEL_FOLDER, os.path.join(folder_paths.models_dir, MODEL_FOLDER))
-
-Whisper = io.Custom("LATENTSYNC_WHISPER")
-AudioEmbeds = io.Custom("LATENTSYNC_AUDIO_EMBEDS")
 
 
 def _whisper_choices() -> list[str]:
@@ -34,7 +32,7 @@ class LatentSync_WhisperLoader(io.ComfyNode):
         return io.Schema(
             node_id="LatentSync_WhisperLoader",
             display_name="LatentSync Whisper Loader",
-            category="LatentSync",
+            category=CATEGORY,
             description="Loads the Whisper tiny audio encoder that LatentSync 1.5/1.6 is conditioned on.",
             inputs=[
                 io.Combo.Input(
@@ -68,7 +66,7 @@ class LatentSync_LoadWhisperEmbeds(io.ComfyNode):
         return io.Schema(
             node_id="LatentSync_LoadWhisperEmbeds",
             display_name="LatentSync Whisper Embeds",
-            category="LatentSync",
+            category=CATEGORY,
             description="Whisper audio tokens (50 x 384) for every output video frame, and the audio fitted "
             "to the output length. Audio over 30 s is encoded in cross-faded windows, without a seam.",
             inputs=[

@@ -30,9 +30,12 @@ def audio_nodes(tmp_path_factory):
         comfy.cli_args.args.cpu = True
     import folder_paths
 
-    spec = importlib.util.spec_from_file_location("latentsync_nodes_audio", os.path.join(ROOT, "nodes", "audio.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    package = importlib.util.spec_from_file_location(
+        "latentsync_nodes", os.path.join(ROOT, "nodes", "__init__.py"), submodule_search_locations=[os.path.join(ROOT, "nodes")]
+    )
+    sys.modules["latentsync_nodes"] = importlib.util.module_from_spec(package)
+    package.loader.exec_module(sys.modules["latentsync_nodes"])
+    module = importlib.import_module("latentsync_nodes.audio")
     models = tmp_path_factory.mktemp("latentsync")
     folder_paths.add_model_folder_path("latentsync", str(models), is_default=True)
     return module, models
