@@ -4,8 +4,10 @@ Usage: python bench/bench_face_path.py [--frames 30] [--threads 1] [--backend me
 
 The frame is tests/data/astronaut.png scaled to the frame height and centred
 (a talking-head framing). "align" is the template fit + crop warp + resize
-(detection excluded); "paste" is ``paste_back`` with an edited lower face in
-``auto`` mode (changed pixels only) and in ``full_face`` mode.
+(detection excluded); "paste" is ``paste_back`` in place (as the streaming
+command line runs it) with an edited lower face, in ``auto`` mode (changed
+pixels only) and in ``full_face`` mode. "copy" is the extra cost per frame of
+the copy a ComfyUI node makes of its IMAGE batch.
 """
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ def main() -> None:
     cv2.setNumThreads(args.threads)
     backend = get_backend(args.backend)
     print(f"backend={args.backend} threads={args.threads} frames={args.frames}")
-    print(f"{'size':>6} {'detect':>9} {'align':>9} {'paste auto':>11} {'paste full':>11} {'align+paste':>12}  (ms/frame)")
+    print(f"{'size':>6} {'detect':>9} {'align':>9} {'paste auto':>11} {'paste full':>11} {'align+paste':>12} {'copy':>7}  (ms/frame)")
     for name, (w, h) in {"720p": (1280, 720), "1080p": (1920, 1080)}.items():
         frame = talking_head(w, h)
         frames = torch.from_numpy(frame).float().div(255).expand(args.frames, -1, -1, -1).contiguous()
@@ -70,9 +72,11 @@ def main() -> None:
         )
         edited = aligned.clone()
         edited[:, 150:230, 60:200] *= 0.9
-        auto = ms_per_frame(lambda: paste_back(frames, edited, alignment), args.frames)
-        full = ms_per_frame(lambda: paste_back(frames, edited, alignment, region="full_face"), args.frames)
-        print(f"{name:>6} {detect:9.2f} {align:9.2f} {auto:11.2f} {full:11.2f} {align + auto:12.2f}")
+        auto = ms_per_frame(lambda: paste_back(frames.clone(), edited, alignment, inplace=True), args.frames)
+        full = ms_per_frame(lambda: paste_back(frames.clone(), edited, alignment, region="full_face", inplace=True), args.frames)
+        copy = ms_per_frame(lambda: frames.clone(), args.frames)
+        auto, full = auto - copy, full - copy
+        print(f"{name:>6} {detect:9.2f} {align:9.2f} {auto:11.2f} {full:11.2f} {align + auto:12.2f} {copy:7.2f}")
 
 
 if __name__ == "__main__":

@@ -147,6 +147,7 @@ def paste_back(
     mask_smooth: float = 0.5,
     colour_match: str = "mean_std",
     region: str = "auto",
+    inplace: bool = False,
 ) -> torch.Tensor:
     """Put (possibly edited) aligned faces back into their source frames.
 
@@ -158,6 +159,8 @@ def paste_back(
         mask_smooth: 0..1, feather width of the ROI and changed-region masks.
         colour_match: ``"mean_std"``, ``"histogram"`` or ``"none"`` for the ROI.
         region: ``"auto"`` (only changed pixels) or ``"full_face"``.
+        inplace: write into ``frames`` (float32 RGB input only) instead of a
+            copy; streaming callers use it to avoid copying whole frames.
 
     Returns:
         ``[N, H, W, 3]`` float32 frames; frames without a face are unchanged.
@@ -166,12 +169,12 @@ def paste_back(
         raise BadInputError(f"paste region must be one of {PASTE_REGIONS}, got '{region}'.")
     if not 0.0 <= mask_smooth <= 1.0:
         raise BadInputError(f"mask_smooth must be in [0, 1], got {mask_smooth}.")
-    frames = as_rgb_frames(frames)
-    check_same_length(frames.shape[0], len(alignment), "paste")
+    rgb = as_rgb_frames(frames)
+    check_same_length(rgb.shape[0], len(alignment), "paste")
     check_same_length(aligned.shape[0], len(alignment), "paste (aligned faces)")
-    if tuple(frames.shape[1:3]) != tuple(alignment.source_size):
+    if tuple(rgb.shape[1:3]) != tuple(alignment.source_size):
         raise BadInputError(
-            f"paste: frames are {tuple(frames.shape[1:3])} (HxW) but the alignment was made on "
+            f"paste: frames are {tuple(rgb.shape[1:3])} (HxW) but the alignment was made on "
             f"{tuple(alignment.source_size)}; connect the frames the alignment came from."
         )
     res = alignment.resolution
@@ -179,7 +182,7 @@ def paste_back(
         raise BadInputError(f"paste: aligned faces are {tuple(aligned.shape[1:3])}, expected {res}x{res} for this alignment.")
     if roi is not None:
         check_same_length(len(roi), len(alignment), "paste (mouth ROI)")
-    out = frames.clone().contiguous()
+    out = rgb if inplace and rgb is frames and rgb.is_contiguous() else rgb.clone(memory_format=torch.contiguous_format)
     affines = alignment.aligned_affines()
     for i in np.flatnonzero(alignment.has_face):
         face = aligned[i].cpu().numpy().astype(np.float32)
@@ -188,7 +191,7 @@ def paste_back(
         if region == "full_face":
             weight = np.ones((res, res), dtype=np.float32)
         else:
-            crop = warp_to_crop(frames[i], alignment.affines[i], alignment.crop_size)
+            crop = warp_to_crop(out[i], alignment.affines[i], alignment.crop_size)
             original = resize_crop(crop, res).astype(np.float32) / 255.0
             weight = changed_region(face, original, mask_smooth)
         frame = out[i].numpy()
