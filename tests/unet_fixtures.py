@@ -1,0 +1,73 @@
+"""Shared helpers for the UNet and checkpoint tests: reference key lists and seeded weights.
+
+``tests/data/unet_reference_keys.json`` lists every state-dict key and shape of the
+reference ``UNet3DConditionModel`` (bytedance/LatentSync a229c39, built from its
+``latentsync/models`` code) for four configurations:
+
+* ``full``: configs/unet/stage2.yaml (== stage2_512.yaml's model), built on the meta device;
+* ``tiny``: the same with block_out_channels [32, 64, 64, 64];
+* ``tiny_efficient``: tiny with ``motion_module_decoder_only: true`` (stage2_efficient.yaml);
+* ``tiny_no_motion``: tiny with ``use_motion_module: false`` (stage1.yaml, the 1.0 layout).
+
+``reference_weights`` fills such a key list with seeded random values; the parity fixture
+``tests/data/unet_parity_tiny.npz`` was made by loading exactly these weights into the
+reference model (see tests/test_unet_parity.py).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import torch
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+REFERENCE_KEYS = os.path.join(DATA, "unet_reference_keys.json")
+
+
+def reference_key_shapes(layout: str) -> dict[str, tuple[int, ...]]:
+    """Reference state-dict keys -> shapes for ``layout`` in full / tiny / tiny_efficient / tiny_no_motion."""
+    with open(REFERENCE_KEYS) as f:
+        table = json.load(f)[layout]
+    return {k: tuple(v) for k, v in table.items()}
+
+
+def sinusoid_table(length: int, dim: int) -> torch.Tensor:
+    """``(1, length, dim)`` transformer positional table: sin on even, cos on odd channels."""
+    position = torch.arange(length).unsqueeze(1)
+    div = torch.exp(torch.arange(0, dim, 2) * (-math.log(10000.0) / dim))
+    table = torch.zeros(1, length, dim)
+    table[0, :, 0::2] = torch.sin(position * div)
+    table[0, :, 1::2] = torch.cos(position * div)
+    return table
+
+
+def reference_weights(shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, torch.Tensor]:
+    """Seeded float32 weights for a key list, drawn in sorted key order.
+
+    Matrices/kernels ~ N(0, 1/fan_in), norm scales 1 + 0.1 N(0, 1), biases 0.1 N(0, 1);
+    ``*.pe`` keys get the sinusoidal table they hold in real checkpoints.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    out: dict[str, torch.Tensor] = {}
+    for key in sorted(shapes):
+        shape = shapes[key]
+        if key.endswith(".pe"):
+            out[key] = sinusoid_table(shape[1], shape[2])
+            continue
+        noise = torch.randn(shape, generator=gen, dtype=torch.float32)
+        if len(shape) >= 2:
+            out[key] = noise / math.sqrt(math.prod(shape[1:]))
+        elif key.endswith(".weight"):
+            out[key] = 1.0 + 0.1 * noise
+        else:
+            out[key] = 0.1 * noise
+    return out
+
+
+def parity_inputs(seed: int, frames: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded UNet inputs: sample ``(1, 13, frames, size, size)`` and audio ``(frames, 50, 384)``, N(0, 1)."""
+    gen = torch.Generator().manual_seed(seed)
+    sample = torch.randn((1, 13, frames, size, size), generator=gen)
+    audio = torch.randn((frames, 50, 384), generator=gen)
+    return sample, audio
