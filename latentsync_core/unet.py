@@ -16,6 +16,7 @@ Reference checkpoints use other names for the temporal-module weights;
 """
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -144,6 +145,9 @@ class LatentSyncUNet(UNetMotionModel):
                 old = module.norm
                 module.norm = PerFrameGroupNorm(old.num_groups, old.num_channels, old.eps, old.affine)
         self.conv_norm_out = JointFrameGroupNorm(self.conv_norm_out, frames)
+
+    # diffusers reads a model's config keys from its __init__ signature (from_config, save/load).
+    __init__.__signature__ = inspect.signature(UNetMotionModel.__init__)
 
     def forward(
         self,

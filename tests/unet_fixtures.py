@@ -19,6 +19,7 @@ import json
 import math
 import os
 
+import pytest
 import torch
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
@@ -71,3 +72,16 @@ def parity_inputs(seed: int, frames: int, size: int) -> tuple[torch.Tensor, torc
     sample = torch.randn((1, 13, frames, size, size), generator=gen)
     audio = torch.randn((frames, 50, 384), generator=gen)
     return sample, audio
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module's tiny-model forwards on one thread.
+
+    On a loaded two-core machine, two intra-op threads made a tiny UNet forward ~10x slower
+    than one; the tiny models gain nothing from more threads.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,0 +1,113 @@
+"""LatentSyncUNet against the reference UNet3DConditionModel.
+
+Fixture ``tests/data/unet_parity_tiny.npz`` (output only; inputs and weights are regenerated
+from seeds): made with the reference code of bytedance/LatentSync a229c39
+(``latentsync/models``: unet.py, unet_blocks.py, attention.py, motion_module.py, resnet.py,
+utils.py, copied to a scratch dir with the one import of ``..utils.util.zero_rank_log``
+replaced by a stub) under torch 2.14.1 / diffusers 0.42.1 on CPU, float32, one thread:
+
+1. ``UNet3DConditionModel.from_config`` with configs/unet/stage2.yaml's ``model`` section but
+   ``block_out_channels: [32, 64, 64, 64]`` (key list: ``unet_reference_keys.json["tiny"]``);
+2. ``load_state_dict(reference_weights(keys, weight_seed), strict=True)`` (tests/unet_fixtures.py);
+   the weights were generated twice and found bit-identical;
+3. ``sample, audio = parity_inputs(input_seed, frames, size)``;
+   ``output = model(sample, torch.tensor(timestep), encoder_hidden_states=audio).sample``.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from latentsync_core.errors import BadInputError
+from latentsync_core.unet import (
+    JointFrameGroupNorm,
+    LatentSyncUNet,
+    LatentSyncUNetConfig,
+    PerFrameGroupNorm,
+    build_unet,
+    map_reference_state_dict,
+)
+from unet_fixtures import DATA, one_thread, parity_inputs, reference_key_shapes, reference_weights
+
+pytestmark = pytest.mark.usefixtures(one_thread.__name__)
+TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module")
+def fixture():
+    with np.load(f"{DATA}/unet_parity_tiny.npz") as f:
+        return {k: f[k] for k in f.files}
+
+
+@pytest.fixture(scope="module")
+def tiny_unet(fixture) -> LatentSyncUNet:
+    weights = reference_weights(reference_key_shapes("tiny"), int(fixture["weight_seed"]))
+    unet = build_unet(LatentSyncUNetConfig.tiny(), device="meta")
+    unet.load_state_dict(map_reference_state_dict(weights), strict=True, assign=True)
+    return unet
+
+
+def _inputs(fixture):
+    sample, audio = parity_inputs(int(fixture["input_seed"]), int(fixture["frames"]), int(fixture["size"]))
+    assert float(sample.double().sum() + audio.double().sum()) == pytest.approx(float(fixture["input_sum"]), abs=1e-6)
+    return sample, torch.tensor(int(fixture["timestep"])), audio
+
+
+def test_tiny_unet_matches_reference(tiny_unet, fixture):
+    sample, t, audio = _inputs(fixture)
+    with torch.no_grad():
+        out = tiny_unet(sample, t, audio)
+    assert out.shape == fixture["output"].shape == (1, 4, 16, 16, 16)
+    diff = float(np.abs(out.numpy() - fixture["output"]).max())
+    print(f"tiny UNet parity: max abs diff {diff:.3g}")
+    assert diff <= TOLERANCE
+
+
+def test_reference_weights_are_reproducible():
+    shapes = reference_key_shapes("tiny")
+    a, b = reference_weights(shapes, 7), reference_weights(shapes, 7)
+    assert all(torch.equal(a[k], b[k]) for k in shapes)
+    assert not torch.equal(a["conv_in.weight"], reference_weights(shapes, 8)["conv_in.weight"])
+
+
+def test_samples_in_a_batch_are_independent(tiny_unet, fixture):
+    sample, t, audio = _inputs(fixture)
+    frames = sample.shape[2]
+    other = torch.flip(sample, dims=[2]) * 0.5
+    with torch.no_grad():
+        batch = tiny_unet(torch.cat([sample, other]), t, torch.cat([audio, audio.flip(0)]))
+        first = tiny_unet(sample, t, audio)
+        second = tiny_unet(other, t, audio.flip(0))
+    assert batch.shape == (2, 4, frames, 16, 16)
+    torch.testing.assert_close(batch[:1], first, atol=1e-5, rtol=0)
+    torch.testing.assert_close(batch[1:], second, atol=1e-5, rtol=0)
+
+
+def test_rebuilt_and_copied_models_keep_the_reference_norms(tiny_unet, fixture):
+    rebuilt = LatentSyncUNet.from_config(tiny_unet.config)
+    kinds = {type(m) for m in rebuilt.modules()}
+    assert {JointFrameGroupNorm, PerFrameGroupNorm} <= kinds
+    assert type(rebuilt.conv_norm_out) is JointFrameGroupNorm
+
+    clone = copy.deepcopy(tiny_unet)
+    sample, t, audio = _inputs(fixture)
+    with torch.no_grad():
+        out = clone(sample[:, :, :8], t, audio[:8])
+        assert torch.equal(out, tiny_unet(sample[:, :, :8], t, audio[:8]))
+    diff = float(np.abs(clone(sample, t, audio).detach().numpy() - fixture["output"]).max())
+    assert diff <= TOLERANCE
+
+
+def test_mismatched_audio_features_are_refused(tiny_unet, fixture):
+    sample, t, audio = _inputs(fixture)
+    with pytest.raises(BadInputError, match="one audio window per video frame"):
+        tiny_unet(sample, t, audio[:8])
+
+
+def test_too_many_frames_are_refused(tiny_unet):
+    sample = torch.zeros(1, 13, 25, 8, 8)
+    with pytest.raises(BadInputError, match="at most 24 frames"):
+        tiny_unet(sample, 10, torch.zeros(25, 50, 384))
