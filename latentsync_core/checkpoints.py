@@ -66,18 +66,21 @@ class CheckpointLayout:
             return "none"
         return "other"
 
-    def describe(self) -> str:
-        """One phrase naming the layout, for error messages."""
+    def aspects(self) -> dict[str, str]:
+        """Phrases naming each part of the layout, for error messages."""
         temporal = {
             "full": "temporal layers in every down and up block (LatentSync 1.5/1.6)",
             "decoder-only": "temporal layers only in the up blocks (the training-only stage2_efficient layout)",
             "none": "no temporal layers (the LatentSync 1.0 / stage-1 layout)",
             "other": "temporal layers in an unknown arrangement",
         }[self.temporal]
-        return (
-            f"{self.in_channels} input channels, blocks {list(self.block_out_channels)}, "
-            f"audio width {self.cross_attention_dim}, {temporal}"
-        )
+        return {
+            "in": f"{self.in_channels} input channels",
+            "out": f"{self.out_channels} output channels",
+            "audio": f"audio features {self.cross_attention_dim} wide",
+            "blocks": f"blocks {list(self.block_out_channels)}",
+            "temporal": temporal,
+        }
 
 
 def read_state_dict(path: str, version_hint: str = "1.5") -> dict[str, torch.Tensor]:
@@ -156,11 +159,13 @@ def check_layout(layout: CheckpointLayout, config: LatentSyncUNetConfig, source:
         temporal_up=True,
         temporal_mid=False,
     )
-    if layout != expected:
+    found, needed = layout.aspects(), expected.aspects()
+    differ = [k for k in needed if found[k] != needed[k]]
+    if differ:
         raise BadInputError(
-            f"{source} does not fit {config.name}: it has {layout.describe()}; {config.name} needs "
-            f"{expected.describe()}. Use the matching {UNET_FILE} (LatentSync 1.5: {checkpoint_url('1.5')}, "
-            f"1.6: {checkpoint_url('1.6')})."
+            f"{source} does not fit {config.name}: it has {', '.join(found[k] for k in differ)}; "
+            f"{config.name} needs {', '.join(needed[k] for k in differ)}. Use the matching {UNET_FILE} "
+            f"(LatentSync 1.5: {checkpoint_url('1.5')}, 1.6: {checkpoint_url('1.6')})."
         )
 
 
