@@ -1,13 +1,14 @@
 """LatentSyncUNet against the reference UNet3DConditionModel.
 
-Fixture ``tests/data/unet_parity_tiny.npz`` (output only; inputs and weights are regenerated
-from seeds): made with the reference code of bytedance/LatentSync a229c39
+Fixtures ``tests/data/unet_parity_tiny.npz`` and ``unet_parity_mid.npz`` (outputs only;
+inputs and weights are regenerated from seeds): made with the reference code of bytedance/LatentSync a229c39
 (``latentsync/models``: unet.py, unet_blocks.py, attention.py, motion_module.py, resnet.py,
 utils.py, copied to a scratch dir with the one import of ``..utils.util.zero_rank_log``
 replaced by a stub) under torch 2.14.1 / diffusers 0.42.1 on CPU, float32, one thread:
 
 1. ``UNet3DConditionModel.from_config`` with configs/unet/stage2.yaml's ``model`` section but
-   ``block_out_channels: [32, 64, 64, 64]`` (key list: ``unet_reference_keys.json["tiny"]``);
+   ``block_out_channels: [32, 64, 64, 64]`` (tiny; key list ``unet_reference_keys.json["tiny"]``)
+   or ``[128, 256, 512, 512]`` (mid, 205 M parameters; key list ``["mid"]``);
 2. ``load_state_dict(reference_weights(keys, weight_seed), strict=True)`` (tests/unet_fixtures.py);
    the weights were generated twice and found bit-identical;
 3. ``sample, audio = parity_inputs(input_seed, frames, size)``;
@@ -63,6 +64,22 @@ def test_tiny_unet_matches_reference(tiny_unet, fixture):
     assert out.shape == fixture["output"].shape == (1, 4, 16, 16, 16)
     diff = float(np.abs(out.numpy() - fixture["output"]).max())
     print(f"tiny UNet parity: max abs diff {diff:.3g}")
+    assert diff <= TOLERANCE
+
+
+@pytest.mark.slow
+def test_mid_size_unet_matches_reference():
+    with np.load(f"{DATA}/unet_parity_mid.npz") as f:
+        fixture = {k: f[k] for k in f.files}
+    config = LatentSyncUNetConfig(block_out_channels=(128, 256, 512, 512), name="mid")
+    unet = build_unet(config, device="meta")
+    weights = reference_weights(reference_key_shapes("mid"), int(fixture["weight_seed"]))
+    unet.load_state_dict(map_reference_state_dict(weights), strict=True, assign=True)
+    sample, t, audio = _inputs(fixture)
+    with torch.no_grad():
+        out = unet(sample, t, audio)
+    diff = float(np.abs(out.numpy() - fixture["output"]).max())
+    print(f"mid-size UNet parity: max abs diff {diff:.3g}")
     assert diff <= TOLERANCE
 
 

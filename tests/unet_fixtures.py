@@ -7,10 +7,11 @@ reference ``UNet3DConditionModel`` (bytedance/LatentSync a229c39, built from its
 * ``full``: configs/unet/stage2.yaml (== stage2_512.yaml's model), built on the meta device;
 * ``tiny``: the same with block_out_channels [32, 64, 64, 64];
 * ``tiny_efficient``: tiny with ``motion_module_decoder_only: true`` (stage2_efficient.yaml);
-* ``tiny_no_motion``: tiny with ``use_motion_module: false`` (stage1.yaml, the 1.0 layout).
+* ``tiny_no_motion``: tiny with ``use_motion_module: false`` (stage1.yaml, the 1.0 layout);
+* ``mid``: stage2.yaml with block_out_channels [128, 256, 512, 512] (slow parity test).
 
-``reference_weights`` fills such a key list with seeded random values; the parity fixture
-``tests/data/unet_parity_tiny.npz`` was made by loading exactly these weights into the
+``reference_weights`` fills such a key list with seeded random values; the parity fixtures
+``tests/data/unet_parity_{tiny,mid}.npz`` were made by loading exactly these weights into the
 reference model (see tests/test_unet_parity.py).
 """
 from __future__ import annotations
@@ -27,7 +28,7 @@ REFERENCE_KEYS = os.path.join(DATA, "unet_reference_keys.json")
 
 
 def reference_key_shapes(layout: str) -> dict[str, tuple[int, ...]]:
-    """Reference state-dict keys -> shapes for ``layout`` in full / tiny / tiny_efficient / tiny_no_motion."""
+    """Reference state-dict keys -> shapes for ``layout`` (full, mid, tiny, tiny_efficient, tiny_no_motion)."""
     with open(REFERENCE_KEYS) as f:
         table = json.load(f)[layout]
     return {k: tuple(v) for k, v in table.items()}
