@@ -240,8 +240,11 @@ def load_unet(
     ``config`` defaults to the preset of the identified version; passing one (e.g. a test
     config) skips version identification unless ``version`` is also given.
     """
+    if not os.path.isfile(path):
+        url = checkpoint_url(version or version_from_path(path) or "1.5")
+        raise MissingModelError(os.path.basename(path), os.path.dirname(path) or ".", url)
     if config is None or version is not None:
-        version = identify_version(path, version) if os.path.isfile(path) else (version or "1.5")
+        version = identify_version(path, version)
     state = read_state_dict(path, version or "1.5")
     config = config or CONFIGS[version]()
     check_layout(detect_layout(state), config, f"'{os.path.basename(path)}'")

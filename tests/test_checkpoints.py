@@ -142,6 +142,8 @@ def test_missing_file_names_file_folder_and_url(tmp_path):
     assert err.value.file_name == "latentsync_unet.pt"
     assert err.value.folder == str(tmp_path)
     assert err.value.url == "https://huggingface.co/ByteDance/LatentSync-1.6/resolve/main/latentsync_unet.pt"
+    with pytest.raises(MissingModelError, match="LatentSync-1.6/resolve"):
+        load_unet(str(tmp_path / "LatentSync-1.6" / "latentsync_unet.pt"))
 
 
 def test_non_unet_file_is_refused(tmp_path):

@@ -118,6 +118,17 @@ def test_rebuilt_and_copied_models_keep_the_reference_norms(tiny_unet, fixture):
     assert diff <= TOLERANCE
 
 
+def test_bfloat16_forward_follows_float32(tiny_unet, fixture):
+    sample, t, audio = _inputs(fixture)
+    low = copy.deepcopy(tiny_unet).to(torch.bfloat16)
+    with torch.no_grad():
+        out = low(sample[:, :, :8].bfloat16(), t, audio[:8].bfloat16())
+        ref = tiny_unet(sample[:, :, :8], t, audio[:8])
+    assert out.dtype == torch.bfloat16
+    err = (out.float() - ref).abs().max() / ref.abs().max()
+    assert err < 0.05
+
+
 def test_mismatched_audio_features_are_refused(tiny_unet, fixture):
     sample, t, audio = _inputs(fixture)
     with pytest.raises(BadInputError, match="one audio window per video frame"):
