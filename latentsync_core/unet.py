@@ -21,16 +21,21 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
+import diffusers
 import torch
 import torch.nn.functional as F
-from diffusers import UNetMotionModel
-from diffusers.models.resnet import ResnetBlock2D
-from diffusers.models.unets.unet_motion_model import AnimateDiffTransformer3D
 
-from .errors import BadInputError
+from .errors import BadInputError, MissingDependencyError
 
-AUDIO_TOKENS = 50
-"""Audio-feature tokens per video frame in LatentSync's cross-attention context."""
+# Older UNetMotionModel repeats one cross-attention context for every frame; LatentSync's differs per frame.
+if tuple(int(p) for p in re.findall(r"\d+", diffusers.__version__)[:2]) < (0, 31):
+    raise MissingDependencyError(
+        "diffusers>=0.31", "The LatentSync UNet (per-frame audio context)", "pip install -U 'diffusers>=0.31'"
+    )
+
+from diffusers import UNetMotionModel  # noqa: E402
+from diffusers.models.resnet import ResnetBlock2D  # noqa: E402
+from diffusers.models.unets.unet_motion_model import AnimateDiffTransformer3D  # noqa: E402
 
 
 @dataclass(frozen=True)
