@@ -71,7 +71,7 @@ class LatentSyncUNetConfig:
 
     @classmethod
     def tiny(cls) -> "LatentSyncUNetConfig":
-        """Same layout with narrow blocks (~4 M parameters), for tests."""
+        """Same layout with narrow blocks (5.3 M parameters), for tests."""
         return cls(block_out_channels=(32, 64, 64, 64), resolution=64, name="tiny")
 
     def diffusers_kwargs(self) -> dict:
