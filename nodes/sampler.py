@@ -27,6 +27,7 @@ LatentSyncAudioEmbeds = io.Custom("LATENTSYNC_AUDIO_EMBEDS")
 DEEP_CACHE_INTERVAL = 3
 """LatentSync's DeepCache setting (``cache_interval=3, cache_branch_id=0``)."""
 
+
 class PatcherHost(torch.nn.Module):
     """Holds a diffusers model for ``ModelPatcher``, which sets ``model.device`` (read-only on diffusers models)."""
 
@@ -90,6 +91,7 @@ def _frames_for_audio(faces: torch.Tensor, alignment, embeds) -> tuple[torch.Ten
 
 class LatentSync_Sampler(io.ComfyNode):
     @classmethod
+    @override
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="LatentSync_Sampler",
@@ -116,6 +118,7 @@ class LatentSync_Sampler(io.ComfyNode):
         )
 
     @classmethod
+    @override
     def execute(cls, model, vae, faces, alignment, audio_embeds, steps, guidance, seed, chunk_size, deepcache) -> io.NodeOutput:
         settings = SamplerSettings(
             steps=steps, guidance_scale=guidance, seed=seed, chunk_size=chunk_size,
