@@ -140,9 +140,10 @@ class DeepCache:
     On a *full* step every block runs and its output is stored. On a *reuse* step
     every down block, the mid block, every up block but the last, and every layer
     of the last up block but its final resnet/attention return their stored outputs;
-    only ``conv_in``, the time embedding, the final up-block layer (resnet, attention,
-    temporal module, fed by the fresh ``conv_in`` skip connection) and the output
-    head run. Which steps reuse is set by :meth:`set_step`: step ``i`` of a chunk is
+    only ``conv_in``, the time embedding, the last up block's final resnet and
+    attention (fed by the fresh ``conv_in`` skip connection), its temporal modules
+    and the output head run. This is what LatentSync's ``DeepCacheSDHelper``
+    (``cache_interval=3, cache_branch_id=0``) does to its UNet. Which steps reuse is set by :meth:`set_step`: step ``i`` of a chunk is
     full when ``i % interval == 0``.
     """
 
