@@ -1,0 +1,149 @@
+"""ComfyUI node: LatentSync's diffusion sampler (thin adapter over ``latentsync_core.sampler``)."""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+import torch
+from typing_extensions import override
+
+import comfy.model_management as mm
+import comfy.utils
+from comfy.model_patcher import ModelPatcher
+from comfy_api.latest import io
+
+from latentsync_core.errors import BadInputError
+from latentsync_core.sampler import DEFAULT_CHUNK, MAX_CHUNK, SamplerSettings, sample_video
+from latentsync_core.vae import vae_from_state_dict
+
+LatentSyncModel = io.Custom("LATENTSYNC_MODEL")
+"""Value: ``comfy.model_patcher.ModelPatcher`` whose ``.model`` is a :class:`PatcherHost` holding a
+``latentsync_core.unet.LatentSyncUNet`` (a bare UNet module is wrapped on use)."""
+LatentSyncAlignment = io.Custom("LATENTSYNC_ALIGNMENT")
+"""Value: ``latentsync_core.alignment.Alignment``."""
+LatentSyncAudioEmbeds = io.Custom("LATENTSYNC_AUDIO_EMBEDS")
+"""Value: ``latentsync_core.audio.AudioEmbeds`` (``embeddings`` [N, 50, 384], optional ``frame_map`` [N])."""
+
+DEEP_CACHE_INTERVAL = 3
+"""LatentSync's DeepCache setting (``cache_interval=3, cache_branch_id=0``)."""
+
+
+class PatcherHost(torch.nn.Module):
+    """Holds a diffusers model for ``ModelPatcher``, which sets ``model.device`` (read-only on diffusers models)."""
+
+    def __init__(self, wrapped: torch.nn.Module) -> None:
+        super().__init__()
+        self.wrapped = wrapped
+        self.device = next(wrapped.parameters()).device
+
+
+def hosted(patcher: ModelPatcher) -> torch.nn.Module:
+    """The model a patcher manages, unwrapped from its :class:`PatcherHost`."""
+    model = patcher.model
+    return model.wrapped if isinstance(model, PatcherHost) else model
+
+
+_VAE_CACHE: "weakref.WeakKeyDictionary[object, ModelPatcher]" = weakref.WeakKeyDictionary()
+
+
+def _unet_patcher(model: object) -> ModelPatcher:
+    if isinstance(model, ModelPatcher):
+        return model
+    if isinstance(model, torch.nn.Module):
+        return ModelPatcher(PatcherHost(model), load_device=mm.get_torch_device(), offload_device=mm.unet_offload_device())
+    raise BadInputError("The model input is not a LatentSync model; connect the LatentSync model loader's output.")
+
+
+def _vae_patcher(vae: object, device: torch.device) -> ModelPatcher:
+    """ComfyUI's VAE rebuilt as diffusers ``AutoencoderKL`` (same weights) to run on ``device``; cached per VAE object."""
+    patcher = _VAE_CACHE.get(vae)
+    if patcher is None or patcher.load_device != device:
+        diffusers_vae = vae_from_state_dict(vae.get_sd(), dtype=vae.vae_dtype, source="The connected VAE's weights")
+        patcher = ModelPatcher(PatcherHost(diffusers_vae), load_device=device, offload_device=mm.vae_offload_device())
+        _VAE_CACHE[vae] = patcher
+    return patcher
+
+
+def _frames_for_audio(faces: torch.Tensor, alignment, embeds) -> tuple[torch.Tensor, np.ndarray]:
+    """Faces and face flags per output frame, following the audio's frame map (video looped to the audio)."""
+    n_video = len(alignment)
+    if faces.shape[0] != n_video:
+        raise BadInputError(
+            f"{faces.shape[0]} aligned faces but the alignment has {n_video} frames; connect the faces and the "
+            "alignment from the same face-alignment node."
+        )
+    if faces.shape[1] != alignment.resolution:
+        raise BadInputError(
+            f"The faces are {faces.shape[1]} px but the alignment is for {alignment.resolution} px; "
+            "connect the faces and the alignment from the same face-alignment node."
+        )
+    frame_map = getattr(embeds, "frame_map", None)
+    if frame_map is None:
+        return faces, np.asarray(alignment.has_face, dtype=bool)
+    index = torch.as_tensor(frame_map, dtype=torch.long).cpu()
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= n_video):
+        raise BadInputError(
+            f"The audio embeddings map to video frames up to {int(index.max())} but the video has {n_video}; "
+            "encode the audio for this video."
+        )
+    return faces[index], np.asarray(alignment.has_face, dtype=bool)[index.numpy()]
+
+
+class LatentSync_Sampler(io.ComfyNode):
+    @classmethod
+    @override
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="LatentSync_Sampler",
+            display_name="LatentSync Sampler",
+            category="LatentSync",
+            description="Regenerates the mouth region of aligned faces to match the audio (LatentSync diffusion).",
+            inputs=[
+                LatentSyncModel.Input("model", tooltip="LatentSync UNet (1.5 for 256 px faces, 1.6 for 512 px)."),
+                io.Vae.Input("vae", tooltip="The SD 1.x VAE: vae-ft-mse-840000-ema-pruned.safetensors."),
+                io.Image.Input("faces", tooltip="Aligned faces from the LatentSync face-alignment node."),
+                LatentSyncAlignment.Input("alignment", tooltip="Alignment of those faces; frames without a face pass through."),
+                LatentSyncAudioEmbeds.Input("audio_embeds", tooltip="Whisper audio features, one window per output frame."),
+                io.Int.Input("steps", default=20, min=1, max=200, tooltip="DDIM steps per chunk (LatentSync: 20)."),
+                io.Float.Input("guidance", default=1.5, min=1.0, max=10.0, step=0.1,
+                               tooltip="Audio guidance scale; 1 disables guidance (faster), LatentSync uses 1.5."),
+                io.Int.Input("seed", default=1247, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                             tooltip="Seed of the initial noise and VAE sampling; same seed, same result."),
+                io.Int.Input("chunk_size", default=DEFAULT_CHUNK, min=1, max=MAX_CHUNK,
+                             tooltip="Frames denoised together (temporal attention); at most 24, LatentSync uses 16."),
+                io.Boolean.Input("deepcache", default=False,
+                                 tooltip="Reuse deep UNet features on 2 of every 3 steps: faster, slightly different output."),
+            ],
+            outputs=[io.Image.Output("synced_faces", tooltip="Aligned faces with the regenerated mouth, one per output frame.")],
+        )
+
+    @classmethod
+    @override
+    def execute(cls, model, vae, faces, alignment, audio_embeds, steps, guidance, seed, chunk_size, deepcache) -> io.NodeOutput:
+        settings = SamplerSettings(
+            steps=steps, guidance_scale=guidance, seed=seed, chunk_size=chunk_size,
+            deep_cache_interval=DEEP_CACHE_INTERVAL if deepcache else 0,
+        )
+        settings.validate()
+        frames, has_face = _frames_for_audio(faces, alignment, audio_embeds)
+        unet_patcher = _unet_patcher(model)
+        vae_patcher = _vae_patcher(vae, unet_patcher.load_device)
+        mm.load_models_gpu([unet_patcher, vae_patcher], force_full_load=True)
+        unet = hosted(unet_patcher)
+        pbar = comfy.utils.ProgressBar(1)
+        out = sample_video(
+            unet,
+            hosted(vae_patcher),
+            frames,
+            audio_embeds.embeddings,
+            has_face=has_face,
+            settings=settings,
+            device=unet_patcher.load_device,
+            dtype=next(unet.parameters()).dtype,
+            on_step=lambda done, total: pbar.update_absolute(done, total),
+            check_interrupt=mm.throw_exception_if_processing_interrupted,
+        )
+        return io.NodeOutput(out)
+
+
+NODES = [LatentSync_Sampler]

@@ -1,0 +1,90 @@
+"""LatentSync_Sampler inside ComfyUI (opt-in: set COMFYUI_PATH to a ComfyUI checkout).
+
+The node gets a ComfyUI VAE built from an SD 1.x VAE state dict (seeded random weights, LDM
+layout) and must give exactly what the core sampler gives with that file loaded by
+``latentsync_core.vae``.
+"""
+import os
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+COMFYUI_PATH = os.environ.get("COMFYUI_PATH")
+pytestmark = [
+    pytest.mark.comfyui,
+    pytest.mark.skipif(not COMFYUI_PATH, reason="set COMFYUI_PATH to run ComfyUI node tests"),
+]
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def comfy():
+    # ComfyUI's ``comfy`` is a namespace package: drop path entries holding another ``comfy`` package.
+    shadowing = [p for p in sys.path if os.path.isfile(os.path.join(p or ".", "comfy", "__init__.py"))]
+    sys.path[:] = [COMFYUI_PATH] + [p for p in sys.path if p not in shadowing]
+    from comfy.cli_args import args
+
+    if not torch.cuda.is_available():
+        args.cpu = True
+    import comfy.sd
+
+    return comfy
+
+
+def _alignment(n: int, has_face: np.ndarray):
+    from latentsync_core.alignment import Alignment
+
+    return Alignment(
+        resolution=SIZE, crop_size=(SIZE, SIZE), source_size=(SIZE, SIZE),
+        affines=np.tile(np.eye(2, 3), (n, 1, 1)), has_face=has_face, interpolated=np.zeros(n, bool),
+        landmarks=np.full((n, 1, 2), np.nan), mouth=np.full((n, 1, 2), np.nan), backend="test",
+    )
+
+
+def _node_module():
+    """nodes/sampler.py by path: with ComfyUI on sys.path, ``nodes`` is ComfyUI's own module."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "nodes", "sampler.py")
+    spec = importlib.util.spec_from_file_location("latentsync_nodes_sampler", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Embeds:
+    def __init__(self, embeddings, frame_map):
+        self.embeddings, self.frame_map = embeddings, frame_map
+
+
+def test_node_matches_core_sampler(comfy):
+    from latentsync_core.sampler import SamplerSettings, sample_video
+    from latentsync_core.vae import SD_VAE_CONFIG, build_vae, vae_from_state_dict
+    LatentSync_Sampler = _node_module().LatentSync_Sampler
+    from sampler_fixtures import parity_embeddings, parity_faces, seeded_weights
+    from test_sampler import StandInUNet
+    from test_sampler_vae import _ldm_state_dict
+
+    diffusers_vae = build_vae(SD_VAE_CONFIG, device="meta")
+    shapes = {k: tuple(v.shape) for k, v in diffusers_vae.state_dict().items()}
+    diffusers_vae.load_state_dict(seeded_weights(shapes, 21), strict=True, assign=True)
+    ldm = _ldm_state_dict(diffusers_vae)
+    comfy_vae = comfy.sd.VAE(sd=ldm, dtype=torch.float32)
+
+    faces = torch.from_numpy(parity_faces(4, SIZE)).float() / 255
+    has_face = np.array([True, False, True, True])
+    frame_map = torch.tensor([0, 1, 2, 3, 3, 2])
+    emb = parity_embeddings(13, 6)
+    unet = StandInUNet()
+    LatentSync_Sampler.define_schema()
+    out = LatentSync_Sampler.execute(unet, comfy_vae, faces, _alignment(4, has_face), _Embeds(emb, frame_map),
+                                     steps=2, guidance=1.5, seed=3, chunk_size=4, deepcache=False)
+    images = out.args[0] if hasattr(out, "args") else out[0]
+    expected = sample_video(unet, vae_from_state_dict(ldm), faces[frame_map], emb, has_face=has_face[frame_map.numpy()],
+                            settings=SamplerSettings(steps=2, guidance_scale=1.5, seed=3, chunk_size=4))
+    assert images.shape == (6, SIZE, SIZE, 3)
+    assert torch.equal(images[1], faces[1])
+    assert float((images - expected).abs().max()) < 1e-5
