@@ -16,31 +16,11 @@ from latentsync_core.errors import BadInputError
 from latentsync_core.sampler import DEFAULT_CHUNK, MAX_CHUNK, SamplerSettings, sample_video
 from latentsync_core.vae import vae_from_state_dict
 
-LatentSyncModel = io.Custom("LATENTSYNC_MODEL")
-"""Value: ``comfy.model_patcher.ModelPatcher`` whose ``.model`` is a :class:`PatcherHost` holding a
-``latentsync_core.unet.LatentSyncUNet`` (a bare UNet module is wrapped on use)."""
-LatentSyncAlignment = io.Custom("LATENTSYNC_ALIGNMENT")
-"""Value: ``latentsync_core.alignment.Alignment``."""
-LatentSyncAudioEmbeds = io.Custom("LATENTSYNC_AUDIO_EMBEDS")
-"""Value: ``latentsync_core.audio.AudioEmbeds`` (``embeddings`` [N, 50, 384], optional ``frame_map`` [N])."""
+from .patcher import PatcherHost, hosted
+from .types import CATEGORY, Alignment, AudioEmbeds, Model
 
 DEEP_CACHE_INTERVAL = 3
 """LatentSync's DeepCache setting (``cache_interval=3, cache_branch_id=0``)."""
-
-
-class PatcherHost(torch.nn.Module):
-    """Holds a diffusers model for ``ModelPatcher``, which sets ``model.device`` (read-only on diffusers models)."""
-
-    def __init__(self, wrapped: torch.nn.Module) -> None:
-        super().__init__()
-        self.wrapped = wrapped
-        self.device = next(wrapped.parameters()).device
-
-
-def hosted(patcher: ModelPatcher) -> torch.nn.Module:
-    """The model a patcher manages, unwrapped from its :class:`PatcherHost`."""
-    model = patcher.model
-    return model.wrapped if isinstance(model, PatcherHost) else model
 
 
 _VAE_CACHE: "weakref.WeakKeyDictionary[object, ModelPatcher]" = weakref.WeakKeyDictionary()
@@ -96,14 +76,14 @@ class LatentSync_Sampler(io.ComfyNode):
         return io.Schema(
             node_id="LatentSync_Sampler",
             display_name="LatentSync Sampler",
-            category="LatentSync",
+            category=CATEGORY,
             description="Regenerates the mouth region of aligned faces to match the audio (LatentSync diffusion).",
             inputs=[
-                LatentSyncModel.Input("model", tooltip="LatentSync UNet (1.5 for 256 px faces, 1.6 for 512 px)."),
+                Model.Input("model", tooltip="LatentSync UNet (1.5 for 256 px faces, 1.6 for 512 px)."),
                 io.Vae.Input("vae", tooltip="The SD 1.x VAE: vae-ft-mse-840000-ema-pruned.safetensors."),
                 io.Image.Input("faces", tooltip="Aligned faces from the LatentSync face-alignment node."),
-                LatentSyncAlignment.Input("alignment", tooltip="Alignment of those faces; frames without a face pass through."),
-                LatentSyncAudioEmbeds.Input("audio_embeds", tooltip="Whisper audio features, one window per output frame."),
+                Alignment.Input("alignment", tooltip="Alignment of those faces; frames without a face pass through."),
+                AudioEmbeds.Input("audio_embeds", tooltip="Whisper audio features, one window per output frame."),
                 io.Int.Input("steps", default=20, min=1, max=200, tooltip="DDIM steps per chunk (LatentSync: 20)."),
                 io.Float.Input("guidance", default=1.5, min=1.0, max=10.0, step=0.1,
                                tooltip="Audio guidance scale; 1 disables guidance (faster), LatentSync uses 1.5."),

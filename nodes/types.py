@@ -11,6 +11,10 @@ Whisper = io.Custom("LATENTSYNC_WHISPER")
 """Value: ``comfy.model_patcher.ModelPatcher`` around :class:`latentsync_core.whisper.WhisperAudioEncoder`."""
 
 AudioEmbeds = io.Custom("LATENTSYNC_AUDIO_EMBEDS")
-"""Value: :class:`latentsync_core.audio.AudioEmbeds`."""
+"""Value: :class:`latentsync_core.audio.AudioEmbeds` (``embeddings`` [N, 50, 384], ``frame_map`` [N])."""
+
+Model = io.Custom("LATENTSYNC_MODEL")
+"""Value: ``comfy.model_patcher.ModelPatcher`` whose ``.model`` is a :class:`nodes.patcher.PatcherHost`
+holding a :class:`latentsync_core.unet.LatentSyncUNet` (a bare UNet module is wrapped on use)."""
 
 CATEGORY = "LatentSync"

@@ -1,41 +1,25 @@
 """ComfyUI nodes of nodes/audio.py, against a real ComfyUI checkout (opt-in: set COMFYUI_PATH)."""
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 
 import numpy as np
 import pytest
 import torch
 
+from comfy_nodes import node_module, requires_comfyui
 from latentsync_core.errors import MissingModelError
 from test_whisper import DATA, read_wav
 from whisper_checkpoint import write_tiny_checkpoint
 
-COMFYUI_PATH = os.environ.get("COMFYUI_PATH")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-pytestmark = [pytest.mark.comfyui, pytest.mark.skipif(not COMFYUI_PATH, reason="set COMFYUI_PATH to a ComfyUI checkout")]
+pytestmark = requires_comfyui
 
 
 @pytest.fixture(scope="module")
 def audio_nodes(tmp_path_factory):
-    # pytest puts the repository's parent folder on sys.path (the root has __init__.py); a sibling
-    # package named "comfy" there would shadow ComfyUI's namespace package "comfy", so drop such entries.
-    sys.path[:] = [p for p in sys.path if not os.path.isfile(os.path.join(p or ".", "comfy", "__init__.py"))]
-    sys.path.insert(0, COMFYUI_PATH)
-    import comfy.cli_args
-
-    if not torch.cuda.is_available():
-        comfy.cli_args.args.cpu = True
+    module = node_module("audio")
     import folder_paths
 
-    package = importlib.util.spec_from_file_location(
-        "latentsync_nodes", os.path.join(ROOT, "nodes", "__init__.py"), submodule_search_locations=[os.path.join(ROOT, "nodes")]
-    )
-    sys.modules["latentsync_nodes"] = importlib.util.module_from_spec(package)
-    package.loader.exec_module(sys.modules["latentsync_nodes"])
-    module = importlib.import_module("latentsync_nodes.audio")
     models = tmp_path_factory.mktemp("latentsync")
     folder_paths.add_model_folder_path("latentsync", str(models), is_default=True)
     return module, models

@@ -4,34 +4,21 @@ The node gets a ComfyUI VAE built from an SD 1.x VAE state dict (seeded random w
 layout) and must give exactly what the core sampler gives with that file loaded by
 ``latentsync_core.vae``.
 """
-import os
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-COMFYUI_PATH = os.environ.get("COMFYUI_PATH")
-pytestmark = [
-    pytest.mark.comfyui,
-    pytest.mark.skipif(not COMFYUI_PATH, reason="set COMFYUI_PATH to run ComfyUI node tests"),
-]
+from comfy_nodes import import_comfy, node_module, requires_comfyui
+
+pytestmark = requires_comfyui
 
 SIZE = 64
 
 
 @pytest.fixture(scope="module")
 def comfy():
-    # ComfyUI's ``comfy`` is a namespace package: drop path entries holding another ``comfy`` package.
-    shadowing = [p for p in sys.path if os.path.isfile(os.path.join(p or ".", "comfy", "__init__.py"))]
-    sys.path[:] = [COMFYUI_PATH] + [p for p in sys.path if p not in shadowing]
-    from comfy.cli_args import args
-
-    if not torch.cuda.is_available():
-        args.cpu = True
-    import comfy.sd
-
-    return comfy
+    return import_comfy()
 
 
 def _alignment(n: int, has_face: np.ndarray):
@@ -45,14 +32,7 @@ def _alignment(n: int, has_face: np.ndarray):
 
 
 def _node_module():
-    """nodes/sampler.py by path: with ComfyUI on sys.path, ``nodes`` is ComfyUI's own module."""
-    import importlib.util
-
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "nodes", "sampler.py")
-    spec = importlib.util.spec_from_file_location("latentsync_nodes_sampler", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return node_module("sampler")
 
 
 class _Embeds:
