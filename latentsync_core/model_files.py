@@ -14,8 +14,9 @@ it goes to. The layout on disk (relative to ComfyUI's ``models``)::
 The sub-folder names the LatentSync version (1.5 and 1.6 files have identical layouts);
 :mod:`latentsync_core.checkpoints` reads the version from it.
 
-:func:`ensure_files` returns the local paths of a set of files, downloading the missing
-ones with ``huggingface_hub.hf_hub_download`` when asked. A download lands in a hidden
+:func:`resolve_paths` turns the names ComfyUI lists (a path relative to a model folder)
+into absolute paths; :func:`ensure_files` makes a set of table files available, downloading
+the missing ones with ``huggingface_hub.hf_hub_download`` when asked. A download lands in a hidden
 staging folder first and is moved into place only once complete and, where the table
 knows its sha256, verified; a file that fails the check is deleted. Without a download
 (off, offline or failed) it raises :class:`~latentsync_core.errors.MissingModelError`
@@ -288,3 +289,117 @@ def wanted_files(
 ) -> list[Wanted]:
     """Pair table entries with the root of their model folder (``{"latentsync": ..., "vae": ...}``)."""
     return [Wanted(e, folder_roots[e.folder]) for e in entries]
+
+
+Locate = Callable[[str, str], "str | None"]
+"""``locate(folder, name)``: absolute path of ``name`` in model folder ``folder``, None if absent
+(ComfyUI: ``folder_paths.get_full_path``)."""
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """What to load, by the names ComfyUI lists.
+
+    Attributes:
+        unet: UNet file in the ``latentsync`` folder, e.g. ``LatentSync-1.5/latentsync_unet.pt``.
+        version: "1.5", "1.6", or None to read it from the UNet's folder name.
+        whisper: Whisper file in the ``latentsync`` folder; None: the one next to the UNet
+            (``<unet folder>/whisper/tiny.pt``), else any official one.
+        vae: VAE file in the ``vae`` folder; None when the caller supplies VAE weights.
+    """
+
+    unet: str
+    version: str | None = None
+    whisper: str | None = None
+    vae: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelPaths:
+    """Absolute paths of the files to load (``vae`` None when the caller supplies VAE weights)."""
+
+    unet: str
+    whisper: str
+    vae: str | None
+
+
+def _name(name: str) -> str:
+    return name.replace("\\", "/")
+
+
+def _unknown_missing(folder_root: str, name: str, url: str) -> MissingModelError:
+    path = os.path.join(folder_root, *name.split("/"))
+    return MissingModelError(os.path.basename(path), os.path.dirname(path), url, "it is not an official file, so it cannot be downloaded")
+
+
+def resolve_paths(
+    request: ModelRequest,
+    locate: Locate,
+    download_roots: Mapping[str, str],
+    download: bool,
+    downloader: Downloader = hf_hub_downloader,
+) -> ModelPaths:
+    """Absolute paths of the requested files, downloading missing official ones when ``download``.
+
+    Args:
+        request: the file names and version choice.
+        locate: finds a listed file (see :data:`Locate`).
+        download_roots: where downloads go per model folder, e.g. ``{"latentsync": ".../models/latentsync",
+            "vae": ".../models/vae"}`` (ComfyUI: the folder's first path).
+        download: fetch missing official files from Hugging Face.
+        downloader: the download function (tests pass their own).
+
+    Raises:
+        MissingModelError: naming every file still missing, its folder and URL.
+        BadInputError: an unknown version.
+    """
+    if request.version is not None and request.version not in VERSIONS:
+        raise BadInputError(f"Unknown LatentSync version '{request.version}'; choose one of {', '.join(VERSIONS)}.")
+    fetch: list[Wanted] = []
+    ls_root = download_roots[LATENTSYNC_FOLDER]
+
+    def find(folder: str, name: str) -> str | None:
+        """Path of ``name`` (present, or queued for download when official), else None."""
+        path = locate(folder, name)
+        if path is not None:
+            return path
+        entry = find_official(folder, name)
+        if entry is None:
+            return None
+        entries = official_files(entry.role) if entry.role == VAE_DIFFUSERS else (entry,)
+        fetch.extend(Wanted(e, download_roots[folder]) for e in entries)
+        return entry.local_path(download_roots[folder])
+
+    unet_name = _name(request.unet)
+    listed = find_official(LATENTSYNC_FOLDER, unet_name)
+    version_hint = request.version or (listed.version if listed else VERSIONS[-1])
+    if listed is not None and request.version not in (None, listed.version):
+        raise BadInputError(
+            f"'{unet_name}' is the LatentSync {listed.version} UNet but version {request.version} was chosen. "
+            f"Choose {listed.version} (or auto), or pick the LatentSync-{request.version} file."
+        )
+    unet = find(LATENTSYNC_FOLDER, unet_name)
+    if unet is None:
+        raise _unknown_missing(ls_root, unet_name, official_file(UNET, version_hint).url)
+
+    if request.whisper is not None:
+        whisper = find(LATENTSYNC_FOLDER, _name(request.whisper))
+        if whisper is None:
+            raise _unknown_missing(ls_root, _name(request.whisper), official_file(WHISPER, version_hint).url)
+    else:
+        whisper = locate(LATENTSYNC_FOLDER, whisper_beside(unet_name))
+        if whisper is None:
+            # The Whisper tiny file is the same for every version: take any official copy on disk.
+            copies = (locate(LATENTSYNC_FOLDER, official_file(WHISPER, v).relative_path) for v in (version_hint, *VERSIONS))
+            whisper = next((p for p in copies if p is not None), None)
+        if whisper is None:
+            whisper = find(LATENTSYNC_FOLDER, official_file(WHISPER, version_hint).relative_path)
+
+    vae = None
+    if request.vae is not None:
+        vae = find(VAE_FOLDER, _name(request.vae))
+        if vae is None:
+            raise _unknown_missing(download_roots[VAE_FOLDER], _name(request.vae), official_file(VAE).url)
+
+    ensure_files(fetch, download, downloader)
+    return ModelPaths(unet=unet, whisper=whisper, vae=vae)

@@ -234,3 +234,85 @@ def test_offline_mode_gives_missing_model_error(tmp_path):
                          "http://127.0.0.1:9/ByteDance/LatentSync-1.5/resolve/main/latentsync_unet.pt"], out.stderr
     assert "download failed: offline mode is on (HF_HUB_OFFLINE is set)" in lines[3]
     assert files_under(tmp_path) == []
+
+
+@pytest.fixture
+def models(tmp_path):
+    """A ComfyUI-like models folder: roots per model folder and a filesystem ``locate``."""
+    roots = {"latentsync": str(tmp_path / "latentsync"), "vae": str(tmp_path / "vae")}
+
+    def locate(folder: str, name: str) -> str | None:
+        path = os.path.join(roots[folder], *name.split("/"))
+        return path if os.path.isfile(path) else None
+
+    def put(folder: str, name: str) -> str:
+        path = os.path.join(roots[folder], *name.split("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(name.encode())
+        return path
+
+    return roots, locate, put
+
+
+def test_resolve_present_official_files(models):
+    roots, locate, put = models
+    unet = put("latentsync", "LatentSync-1.6/latentsync_unet.pt")
+    whisper = put("latentsync", "LatentSync-1.6/whisper/tiny.pt")
+    vae = put("vae", "vae-ft-mse-840000-ema-pruned.safetensors")
+    request = mf.ModelRequest(unet="LatentSync-1.6\\latentsync_unet.pt", vae="vae-ft-mse-840000-ema-pruned.safetensors")
+    assert mf.resolve_paths(request, locate, roots, download=True, downloader=_never) == mf.ModelPaths(unet, whisper, vae)
+
+
+def test_resolve_without_download_names_every_missing_file(models):
+    roots, locate, _ = models
+    request = mf.ModelRequest(unet="LatentSync-1.5/latentsync_unet.pt", vae="vae-ft-mse-840000-ema-pruned.safetensors")
+    with pytest.raises(MissingModelError) as info:
+        mf.resolve_paths(request, locate, roots, download=False, downloader=_never)
+    msg = str(info.value)
+    assert info.value.url.endswith("ByteDance/LatentSync-1.5/resolve/main/latentsync_unet.pt")
+    assert "ByteDance/LatentSync-1.5/resolve/main/whisper/tiny.pt" in msg
+    assert os.path.join(roots["latentsync"], "LatentSync-1.5", "whisper") in msg
+    assert "sd-vae-ft-mse-original/resolve/main/vae-ft-mse-840000-ema-pruned.safetensors" in msg
+
+
+def test_resolve_downloads_into_the_layout(models):
+    roots, locate, _ = models
+    calls: list = []
+    request = mf.ModelRequest(unet="LatentSync-1.5/latentsync_unet.pt", version="1.5",
+                              vae="sd-vae-ft-mse/diffusion_pytorch_model.safetensors")
+    paths = mf.resolve_paths(request, locate, roots, download=True, downloader=fake_downloader(PAYLOAD, calls))
+    assert calls == [("ByteDance/LatentSync-1.5", "latentsync_unet.pt"), ("ByteDance/LatentSync-1.5", "whisper/tiny.pt"),
+                     ("stabilityai/sd-vae-ft-mse", "diffusion_pytorch_model.safetensors"),
+                     ("stabilityai/sd-vae-ft-mse", "config.json")]
+    assert paths.whisper == os.path.join(roots["latentsync"], "LatentSync-1.5", "whisper", "tiny.pt")
+    assert files_under(os.path.dirname(roots["vae"])) == sorted([
+        os.path.join("latentsync", "LatentSync-1.5", "latentsync_unet.pt"),
+        os.path.join("latentsync", "LatentSync-1.5", "whisper", "tiny.pt"),
+        os.path.join("vae", "sd-vae-ft-mse", "config.json"),
+        os.path.join("vae", "sd-vae-ft-mse", "diffusion_pytorch_model.safetensors")])
+
+
+def test_custom_unet_uses_any_official_whisper_on_disk(models):
+    roots, locate, put = models
+    unet = put("latentsync", "finetuned/my_unet.pt")
+    whisper = put("latentsync", "LatentSync-1.5/whisper/tiny.pt")
+    paths = mf.resolve_paths(mf.ModelRequest(unet="finetuned/my_unet.pt", version="1.6"), locate, roots, False, _never)
+    assert paths == mf.ModelPaths(unet, whisper, None)
+
+
+def test_custom_unet_missing_points_to_the_chosen_version(models):
+    roots, locate, _ = models
+    with pytest.raises(MissingModelError, match="not an official file") as info:
+        mf.resolve_paths(mf.ModelRequest(unet="finetuned/my_unet.pt", version="1.5"), locate, roots, True, _never)
+    assert info.value.file_name == "my_unet.pt"
+    assert info.value.folder == os.path.join(roots["latentsync"], "finetuned")
+    assert info.value.url.endswith("ByteDance/LatentSync-1.5/resolve/main/latentsync_unet.pt")
+
+
+def test_version_choice_contradicting_the_official_folder_is_refused_before_download(models):
+    roots, locate, _ = models
+    with pytest.raises(ValueError, match="LatentSync 1.6 UNet but version 1.5"):
+        mf.resolve_paths(mf.ModelRequest(unet="LatentSync-1.6/latentsync_unet.pt", version="1.5"), locate, roots, True, _never)
+    with pytest.raises(ValueError, match="Unknown LatentSync version"):
+        mf.resolve_paths(mf.ModelRequest(unet="LatentSync-1.6/latentsync_unet.pt", version="2.0"), locate, roots, True, _never)
