@@ -403,3 +403,34 @@ def resolve_paths(
 
     ensure_files(fetch, download, downloader)
     return ModelPaths(unet=unet, whisper=whisper, vae=vae)
+
+
+WEIGHT_EXTENSIONS = (".pt", ".pth", ".ckpt", ".bin", ".safetensors")
+
+
+def _visible_weights(listed: Iterable[str]) -> list[str]:
+    """Weight files among listed names, skipping hidden folders (download staging, hub caches)."""
+    names = (_name(n) for n in listed)
+    return [n for n in names if n.lower().endswith(WEIGHT_EXTENSIONS) and not any(p.startswith(".") for p in n.split("/"))]
+
+
+def _official_first(role: str, found: Iterable[str]) -> list[str]:
+    official = [e.relative_path for e in OFFICIAL_FILES if e.role == role]
+    return official + sorted(set(found) - set(official))
+
+
+def unet_choices(listed: Iterable[str]) -> list[str]:
+    """UNet names to offer from the ``latentsync`` folder's listing: the official ones (present
+    or downloadable) first, then other weight files outside ``whisper`` folders."""
+    return _official_first(UNET, (n for n in _visible_weights(listed) if "whisper" not in n.split("/")[:-1]))
+
+
+def whisper_choices(listed: Iterable[str]) -> list[str]:
+    """Whisper names to offer: the official ones first, then weight files inside ``whisper`` folders."""
+    return _official_first(WHISPER, (n for n in _visible_weights(listed) if "whisper" in n.split("/")[:-1]))
+
+
+def vae_choices(listed: Iterable[str]) -> list[str]:
+    """VAE names to offer from the ``vae`` folder's listing: the official SD VAE files first."""
+    official = [e.relative_path for e in OFFICIAL_FILES if e.role in (VAE, VAE_DIFFUSERS) and e.relative_path.endswith(".safetensors")]
+    return official + sorted(set(_visible_weights(listed)) - set(official))

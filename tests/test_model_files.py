@@ -316,3 +316,17 @@ def test_version_choice_contradicting_the_official_folder_is_refused_before_down
         mf.resolve_paths(mf.ModelRequest(unet="LatentSync-1.6/latentsync_unet.pt", version="1.5"), locate, roots, True, _never)
     with pytest.raises(ValueError, match="Unknown LatentSync version"):
         mf.resolve_paths(mf.ModelRequest(unet="LatentSync-1.6/latentsync_unet.pt", version="2.0"), locate, roots, True, _never)
+
+
+def test_choices_put_official_files_first_and_skip_staging_and_caches():
+    listed = ["LatentSync-1.5\\latentsync_unet.pt", "LatentSync-1.5/whisper/tiny.pt", "finetuned/step_2000.pt",
+              "LatentSync-1.6/.download/latentsync_unet.pt__x/latentsync_unet.pt",
+              "LatentSync-1.6/.cache/huggingface/download/latentsync_unet.pt.metadata",
+              "whisper/tiny.pt", "whisper/notes.txt", "README.md"]
+    assert mf.unet_choices(listed) == ["LatentSync-1.5/latentsync_unet.pt", "LatentSync-1.6/latentsync_unet.pt",
+                                       "finetuned/step_2000.pt"]
+    assert mf.whisper_choices(listed) == ["LatentSync-1.5/whisper/tiny.pt", "LatentSync-1.6/whisper/tiny.pt",
+                                          "whisper/tiny.pt"]
+    assert mf.vae_choices(["sdxl_vae.safetensors", "vae-ft-mse-840000-ema-pruned.safetensors"]) == [
+        "vae-ft-mse-840000-ema-pruned.safetensors", "sd-vae-ft-mse/diffusion_pytorch_model.safetensors",
+        "sdxl_vae.safetensors"]
