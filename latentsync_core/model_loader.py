@@ -1,18 +1,21 @@
-"""Load the LatentSync UNet and its Whisper encoder, with their checks.
+"""Load the LatentSync UNet and its Whisper encoder, with their checks; check SD VAE weights.
 
 The paths come from :func:`latentsync_core.model_files.resolve_paths` (which also fetches
 missing official files); the SD VAE is loaded by its own loader
-(:func:`latentsync_core.vae.load_vae`, or ComfyUI's VAE in the nodes).
+(:func:`latentsync_core.vae.load_vae`, or ComfyUI's VAE in the nodes, which loads any
+weights it is given without complaint: :func:`check_sd_vae` refuses others first).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 import torch
 
 from .checkpoints import CONFIGS, identify_version, load_unet
 from .model_files import ModelPaths
 from .unet import LatentSyncUNetConfig
+from .vae import vae_from_state_dict
 from .whisper import load_whisper
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -62,3 +65,12 @@ def load_models(
     whisper_dtype = torch.float16 if dtype == torch.float16 else torch.float32
     whisper = load_whisper(paths.whisper, device=device, dtype=whisper_dtype)
     return LatentSyncModels(unet=loaded.unet, whisper=whisper, version=version, config=config, dtype=dtype)
+
+
+def check_sd_vae(state_dict: Mapping[str, torch.Tensor], name: str) -> None:
+    """Raise ``BadInputError`` unless ``state_dict`` holds the complete SD 1.x VAE (LDM or diffusers keys).
+
+    Runs the strict load of :func:`~latentsync_core.vae.vae_from_state_dict` on the meta
+    device, so no weights are copied.
+    """
+    vae_from_state_dict(state_dict, device="meta", source=f"'{name}'")
