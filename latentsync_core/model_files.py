@@ -121,38 +121,40 @@ OFFICIAL_FILES: tuple[ModelFile, ...] = (
 """Every file the pack can download. sha256 stays None until taken from the released files."""
 
 
-def _check_version(version: str) -> None:
+def _check_version(version: str | None) -> None:
     if version not in VERSIONS:
         raise BadInputError(f"Unknown LatentSync version '{version}'; choose one of {', '.join(VERSIONS)}.")
 
 
-def official_file(role: str, version: str | None = None) -> ModelFile:
-    """The (first) table entry for ``role`` and ``version``, e.g. ``official_file("unet", "1.6")``."""
-    if role in (UNET, WHISPER):
-        _check_version(version)
-    for entry in OFFICIAL_FILES:
-        if entry.role == role and entry.version == version:
-            return entry
-    raise KeyError(f"no official file for role {role!r}, version {version!r}")
+def _name(name: str) -> str:
+    """A listed file name with ``/`` separators (ComfyUI on Windows lists ``a\\b``)."""
+    return name.replace("\\", "/")
 
 
 def official_files(role: str, version: str | None = None) -> tuple[ModelFile, ...]:
     """All table entries for ``role`` and ``version`` (the diffusers VAE has two files)."""
+    if role in (UNET, WHISPER):
+        _check_version(version)
     found = tuple(e for e in OFFICIAL_FILES if e.role == role and e.version == version)
     if not found:
         raise KeyError(f"no official file for role {role!r}, version {version!r}")
     return found
 
 
+def official_file(role: str, version: str | None = None) -> ModelFile:
+    """The (first) table entry for ``role`` and ``version``, e.g. ``official_file("unet", "1.6")``."""
+    return official_files(role, version)[0]
+
+
 def find_official(folder: str, relative_path: str) -> ModelFile | None:
     """The table entry ComfyUI lists as ``relative_path`` in model folder ``folder``, if any."""
-    wanted = relative_path.replace("\\", "/")
+    wanted = _name(relative_path)
     return next((e for e in OFFICIAL_FILES if e.folder == folder and e.relative_path == wanted), None)
 
 
 def whisper_beside(unet_relative_path: str) -> str:
     """Relative path of the Whisper file that sits next to a UNet: ``<unet folder>/whisper/tiny.pt``."""
-    folder = os.path.dirname(unet_relative_path.replace("\\", "/"))
+    folder = os.path.dirname(_name(unet_relative_path))
     return f"{folder}/whisper/tiny.pt" if folder else "whisper/tiny.pt"
 
 
@@ -208,23 +210,26 @@ def ensure_files(
 ) -> list[str]:
     """Local paths of ``wanted``, downloading the missing ones first when ``download`` is set.
 
-    Every file is tried before failing, so one error names all that are still missing.
+    One error names every file still missing. After a failed download the remaining ones
+    are not tried (without a connection each try waits through huggingface_hub's retries).
 
     Raises:
         MissingModelError: for the first missing file; its message also names the others
             (file, folder, URL) and why they are missing (download off or failed).
     """
     missing: list[tuple[Wanted, str]] = []
+    failed = False
     for item in wanted:
         if os.path.isfile(item.path):
             continue
-        if not download:
-            missing.append((item, "automatic download is off"))
+        if not download or failed:
+            missing.append((item, "automatic download is off" if not download else "not tried"))
             continue
         try:
             _download_one(item, downloader)
         except OSError as err:
             missing.append((item, f"download failed: {err}"))
+            failed = True
     if missing:
         raise _missing_error(missing)
     return [item.path for item in wanted]
@@ -323,10 +328,6 @@ class ModelPaths:
     vae: str | None
 
 
-def _name(name: str) -> str:
-    return name.replace("\\", "/")
-
-
 def _unknown_missing(folder_root: str, name: str, url: str) -> MissingModelError:
     path = os.path.join(folder_root, *name.split("/"))
     return MissingModelError(os.path.basename(path), os.path.dirname(path), url, "it is not an official file, so it cannot be downloaded")
@@ -353,8 +354,8 @@ def resolve_paths(
         MissingModelError: naming every file still missing, its folder and URL.
         BadInputError: an unknown version.
     """
-    if request.version is not None and request.version not in VERSIONS:
-        raise BadInputError(f"Unknown LatentSync version '{request.version}'; choose one of {', '.join(VERSIONS)}.")
+    if request.version is not None:
+        _check_version(request.version)
     fetch: list[Wanted] = []
     ls_root = download_roots[LATENTSYNC_FOLDER]
 

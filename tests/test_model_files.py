@@ -146,6 +146,39 @@ def test_failed_download_keeps_other_files_and_reports_all(tmp_path):
     assert os.path.isfile(wanted[0].path)  # the UNet that did download stays
 
 
+def test_after_a_failed_download_the_rest_are_not_tried(tmp_path):
+    calls = []
+
+    def offline(repo_id, repo_path, local_dir):
+        calls.append(repo_path)
+        raise OSError("no route to host")
+
+    wanted = mf.wanted_files([mf.official_file(mf.UNET, "1.6"), mf.official_file(mf.WHISPER, "1.6")],
+                             {"latentsync": str(tmp_path)})
+    with pytest.raises(MissingModelError, match="no route to host") as info:
+        mf.ensure_files(wanted, True, offline)
+    assert calls == ["latentsync_unet.pt"]
+    assert "Also missing: 'tiny.pt'" in str(info.value)
+    assert files_under(tmp_path) == []
+
+
+def test_interrupted_download_keeps_its_partial_file_for_resuming(tmp_path):
+    def interrupted(repo_id, repo_path, local_dir):
+        partial = os.path.join(local_dir, ".cache", "huggingface", "download", repo_path + ".incomplete")
+        os.makedirs(os.path.dirname(partial))
+        with open(partial, "wb") as f:
+            f.write(PAYLOAD[:100])
+        raise OSError("connection reset")
+
+    wanted = mf.wanted_files([mf.official_file(mf.UNET, "1.5")], {"latentsync": str(tmp_path)})
+    with pytest.raises(MissingModelError, match="connection reset"):
+        mf.ensure_files(wanted, True, interrupted)
+    [partial] = files_under(tmp_path)
+    assert partial.startswith(os.path.join("LatentSync-1.5", mf.STAGING_DIR)) and partial.endswith(".incomplete")
+    mf.ensure_files(wanted, True, fake_downloader(PAYLOAD, []))
+    assert files_under(tmp_path) == [os.path.join("LatentSync-1.5", "latentsync_unet.pt")]
+
+
 class FakeHub(http.server.BaseHTTPRequestHandler):
     """Answers ``/<repo>/resolve/main/<path>`` like the Hub: HEAD with metadata, GET with bytes."""
 
