@@ -42,9 +42,9 @@ class FaceAlignAffine(io.ComfyNode):
                 io.Boolean.Input("download_models", default=False, tooltip="insightface only: download buffalo_l into models/insightface when missing."),
             ],
             outputs=[
-                io.Image.Output("aligned_faces", tooltip="Aligned faces [N,res,res,3]; gray where no face was found."),
-                Alignment.Output("alignment", tooltip="Per-frame transform, face flag and landmarks for the later nodes."),
-                io.Mask.Output("face_mask", tooltip="[N,res,res]: 1 for frames with a face, 0 for frames without."),
+                io.Image.Output("aligned_faces", display_name="aligned_faces", tooltip="Aligned faces [N,res,res,3]; gray where no face was found."),
+                Alignment.Output("alignment", display_name="alignment", tooltip="Per-frame transform, face flag and landmarks for the later nodes."),
+                io.Mask.Output("face_mask", display_name="face_mask", tooltip="[N,res,res]: 1 for frames with a face, 0 for frames without."),
             ],
         )
 
@@ -86,8 +86,8 @@ class MouthROICrop(io.ComfyNode):
                 io.Float.Input("margin", default=0.15, min=0.0, max=1.0, step=0.05, tooltip="Border added around the lips on every side, as a fraction of the lip width."),
             ],
             outputs=[
-                MouthROI.Output("mouth_roi", tooltip="Crops plus their boxes and source-pixel sizes, for the restorers and the paste node."),
-                io.Image.Output("roi_images", tooltip="The crops as images [N,S,S,3], for preview or other nodes."),
+                MouthROI.Output("mouth_roi", display_name="mouth_roi", tooltip="Crops plus their boxes and source-pixel sizes, for the restorers and the paste node."),
+                io.Image.Output("roi_images", display_name="roi_images", tooltip="The crops as images [N,S,S,3], for preview or other nodes."),
             ],
         )
 
@@ -115,7 +115,7 @@ class ROIPasteBlend(io.ComfyNode):
                 io.Combo.Input("color_match", options=list(COLOUR_MODES), default="mean_std", tooltip="Match the mouth crop's colours to the face around it: per-channel mean/std, full histogram, or none."),
                 io.Combo.Input("region", options=list(PASTE_REGIONS), default="auto", tooltip="auto: paste only the pixels that changed (keeps the rest of the face sharp). full_face: paste the whole aligned crop, as LatentSync does."),
             ],
-            outputs=[io.Image.Output("images", tooltip="The frames with the faces pasted back.")],
+            outputs=[io.Image.Output("pasted", display_name="images", tooltip="The frames with the faces pasted back.")],
         )
 
     @classmethod

@@ -3,7 +3,8 @@ import os
 
 import folder_paths
 
-MODEL_FOLDERS = ("latentsync", "facerestore_models", "insightface")
+LATENTSYNC_FOLDER = "latentsync"
+MODEL_FOLDERS = (LATENTSYNC_FOLDER, "facerestore_models", "insightface")
 
 
 def register_model_folders() -> None:

@@ -14,6 +14,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..geometry import apply_affine, invert_affine
+
 CROP_SCALE = 1.5
 
 
@@ -27,11 +29,6 @@ def crop_transform(box: np.ndarray, size: int) -> np.ndarray:
     scale = size / (max(x2 - x1, y2 - y1) * CROP_SCALE)
     cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
     return np.array([[scale, 0.0, size / 2.0 - cx * scale], [0.0, scale, size / 2.0 - cy * scale]])
-
-
-def apply_affine(points: np.ndarray, affine: np.ndarray) -> np.ndarray:
-    """Map ``(N, 2)`` points through a ``(2, 3)`` affine."""
-    return points @ affine[:, :2].T + affine[:, 2]
 
 
 class Landmark106:
@@ -73,4 +70,4 @@ class Landmark106:
         """
         crop_points = raw.reshape(-1, 2)[-self.num_points :].astype(np.float64)
         crop_points = (crop_points + 1.0) * (self.size // 2)
-        return apply_affine(crop_points, cv2.invertAffineTransform(affine))
+        return apply_affine(invert_affine(affine), crop_points)
