@@ -22,9 +22,8 @@ from latentsync_core.model_files import (
 )
 from latentsync_core.model_loader import DTYPES, check_sd_vae, load_models
 
-from .audio import Whisper
 from .sampler import LatentSyncModel, PatcherHost
-from .types import CATEGORY
+from .types import CATEGORY, Whisper
 
 AUTO_VERSION = "auto (from folder)"
 AUTO_WHISPER = "auto (next to the UNet)"
@@ -68,10 +67,10 @@ class LatentSyncModelLoader(io.ComfyNode):
                 io.Combo.Input("version", options=VERSION_CHOICES, default=AUTO_VERSION,
                                tooltip="1.5 works on 256 px faces, 1.6 on 512 px. auto: read from the UNet's folder "
                                "(LatentSync-1.5 / LatentSync-1.6); a UNet stored elsewhere needs an explicit choice."),
-                io.Combo.Input("unet", options=unets, default=_default(unets, listed),
+                io.Combo.Input("unet_name", options=unets, default=_default(unets, listed),
                                tooltip="latentsync_unet.pt under models/latentsync. The official files go to "
                                f"LatentSync-1.5/ and LatentSync-1.6/ ({official_file(UNET, '1.6').url})."),
-                io.Combo.Input("whisper", options=[AUTO_WHISPER, *whispers], default=AUTO_WHISPER,
+                io.Combo.Input("whisper_name", options=[AUTO_WHISPER, *whispers], default=AUTO_WHISPER,
                                tooltip="Whisper tiny audio encoder (whisper/tiny.pt). auto: the one next to the UNet, "
                                "else any official copy (the file is the same for 1.5 and 1.6)."),
                 io.Combo.Input("vae_name", options=vaes, default=_default(vaes, vae_listed),
@@ -92,11 +91,11 @@ class LatentSyncModelLoader(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, version, unet, whisper, vae_name, dtype, download) -> io.NodeOutput:
+    def execute(cls, version, unet_name, whisper_name, vae_name, dtype, download) -> io.NodeOutput:
         request = ModelRequest(
-            unet=unet,
+            unet=unet_name,
             version=None if version == AUTO_VERSION else version,
-            whisper=None if whisper == AUTO_WHISPER else whisper,
+            whisper=None if whisper_name == AUTO_WHISPER else whisper_name,
             vae=vae_name,
         )
         roots = {name: folder_paths.get_folder_paths(name)[0] for name in (LATENTSYNC_FOLDER, VAE_FOLDER)}

@@ -83,11 +83,12 @@ def test_schema_lists_official_files_first_with_tooltips(comfy_env):
     assert schema.node_id == "LatentSync_ModelLoader" and schema.category == "LatentSync"
     assert all(inp.tooltip for inp in schema.inputs)
     inputs = {inp.id: inp for inp in schema.inputs}
-    assert inputs["unet"].options[:2] == ["LatentSync-1.5/latentsync_unet.pt", "LatentSync-1.6/latentsync_unet.pt"]
-    assert inputs["whisper"].options[0] == loader.AUTO_WHISPER
+    assert inputs["unet_name"].options[:2] == ["LatentSync-1.5/latentsync_unet.pt", "LatentSync-1.6/latentsync_unet.pt"]
+    assert inputs["whisper_name"].options[0] == loader.AUTO_WHISPER
     assert inputs["vae_name"].options[0] == VAE_FILE
     assert inputs["download"].default is False
     assert [out.io_type for out in schema.outputs] == ["LATENTSYNC_MODEL", "LATENTSYNC_WHISPER", "VAE"]
+    assert not {inp.id for inp in schema.inputs} & {out.id for out in schema.outputs}  # V3 refuses shared ids
 
 
 def test_missing_files_name_every_file_folder_and_url(comfy_env):
@@ -95,8 +96,8 @@ def test_missing_files_name_every_file_folder_and_url(comfy_env):
     from latentsync_core.errors import MissingModelError
 
     with pytest.raises(MissingModelError) as info:
-        loader.LatentSyncModelLoader.execute(version=loader.AUTO_VERSION, unet="LatentSync-1.5/latentsync_unet.pt",
-                                             whisper=loader.AUTO_WHISPER, vae_name=VAE_FILE, dtype="auto", download=False)
+        loader.LatentSyncModelLoader.execute(version=loader.AUTO_VERSION, unet_name="LatentSync-1.5/latentsync_unet.pt",
+                                             whisper_name=loader.AUTO_WHISPER, vae_name=VAE_FILE, dtype="auto", download=False)
     msg = str(info.value)
     assert info.value.folder == str(base / "latentsync" / "LatentSync-1.5")
     for url_tail in ("ByteDance/LatentSync-1.5/resolve/main/latentsync_unet.pt",
@@ -120,7 +121,7 @@ def test_loads_unet_whisper_and_vae_into_comfyui_objects(comfy_env, monkeypatch)
     monkeypatch.setitem(checkpoints.CONFIGS, "1.6", lambda: tiny)
 
     model, whisper, vae = loader.LatentSyncModelLoader.execute(
-        version=loader.AUTO_VERSION, unet="LatentSync-1.6/latentsync_unet.pt", whisper=loader.AUTO_WHISPER,
+        version=loader.AUTO_VERSION, unet_name="LatentSync-1.6/latentsync_unet.pt", whisper_name=loader.AUTO_WHISPER,
         vae_name=VAE_FILE, dtype="fp32", download=False).result
     assert model.get_attachment(loader.VERSION_ATTACHMENT) == "1.6"
     assert model.get_attachment(loader.CONFIG_ATTACHMENT) == tiny
@@ -147,5 +148,5 @@ def test_a_vae_of_another_kind_is_refused(comfy_env):
               str(base / "vae" / "flux_ae.safetensors"))
     with pytest.raises(BadInputError, match="16 latent channels"):
         loader.LatentSyncModelLoader.execute(
-            version="1.6", unet="LatentSync-1.6/latentsync_unet.pt", whisper=loader.AUTO_WHISPER,
+            version="1.6", unet_name="LatentSync-1.6/latentsync_unet.pt", whisper_name=loader.AUTO_WHISPER,
             vae_name="flux_ae.safetensors", dtype="fp32", download=False)
