@@ -1,0 +1,118 @@
+"""Model loader node: LatentSync UNet, Whisper encoder and SD VAE from ComfyUI's models folder."""
+from __future__ import annotations
+
+import comfy.model_management as mm
+import comfy.sd
+import comfy.utils
+import folder_paths
+import torch
+from comfy.model_patcher import ModelPatcher
+from comfy_api.latest import io
+
+from latentsync_core.model_files import (
+    LATENTSYNC_FOLDER,
+    UNET,
+    VAE_FOLDER,
+    ModelRequest,
+    official_file,
+    resolve_paths,
+    unet_choices,
+    vae_choices,
+    whisper_choices,
+)
+from latentsync_core.model_loader import DTYPES, check_sd_vae, load_models
+
+from .sampler import LatentSyncModel, PatcherHost
+from .types import CATEGORY, Whisper
+
+AUTO_VERSION = "auto (from folder)"
+AUTO_WHISPER = "auto (next to the UNet)"
+VERSION_CHOICES = [AUTO_VERSION, "1.5", "1.6"]
+DTYPE_CHOICES = ["auto", *DTYPES]
+VERSION_ATTACHMENT = "latentsync_version"
+"""``ModelPatcher`` attachment of a LATENTSYNC_MODEL: "1.5" or "1.6"."""
+CONFIG_ATTACHMENT = "latentsync_config"
+"""``ModelPatcher`` attachment of a LATENTSYNC_MODEL: its ``LatentSyncUNetConfig`` (``.resolution``: face size)."""
+
+
+def _listed(folder: str) -> list[str]:
+    return [name.replace("\\", "/") for name in folder_paths.get_filename_list(folder)]
+
+
+def _default(options: list[str], present: list[str]) -> str:
+    """Default of a file combo: the first option on disk, else the first option."""
+    on_disk = set(present)
+    return next((o for o in options if o in on_disk), options[0])
+
+
+def _dtypes(choice: str, device: torch.device) -> tuple[torch.dtype, torch.dtype | None]:
+    """(UNet dtype, VAE dtype); auto: ComfyUI's choice for ``device`` (None: ComfyUI's VAE picks its own)."""
+    if choice != "auto":
+        return DTYPES[choice], DTYPES[choice]
+    return mm.unet_dtype(device=device, supported_dtypes=[torch.float16, torch.bfloat16, torch.float32]), None
+
+
+class LatentSyncModelLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        listed, vae_listed = _listed(LATENTSYNC_FOLDER), _listed(VAE_FOLDER)
+        unets, whispers, vaes = unet_choices(listed), whisper_choices(listed), vae_choices(vae_listed)
+        return io.Schema(
+            node_id="LatentSync_ModelLoader",
+            display_name="LatentSync Model Loader",
+            category=CATEGORY,
+            description="Loads the LatentSync 1.5 / 1.6 UNet, its Whisper audio encoder and the SD VAE from "
+            "models/latentsync and models/vae, downloading the official files from Hugging Face when asked.",
+            inputs=[
+                io.Combo.Input("version", options=VERSION_CHOICES, default=AUTO_VERSION,
+                               tooltip="1.5 works on 256 px faces, 1.6 on 512 px. auto: read from the UNet's folder "
+                               "(LatentSync-1.5 / LatentSync-1.6); a UNet stored elsewhere needs an explicit choice."),
+                io.Combo.Input("unet_name", options=unets, default=_default(unets, listed),
+                               tooltip="latentsync_unet.pt under models/latentsync. The official files go to "
+                               f"LatentSync-1.5/ and LatentSync-1.6/ ({official_file(UNET, '1.6').url})."),
+                io.Combo.Input("whisper_name", options=[AUTO_WHISPER, *whispers], default=AUTO_WHISPER,
+                               tooltip="Whisper tiny audio encoder (whisper/tiny.pt). auto: the one next to the UNet, "
+                               "else any official copy (the file is the same for 1.5 and 1.6)."),
+                io.Combo.Input("vae_name", options=vaes, default=_default(vaes, vae_listed),
+                               tooltip="The SD 1.x VAE (sd-vae-ft-mse) under models/vae, the file ComfyUI's Load VAE "
+                               "also lists. Other VAEs (SDXL, ...) give wrong colours or noise."),
+                io.Combo.Input("dtype", options=DTYPE_CHOICES, default="auto",
+                               tooltip="Precision of UNet and VAE. auto: ComfyUI's choice for the device "
+                               "(fp16 UNet on most GPUs, fp32 on CPU)."),
+                io.Boolean.Input("download", default=False,
+                                 tooltip="Download missing official files from Hugging Face into models/latentsync and "
+                                 "models/vae (the UNet is about 5 GB). Off: a missing file stops with its URL."),
+            ],
+            outputs=[
+                LatentSyncModel.Output("model", tooltip="The LatentSync UNet, for the LatentSync sampler."),
+                Whisper.Output("whisper", tooltip="The Whisper encoder, for LatentSync Whisper Embeds."),
+                io.Vae.Output("vae", tooltip="The SD VAE, for the LatentSync sampler."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, version, unet_name, whisper_name, vae_name, dtype, download) -> io.NodeOutput:
+        request = ModelRequest(
+            unet=unet_name,
+            version=None if version == AUTO_VERSION else version,
+            whisper=None if whisper_name == AUTO_WHISPER else whisper_name,
+            vae=vae_name,
+        )
+        roots = {name: folder_paths.get_folder_paths(name)[0] for name in (LATENTSYNC_FOLDER, VAE_FOLDER)}
+        paths = resolve_paths(request, folder_paths.get_full_path, roots, download)
+
+        vae_weights = comfy.utils.load_torch_file(paths.vae, safe_load=True)
+        check_sd_vae(vae_weights, vae_name)  # before the 5 GB UNet: ComfyUI's VAE would take any weights
+
+        load_device, offload_device = mm.get_torch_device(), mm.unet_offload_device()
+        unet_dtype, vae_dtype = _dtypes(dtype, load_device)
+        models = load_models(paths, request.version, device=offload_device, dtype=unet_dtype)
+        model = ModelPatcher(PatcherHost(models.unet), load_device=load_device, offload_device=offload_device)
+        model.set_attachments(VERSION_ATTACHMENT, models.version)
+        model.set_attachments(CONFIG_ATTACHMENT, models.config)
+        whisper_model = ModelPatcher(models.whisper, load_device=load_device, offload_device=offload_device)
+        vae = comfy.sd.VAE(sd=vae_weights, dtype=vae_dtype)
+        return io.NodeOutput(model, whisper_model, vae)
+
+
+NODES = [LatentSyncModelLoader]
