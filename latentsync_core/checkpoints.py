@@ -13,7 +13,6 @@ is refused.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import re
@@ -23,10 +22,9 @@ from typing import Mapping
 import torch
 
 from .errors import BadInputError, MissingModelError
+from .model_files import UNET, UNET_FILE_NAME, VERSIONS, official_file, sha256_file
 from .unet import LatentSyncUNet, LatentSyncUNetConfig, build_unet, map_reference_state_dict
 
-UNET_FILE = "latentsync_unet.pt"
-HF_REPOS = {"1.5": "ByteDance/LatentSync-1.5", "1.6": "ByteDance/LatentSync-1.6"}
 CONFIGS = {"1.5": LatentSyncUNetConfig.v15, "1.6": LatentSyncUNetConfig.v16}
 
 KNOWN_CHECKPOINTS: dict[str, str] = {}
@@ -40,7 +38,7 @@ _VERSION_IN_PATH = re.compile(r"latent[-_ ]?sync[-_ ]?v?1[._]?([56])(?![0-9])", 
 
 def checkpoint_url(version: str) -> str:
     """Download URL of the UNet checkpoint for ``version`` ("1.5" or "1.6")."""
-    return f"https://huggingface.co/{HF_REPOS[version]}/resolve/main/{UNET_FILE}"
+    return official_file(UNET, version).url
 
 
 @dataclass(frozen=True)
@@ -103,7 +101,7 @@ def read_state_dict(path: str, version_hint: str = "1.5") -> dict[str, torch.Ten
         if "weights only" in str(err).lower() or "weights_only" in str(err).lower():
             raise BadInputError(
                 f"'{path}' contains Python objects besides tensors, so it was not loaded (only plain "
-                f"weight files are trusted). Use the official {UNET_FILE} from {checkpoint_url(version_hint)}."
+                f"weight files are trusted). Use the official {UNET_FILE_NAME} from {checkpoint_url(version_hint)}."
             ) from None
         raise _damaged(path, version_hint) from err
     except (RuntimeError, EOFError, ValueError) as err:
@@ -164,18 +162,9 @@ def check_layout(layout: CheckpointLayout, config: LatentSyncUNetConfig, source:
     if differ:
         raise BadInputError(
             f"{source} does not fit {config.name}: it has {', '.join(found[k] for k in differ)}; "
-            f"{config.name} needs {', '.join(needed[k] for k in differ)}. Use the matching {UNET_FILE} "
+            f"{config.name} needs {', '.join(needed[k] for k in differ)}. Use the matching {UNET_FILE_NAME} "
             f"(LatentSync 1.5: {checkpoint_url('1.5')}, 1.6: {checkpoint_url('1.6')})."
         )
-
-
-def sha256_of(path: str, chunk: int = 1 << 24) -> str:
-    """Lower-case hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def version_from_path(path: str) -> str | None:
@@ -191,11 +180,11 @@ def identify_version(path: str, version: str | None = None) -> str:
     ``version`` is "1.5", "1.6" or None (auto). Raises ``BadInputError`` when the evidence
     conflicts or none is available.
     """
-    if version is not None and version not in HF_REPOS:
+    if version is not None and version not in VERSIONS:
         raise BadInputError(f"Unknown LatentSync version '{version}'; choose 1.5 or 1.6.")
     evidence: dict[str, str] = {}
     if KNOWN_CHECKPOINTS:
-        known = KNOWN_CHECKPOINTS.get(sha256_of(path))
+        known = KNOWN_CHECKPOINTS.get(sha256_file(path))
         if known:
             evidence["its sha256"] = known
     if version is not None:

@@ -44,6 +44,7 @@ STAGING_DIR = ".download"
 HF_URL = "https://huggingface.co"
 
 UNET = "unet"
+UNET_FILE_NAME = "latentsync_unet.pt"
 WHISPER = "whisper"
 VAE = "vae"
 VAE_DIFFUSERS = "vae_diffusers"
@@ -103,7 +104,7 @@ def _latentsync_files(version: str) -> tuple[ModelFile, ...]:
     repo = f"ByteDance/LatentSync-{version}"
     subdir = f"LatentSync-{version}"
     return (
-        ModelFile(UNET, version, repo, "latentsync_unet.pt", LATENTSYNC_FOLDER, subdir, None, _LATENTSYNC_LICENCE),
+        ModelFile(UNET, version, repo, UNET_FILE_NAME, LATENTSYNC_FOLDER, subdir, None, _LATENTSYNC_LICENCE),
         ModelFile(WHISPER, version, repo, "whisper/tiny.pt", LATENTSYNC_FOLDER, subdir, None, _WHISPER_LICENCE),
     )
 

@@ -15,6 +15,7 @@ from diffusers import AutoencoderKL
 from diffusers.loaders.single_file_utils import convert_ldm_vae_checkpoint
 
 from .errors import BadInputError, MissingModelError
+from .model_files import VAE, official_file
 
 LATENT_SCALE = 0.18215
 """Latents are ``(posterior sample - LATENT_SHIFT) * LATENT_SCALE``."""
@@ -23,8 +24,8 @@ LATENT_CHANNELS = 4
 VAE_DOWNSCALE = 8
 """Pixels per latent along each side."""
 
-VAE_FILE = "vae-ft-mse-840000-ema-pruned.safetensors"
-VAE_URL = "https://huggingface.co/stabilityai/sd-vae-ft-mse-original/blob/main/vae-ft-mse-840000-ema-pruned.safetensors"
+VAE_FILE = official_file(VAE).file_name
+VAE_URL = official_file(VAE).url
 
 SD_VAE_CONFIG = {
     "in_channels": 3,

@@ -11,19 +11,17 @@ from comfy_api.latest import io
 
 from latentsync_core.audio import LENGTH_MODES, audio_frame_count, embed_audio_for_video
 from latentsync_core.errors import MissingModelError
+from latentsync_core.model_files import WHISPER, find_official, official_file, whisper_choices
 from latentsync_core.whisper import load_whisper
 
 from .paths import LATENTSYNC_FOLDER as MODEL_FOLDER
 from .types import CATEGORY, AudioEmbeds, Whisper
 
-WHISPER_FILE = "whisper/tiny.pt"
-WHISPER_URL = "https://huggingface.co/ByteDance/LatentSync-1.6/resolve/main/whisper/tiny.pt"
-
+WHISPER_DEFAULT = official_file(WHISPER, "1.6")
 
 
 def _whisper_choices() -> list[str]:
-    found = [f for f in folder_paths.get_filename_list(MODEL_FOLDER) if f.replace("\\", "/").startswith("whisper/")]
-    return [WHISPER_FILE] + sorted(f for f in found if f.endswith(".pt") and f != WHISPER_FILE)
+    return whisper_choices(folder_paths.get_filename_list(MODEL_FOLDER))
 
 
 class LatentSync_WhisperLoader(io.ComfyNode):
@@ -38,9 +36,9 @@ class LatentSync_WhisperLoader(io.ComfyNode):
                 io.Combo.Input(
                     "whisper_file",
                     options=_whisper_choices(),
-                    default=WHISPER_FILE,
+                    default=WHISPER_DEFAULT.relative_path,
                     tooltip="OpenAI-format Whisper checkpoint under models/latentsync "
-                    f"(download {WHISPER_FILE} from {WHISPER_URL}).",
+                    f"(official: {WHISPER_DEFAULT.relative_path} from {WHISPER_DEFAULT.url}).",
                 ),
             ],
             outputs=[Whisper.Output(display_name="whisper")],
@@ -50,8 +48,9 @@ class LatentSync_WhisperLoader(io.ComfyNode):
     def execute(cls, whisper_file: str) -> io.NodeOutput:
         path = folder_paths.get_full_path(MODEL_FOLDER, whisper_file)
         if path is None:
+            entry = find_official(MODEL_FOLDER, whisper_file) or WHISPER_DEFAULT
             folder = os.path.join(folder_paths.get_folder_paths(MODEL_FOLDER)[0], os.path.dirname(whisper_file))
-            raise MissingModelError(os.path.basename(whisper_file), folder, WHISPER_URL)
+            raise MissingModelError(os.path.basename(whisper_file), folder, entry.url)
         load_device = mm.get_torch_device()
         offload_device = mm.text_encoder_offload_device()
         dtype = torch.float16 if mm.should_use_fp16(load_device) else torch.float32

@@ -22,8 +22,8 @@ from latentsync_core.model_files import (
 )
 from latentsync_core.model_loader import DTYPES, check_sd_vae, load_models
 
-from .sampler import LatentSyncModel, PatcherHost
-from .types import CATEGORY, Whisper
+from .patcher import PatcherHost
+from .types import CATEGORY, Model, Whisper
 
 AUTO_VERSION = "auto (from folder)"
 AUTO_WHISPER = "auto (next to the UNet)"
@@ -84,7 +84,7 @@ class LatentSyncModelLoader(io.ComfyNode):
                                  "models/vae (the UNet is about 5 GB). Off: a missing file stops with its URL."),
             ],
             outputs=[
-                LatentSyncModel.Output("model", tooltip="The LatentSync UNet, for the LatentSync sampler."),
+                Model.Output("model", tooltip="The LatentSync UNet, for the LatentSync sampler."),
                 Whisper.Output("whisper", tooltip="The Whisper encoder, for LatentSync Whisper Embeds."),
                 io.Vae.Output("vae", tooltip="The SD VAE, for the LatentSync sampler."),
             ],

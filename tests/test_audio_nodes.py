@@ -28,17 +28,17 @@ def audio_nodes(tmp_path_factory):
 def test_loader_names_the_missing_file_folder_and_url(audio_nodes):
     module, models = audio_nodes
     with pytest.raises(MissingModelError) as err:
-        module.LatentSync_WhisperLoader.execute(whisper_file="whisper/tiny.pt")
+        module.LatentSync_WhisperLoader.execute(whisper_file="LatentSync-1.6/whisper/tiny.pt")
     message = str(err.value)
-    assert "tiny.pt" in message and str(models) in message and module.WHISPER_URL in message
+    assert "tiny.pt" in message and str(models) in message and module.WHISPER_DEFAULT.url in message
 
 
 def test_embeds_node_matches_reference_and_fits_lengths(audio_nodes):
     module, models = audio_nodes
-    (models / "whisper").mkdir(exist_ok=True)
-    write_tiny_checkpoint(str(models / "whisper" / "tiny.pt"), seed=0)
-    assert "whisper/tiny.pt" in module._whisper_choices()
-    whisper = module.LatentSync_WhisperLoader.execute(whisper_file="whisper/tiny.pt").result[0]
+    (models / "LatentSync-1.6" / "whisper").mkdir(parents=True, exist_ok=True)
+    write_tiny_checkpoint(str(models / "LatentSync-1.6" / "whisper" / "tiny.pt"), seed=0)
+    assert "LatentSync-1.6/whisper/tiny.pt" in module._whisper_choices()
+    whisper = module.LatentSync_WhisperLoader.execute(whisper_file="LatentSync-1.6/whisper/tiny.pt").result[0]
     audio = {"waveform": read_wav("whisper_speech_9s.wav")[None], "sample_rate": 16000}
 
     embeds, fitted, count = module.LatentSync_LoadWhisperEmbeds.execute(

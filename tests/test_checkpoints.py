@@ -24,6 +24,7 @@ from latentsync_core.checkpoints import (
     version_from_path,
 )
 from latentsync_core.errors import BadInputError, MissingModelError
+from latentsync_core.model_files import sha256_file
 from latentsync_core.unet import LatentSyncUNetConfig, build_unet, map_reference_state_dict
 from unet_fixtures import DATA, one_thread, parity_inputs, reference_key_shapes, reference_weights, sinusoid_table
 
@@ -191,7 +192,7 @@ def test_version_must_be_known(tmp_path):
 
 def test_sha256_table_identifies_and_overrules_nothing_silently(tmp_path, monkeypatch):
     path = _write(tmp_path / "x" / "latentsync_unet.pt")
-    monkeypatch.setitem(checkpoints.KNOWN_CHECKPOINTS, checkpoints.sha256_of(path), "1.6")
+    monkeypatch.setitem(checkpoints.KNOWN_CHECKPOINTS, sha256_file(path), "1.6")
     assert identify_version(path) == "1.6"
     with pytest.raises(BadInputError, match="its sha256 says 1.6.*chosen version says 1.5"):
         identify_version(path, "1.5")

@@ -8,18 +8,14 @@ swapped for the tiny one through ``latentsync_core.checkpoints.CONFIGS``.
 """
 from __future__ import annotations
 
-import importlib
 import math
-import os
-import sys
-import types
 
 import pytest
 import torch
 
-COMFYUI_PATH = os.environ.get("COMFYUI_PATH")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-pytestmark = [pytest.mark.comfyui, pytest.mark.skipif(not COMFYUI_PATH, reason="set COMFYUI_PATH to a ComfyUI checkout")]
+from comfy_nodes import node_module, requires_comfyui
+
+pytestmark = requires_comfyui
 
 VAE_FILE = "vae-ft-mse-840000-ema-pruned.safetensors"
 
@@ -27,19 +23,8 @@ VAE_FILE = "vae-ft-mse-840000-ema-pruned.safetensors"
 @pytest.fixture(scope="module")
 def comfy_env(tmp_path_factory):
     """ComfyUI importable (CPU when there is no GPU), the pack's nodes package, temp model folders."""
-    # A sibling package named "comfy" on sys.path would shadow ComfyUI's namespace package.
-    sys.path[:] = [COMFYUI_PATH] + [p for p in sys.path if not os.path.isfile(os.path.join(p or ".", "comfy", "__init__.py"))]
-    import comfy.cli_args
-
-    if not torch.cuda.is_available():
-        comfy.cli_args.args.cpu = True
+    loader = node_module("loader")
     import folder_paths
-
-    # The pack's nodes/ as a package under its own name (ComfyUI has a top-level module "nodes").
-    package = types.ModuleType("latentsync_test_nodes")
-    package.__path__ = [os.path.join(ROOT, "nodes")]
-    sys.modules[package.__name__] = package
-    loader = importlib.import_module("latentsync_test_nodes.loader")
 
     base = tmp_path_factory.mktemp("models")
     for name in ("latentsync", "vae"):
@@ -125,7 +110,7 @@ def test_loads_unet_whisper_and_vae_into_comfyui_objects(comfy_env, monkeypatch)
         vae_name=VAE_FILE, dtype="fp32", download=False).result
     assert model.get_attachment(loader.VERSION_ATTACHMENT) == "1.6"
     assert model.get_attachment(loader.CONFIG_ATTACHMENT) == tiny
-    sampler_nodes = importlib.import_module("latentsync_test_nodes.sampler")
+    sampler_nodes = node_module("sampler")
     unet = sampler_nodes.hosted(model)
     assert type(unet).__name__ == "LatentSyncUNet" and next(unet.parameters()).dtype == torch.float32
     # ComfyUI's memory management can move the hosted diffusers model (it assigns .device).
