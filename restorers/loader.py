@@ -88,7 +88,7 @@ def restorer_from_state_dict(state_dict: Mapping[str, torch.Tensor], name: str =
     arch = descriptor.architecture.id
     if arch not in SUPPORTED:
         raise BadInputError(
-            f"'{name}' is a {arch} model (detected by spandrel), not a face restorer; "
+            f"'{name}' holds a {arch} model (as detected by spandrel), not a face restorer; "
             "choose a GFPGAN v1.2/1.3/1.4 or CodeFormer file."
         )
     net = descriptor.model.eval()
