@@ -47,6 +47,7 @@ def restore_nodes():
     # Loaded by path: ComfyUI has its own top-level module called "nodes".
     spec = importlib.util.spec_from_file_location("latentsync_nodes_restore", os.path.join(REPO, "nodes", "restore.py"))
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
