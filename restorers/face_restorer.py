@@ -73,11 +73,14 @@ class FaceRestorer:
             ``(image, codes)``: image ``[B, 3, size, size]`` unclamped, nominally ``[-1, 1]``;
             codes ``[B, 256]`` int64 codebook indices CodeFormer chose (None for GFPGAN).
         """
-        if self.arch == GFPGAN:
-            image = self.net(x, return_rgb=False, randomize_noise=False)[0]
-            return image, None
-        image, logits = self.net(x, weight=float(fidelity))
-        codes = torch.topk(torch.softmax(logits, dim=2), 1, dim=2).indices[..., 0]
+        # Below float32, autocast keeps mixed-dtype ops consistent: spandrel's CodeFormer
+        # looks codes up with a float32 matmul against the (bfloat16) codebook.
+        low_precision = self.dtype != torch.float32
+        with torch.autocast(x.device.type, dtype=self.dtype, enabled=low_precision):
+            if self.arch == GFPGAN:
+                return self.net(x, return_rgb=False, randomize_noise=False)[0], None
+            image, logits = self.net(x, weight=float(fidelity))
+        codes = torch.topk(torch.softmax(logits.float(), dim=2), 1, dim=2).indices[..., 0]
         return image, codes
 
     @torch.no_grad()

@@ -174,12 +174,31 @@ def test_gfpgan_is_deterministic_batched_and_resizes(gfpgan):
     assert small.shape == (1, 3, 256, 256) and 0.0 <= small.min() and small.max() <= 1.0
 
 
+# bfloat16 keeps ~3 significant digits. GFPGAN stays within ~0.01 of the float32
+# reference (measured: mean 0.001, max 0.009). With these random weights CodeFormer's
+# top-2 logits can be closer than bfloat16's resolution, so a few codes flip (measured:
+# 3 of 256) and change their 32x32 patches; the bounds allow that and no more.
+BF16_BOUNDS = {"gfpgan": (0.005, 0.03, 1.0), "codeformer": (0.05, 0.6, 0.95)}
+
+
 @pytest.mark.slow
-def test_gfpgan_bfloat16_close_to_float32(gfpgan_file):
-    path, expected = gfpgan_file
+@pytest.mark.parametrize("name", ["gfpgan", "codeformer"])
+def test_bfloat16_close_to_float32_reference(name, tmp_path):
+    arch, seed = (GFPGAN, GFPGAN_SEED) if name == "gfpgan" else (CODEFORMER, CODEFORMER_SEED)
+    if arch == CODEFORMER:
+        pytest.importorskip("spandrel_extra_arches")
+    expected = load_fixture(name)
+    path = tmp_path / f"{name}.safetensors"
+    save_file(_seeded_weights(arch, seed, str(expected["digest"])), str(path))
     restorer = load_face_restorer(str(path), dtype=torch.bfloat16)
-    out = restorer.restore(face_image())
-    assert out.dtype == torch.float32
-    reference = torch.from_numpy(expected["pooled"])
-    pooled = torch.nn.functional.avg_pool2d(out, 8)[0]
-    assert float((pooled - reference).abs().mean()) < 0.02
+    assert restorer.dtype == torch.bfloat16
+    fidelity = float(expected["fidelity"]) if "fidelity" in expected else 0.5
+    with torch.no_grad():
+        x = face_image() * 2 - 1
+        image, codes = restorer.forward_network(x.to(torch.bfloat16), fidelity)
+    out = (image.float().clamp(-1, 1) + 1) / 2
+    mean_bound, max_bound, code_agreement = BF16_BOUNDS[name]
+    pooled_error = np.abs(torch.nn.functional.avg_pool2d(out, 8)[0].numpy() - expected["pooled"])
+    assert pooled_error.mean() < mean_bound and pooled_error.max() < max_bound
+    if codes is not None:
+        assert (codes[0].numpy() == expected["codes"]).mean() >= code_agreement
