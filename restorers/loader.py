@@ -110,7 +110,10 @@ def load_face_restorer(
 
 
 def default_dtype(device: torch.device | str) -> torch.dtype:
-    """bfloat16 on a CUDA device that supports it, else float32 (CPU bfloat16 is slower here)."""
+    """bfloat16 on a CUDA device that supports it, else float32.
+
+    On CPU bfloat16 gave no reliable speed-up in ``bench/bench_restorers.py`` and costs precision.
+    """
     device = torch.device(device)
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16

@@ -80,3 +80,7 @@ def test_codeformer_without_extra_arches_names_the_package(monkeypatch):
     with pytest.raises(MissingDependencyError, match="spandrel-extra-arches"):
         loader.restorer_from_state_dict({key: torch.zeros(2, 2) for key in keys})
 
+
+
+def test_default_dtype_is_float32_on_cpu():
+    assert loader.default_dtype("cpu") == torch.float32
