@@ -1,0 +1,255 @@
+"""ComfyUI nodes: load GFPGAN / CodeFormer and restore mouth crops or aligned faces.
+
+Thin adapters over :mod:`restorers`; the networks are wrapped in a ComfyUI
+``ModelPatcher`` so ComfyUI's memory manager can offload them.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from dataclasses import dataclass
+
+import comfy.model_management
+import comfy.model_patcher
+import comfy.utils
+import folder_paths
+import numpy as np
+import torch
+from comfy_api.latest import io
+
+from latentsync_core.downloads import ensure_model_file
+from latentsync_core.errors import BadInputError
+from restorers import (
+    CODEFORMER,
+    FOLDER_NAME,
+    GFPGAN,
+    RESTORER_FILES,
+    FaceRestorer,
+    default_dtype,
+    frames_needing_restore,
+    load_face_restorer,
+    restore_selected,
+)
+
+log = logging.getLogger(__name__)
+
+folder_paths.add_model_folder_path(FOLDER_NAME, os.path.join(folder_paths.models_dir, FOLDER_NAME))
+
+MouthROIType = io.Custom("LATENTSYNC_MOUTH_ROI")
+FaceRestoreModelType = io.Custom("LATENTSYNC_FACE_RESTORE_MODEL")
+
+_EXTENSIONS = (".pth", ".safetensors")
+_PRECISIONS = {"auto": None, "fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+@dataclass
+class FaceRestoreModel:
+    """The value of a ``LATENTSYNC_FACE_RESTORE_MODEL`` socket."""
+
+    restorer: FaceRestorer
+    patcher: comfy.model_patcher.ModelPatcher
+    file_name: str
+
+
+def _model_choices() -> list[str]:
+    """Files in the facerestore_models folders, then the official files not yet downloaded."""
+    present = [f for f in folder_paths.get_filename_list(FOLDER_NAME) if f.lower().endswith(_EXTENSIONS)]
+    return present + [name for name in RESTORER_FILES if name not in present]
+
+
+def _model_path(file_name: str, download: bool) -> str:
+    path = folder_paths.get_full_path(FOLDER_NAME, file_name)
+    if path is not None:
+        return path
+    folder = folder_paths.get_folder_paths(FOLDER_NAME)[0]
+    known = RESTORER_FILES.get(file_name)
+    if known is None:
+        raise BadInputError(f"'{file_name}' is not in {folder}; pick a file that is there, or an official one.")
+    return ensure_model_file(file_name, folder, known.url, download=download)
+
+
+class LatentSync_FaceRestoreModelLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="LatentSync_FaceRestoreModelLoader",
+            display_name="LatentSync Load Face Restore Model",
+            category="LatentSync",
+            description="Loads GFPGAN v1.2/1.3/1.4 or CodeFormer (non-commercial licence) weights from "
+            "models/facerestore_models.",
+            inputs=[
+                io.Combo.Input(
+                    "model_name",
+                    options=_model_choices(),
+                    tooltip="Weights file in models/facerestore_models (.pth or .safetensors). "
+                    "GFPGANv1.4.pth is the usual choice; codeformer.pth is for non-commercial use only.",
+                ),
+                io.Boolean.Input(
+                    "download",
+                    default=True,
+                    tooltip="Download an official file (GFPGANv1.4.pth, GFPGANv1.3.pth, codeformer.pth) "
+                    "from its GitHub release when it is missing.",
+                ),
+                io.Combo.Input(
+                    "precision",
+                    options=list(_PRECISIONS),
+                    default="auto",
+                    tooltip="auto: bf16 on GPUs that support it, fp32 otherwise. fp16 is not offered: "
+                    "both networks overflow in it.",
+                ),
+            ],
+            outputs=[FaceRestoreModelType.Output(display_name="face_restore_model")],
+        )
+
+    @classmethod
+    def execute(cls, model_name: str, download: bool, precision: str) -> io.NodeOutput:
+        path = _model_path(model_name, download)
+        load_device = comfy.model_management.get_torch_device()
+        offload_device = comfy.model_management.unet_offload_device()
+        dtype = _PRECISIONS[precision] or default_dtype(load_device)
+        restorer = load_face_restorer(path, device=offload_device, dtype=dtype)
+        patcher = comfy.model_patcher.ModelPatcher(restorer.net, load_device=load_device, offload_device=offload_device)
+        log.info("LatentSync: loaded %s (%s, %s)", model_name, restorer.arch, dtype)
+        return io.NodeOutput(FaceRestoreModel(restorer, patcher, model_name))
+
+
+class _RestoreNode(io.ComfyNode):
+    """Shared execution of the GFPGAN and CodeFormer restore nodes."""
+
+    ARCH = ""
+
+    @classmethod
+    def _inputs(cls, extra: list) -> list:
+        return [
+            FaceRestoreModelType.Input(
+                "face_restore_model", tooltip=f"A {cls.ARCH} model from LatentSync Load Face Restore Model."
+            ),
+            MouthROIType.Input(
+                "mouth_roi",
+                optional=True,
+                tooltip="Mouth crops from the LatentSync mouth-ROI node. Give this or aligned_faces.",
+            ),
+            io.Image.Input(
+                "aligned_faces",
+                optional=True,
+                tooltip="Whole aligned faces (IMAGE batch); all are restored. Give this or mouth_roi.",
+            ),
+            *extra,
+            io.Float.Input(
+                "strength",
+                default=1.0,
+                min=0.0,
+                max=1.0,
+                step=0.05,
+                tooltip="Blend of the restored crop over the original (1 = fully restored).",
+            ),
+            io.Float.Input(
+                "sr_ratio",
+                default=1.0,
+                min=0.0,
+                max=16.0,
+                step=0.1,
+                tooltip="Restore a frame only when its mouth ROI was enlarged by more than this factor "
+                "(source ROI side * sr_ratio < crop side). 1: every upscaled crop; 0: every frame with a face.",
+            ),
+            io.Int.Input(
+                "batch_size", default=4, min=1, max=64, tooltip="Crops per network call; lower it if memory runs out."
+            ),
+        ]
+
+    @classmethod
+    def _outputs(cls) -> list:
+        return [
+            MouthROIType.Output(display_name="mouth_roi"),
+            io.Image.Output(display_name="aligned_faces"),
+            io.String.Output(display_name="report"),
+        ]
+
+    @classmethod
+    def _run(cls, face_restore_model: FaceRestoreModel, mouth_roi, aligned_faces, fidelity: float,
+             strength: float, sr_ratio: float, batch_size: int) -> io.NodeOutput:
+        restorer = face_restore_model.restorer
+        if restorer.arch != cls.ARCH:
+            raise BadInputError(
+                f"This node runs {cls.ARCH}, but '{face_restore_model.file_name}' is {restorer.arch}; "
+                f"use the {restorer.arch} restore node."
+            )
+        if (mouth_roi is None) == (aligned_faces is None):
+            raise BadInputError("Connect exactly one of mouth_roi and aligned_faces.")
+        if mouth_roi is not None:
+            crops = mouth_roi.crops
+            mask = frames_needing_restore(mouth_roi.source_size, crops.shape[1], sr_ratio, mouth_roi.valid)
+        else:
+            crops = aligned_faces
+            mask = np.ones(crops.shape[0], dtype=bool)
+        comfy.model_management.load_model_gpu(face_restore_model.patcher)
+        total = int(mask.sum())
+        progress = comfy.utils.ProgressBar(total)
+        restored = restore_selected(
+            crops,
+            mask,
+            functools.partial(restorer.restore, fidelity=fidelity),
+            batch_size=batch_size,
+            strength=strength,
+            before_batch=comfy.model_management.throw_exception_if_processing_interrupted,
+            after_batch=progress.update,
+        )
+        report = f"{cls.ARCH}: restored {total} of {len(mask)} frames"
+        log.info("LatentSync: %s", report)
+        if mouth_roi is not None:
+            return io.NodeOutput(mouth_roi.replace_crops(restored), None, report)
+        return io.NodeOutput(None, restored, report)
+
+
+class LatentSync_GFPGANRestore(_RestoreNode):
+    ARCH = GFPGAN
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="LatentSync_GFPGANRestore",
+            display_name="LatentSync GFPGAN Restore",
+            category="LatentSync",
+            description="Restores 512x512 mouth crops (or aligned faces) with GFPGAN; deterministic.",
+            inputs=cls._inputs([]),
+            outputs=cls._outputs(),
+        )
+
+    @classmethod
+    def execute(cls, face_restore_model, strength, sr_ratio, batch_size, mouth_roi=None,
+                aligned_faces=None) -> io.NodeOutput:
+        return cls._run(face_restore_model, mouth_roi, aligned_faces, 0.5, strength, sr_ratio, batch_size)
+
+
+class LatentSync_CodeFormerRestore(_RestoreNode):
+    ARCH = CODEFORMER
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="LatentSync_CodeFormerRestore",
+            display_name="LatentSync CodeFormer Restore",
+            category="LatentSync",
+            description="Restores 512x512 mouth crops (or aligned faces) with CodeFormer "
+            "(S-Lab licence: non-commercial use only).",
+            inputs=cls._inputs([
+                io.Float.Input(
+                    "fidelity",
+                    default=0.5,
+                    min=0.0,
+                    max=1.0,
+                    step=0.05,
+                    tooltip="CodeFormer's w: 0 = strongest restoration, 1 = closest to the input.",
+                ),
+            ]),
+            outputs=cls._outputs(),
+        )
+
+    @classmethod
+    def execute(cls, face_restore_model, fidelity, strength, sr_ratio, batch_size, mouth_roi=None,
+                aligned_faces=None) -> io.NodeOutput:
+        return cls._run(face_restore_model, mouth_roi, aligned_faces, fidelity, strength, sr_ratio, batch_size)
+
+
+NODES = [LatentSync_FaceRestoreModelLoader, LatentSync_GFPGANRestore, LatentSync_CodeFormerRestore]

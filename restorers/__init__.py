@@ -1,0 +1,25 @@
+"""Face restoration (GFPGAN, CodeFormer) for the lip-synced mouth region.
+
+Networks come from spandrel (CodeFormer from spandrel-extra-arches, non-commercial
+licence); this package loads weights safely and calls the networks correctly.
+Nothing here imports ComfyUI.
+"""
+from .face_restorer import CODEFORMER, GFPGAN, FaceRestorer
+from .loader import default_dtype, load_face_restorer, read_state_dict, restorer_from_state_dict
+from .model_files import FOLDER_NAME, RESTORER_FILES, RestorerFile
+from .selection import frames_needing_restore, restore_selected
+
+__all__ = [
+    "CODEFORMER",
+    "FOLDER_NAME",
+    "GFPGAN",
+    "RESTORER_FILES",
+    "FaceRestorer",
+    "RestorerFile",
+    "default_dtype",
+    "frames_needing_restore",
+    "load_face_restorer",
+    "read_state_dict",
+    "restore_selected",
+    "restorer_from_state_dict",
+]

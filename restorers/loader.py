@@ -1,0 +1,120 @@
+"""Load a GFPGAN / CodeFormer weights file into a :class:`FaceRestorer`.
+
+Files are read without running code (``torch.load(weights_only=True)`` or
+safetensors); the architecture is detected by spandrel. CodeFormer comes from
+``spandrel-extra-arches`` (non-commercial licence), registered into a private
+copy of spandrel's registry so the global one is left as the host set it up.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import pickle
+from collections.abc import Mapping
+
+import torch
+
+from latentsync_core.errors import BadInputError, MissingDependencyError
+
+from .face_restorer import CODEFORMER, GFPGAN, FaceRestorer
+
+SUPPORTED = (GFPGAN, CODEFORMER)
+_WRAPPER_KEYS = ("params_ema", "params", "state_dict")
+_CODEFORMER_KEYS = ("position_emb", "quantize.embedding.weight", "idx_pred_layer.1.weight")
+
+
+@functools.cache
+def _registry():
+    """spandrel's main registry plus the extra architectures, when installed."""
+    from spandrel import MAIN_REGISTRY
+
+    registry = MAIN_REGISTRY.copy()
+    try:
+        import spandrel_extra_arches
+    except ImportError:
+        return registry
+    registry.add(*spandrel_extra_arches.EXTRA_REGISTRY, ignore_duplicates=True)
+    return registry
+
+
+def read_state_dict(path: str) -> dict[str, torch.Tensor]:
+    """Tensors of a ``.pth``/``.pt``/``.ckpt``/``.bin`` or ``.safetensors`` file, on CPU.
+
+    Unwraps the ``params_ema`` / ``params`` / ``state_dict`` containers of the official
+    releases. Pickles that need code to load are refused.
+    """
+    name = os.path.basename(path)
+    if path.lower().endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        obj: object = load_file(path, device="cpu")
+    else:
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise BadInputError(
+                f"Refused to load '{name}': it is not a plain weights file (loading it would run code). "
+                "Use the official .pth release or a .safetensors file."
+            ) from exc
+    if isinstance(obj, Mapping):
+        for key in _WRAPPER_KEYS:
+            if isinstance(obj.get(key), Mapping):
+                obj = obj[key]
+                break
+    if not isinstance(obj, Mapping) or not obj or not all(torch.is_tensor(v) for v in obj.values()):
+        raise BadInputError(f"'{name}' does not hold a model state dict (a mapping of names to tensors).")
+    return dict(obj)
+
+
+def restorer_from_state_dict(state_dict: Mapping[str, torch.Tensor], name: str = "state dict") -> FaceRestorer:
+    """Detect GFPGAN (v1.2/1.3/1.4, the "clean" architecture) or CodeFormer and build it (CPU, float32, eval).
+
+    Raises:
+        BadInputError: spandrel found another architecture or none.
+        MissingDependencyError: a CodeFormer file while spandrel-extra-arches is not installed.
+    """
+    from spandrel import UnsupportedModelError
+
+    try:
+        descriptor = _registry().load(dict(state_dict))
+    except UnsupportedModelError:
+        if all(key in state_dict for key in _CODEFORMER_KEYS):
+            raise MissingDependencyError(
+                "spandrel-extra-arches", "Loading CodeFormer (non-commercial licence)"
+            ) from None
+        raise BadInputError(
+            f"'{name}' is not a recognised model; choose a GFPGAN v1.2/1.3/1.4 or CodeFormer file."
+        ) from None
+    arch = descriptor.architecture.id
+    if arch not in SUPPORTED:
+        raise BadInputError(
+            f"'{name}' holds a {arch} model (as detected by spandrel), not a face restorer; "
+            "choose a GFPGAN v1.2/1.3/1.4 or CodeFormer file."
+        )
+    net = descriptor.model.eval()
+    net.requires_grad_(False)
+    return FaceRestorer(
+        arch=arch,
+        net=net,
+        supports_fp16=bool(descriptor.supports_half),
+        supports_bf16=bool(descriptor.supports_bfloat16),
+    )
+
+
+def load_face_restorer(
+    path: str, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+) -> FaceRestorer:
+    """Load a weights file as a :class:`FaceRestorer` on ``device`` in ``dtype`` (float32 or bfloat16)."""
+    restorer = restorer_from_state_dict(read_state_dict(path), name=os.path.basename(path))
+    return restorer.to(device=device, dtype=dtype)
+
+
+def default_dtype(device: torch.device | str) -> torch.dtype:
+    """bfloat16 on a CUDA device that supports it, else float32.
+
+    On CPU bfloat16 gave no reliable speed-up in ``bench/bench_restorers.py`` and costs precision.
+    """
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
