@@ -5,6 +5,7 @@ import folder_paths
 
 LATENTSYNC_FOLDER = "latentsync"
 MODEL_FOLDERS = (LATENTSYNC_FOLDER, "facerestore_models", "insightface")
+"""``facerestore_models`` is the folder facerestore_cf and ReActor users already have."""
 
 
 def register_model_folders() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from dataclasses import dataclass
 
 import comfy.model_management
@@ -32,12 +31,10 @@ from restorers import (
     restore_selected,
 )
 
+from .types import CATEGORY, FaceRestoreModelType, MouthROI
+
 log = logging.getLogger(__name__)
 
-folder_paths.add_model_folder_path(FOLDER_NAME, os.path.join(folder_paths.models_dir, FOLDER_NAME))
-
-MouthROIType = io.Custom("LATENTSYNC_MOUTH_ROI")
-FaceRestoreModelType = io.Custom("LATENTSYNC_FACE_RESTORE_MODEL")
 
 _EXTENSIONS = (".pth", ".safetensors")
 _PRECISIONS = {"auto": None, "fp32": torch.float32, "bf16": torch.bfloat16}
@@ -75,7 +72,7 @@ class LatentSync_FaceRestoreModelLoader(io.ComfyNode):
         return io.Schema(
             node_id="LatentSync_FaceRestoreModelLoader",
             display_name="LatentSync Load Face Restore Model",
-            category="LatentSync",
+            category=CATEGORY,
             description="Loads GFPGAN v1.2/1.3/1.4 or CodeFormer (non-commercial licence) weights from "
             "models/facerestore_models.",
             inputs=[
@@ -125,7 +122,7 @@ class _RestoreNode(io.ComfyNode):
             FaceRestoreModelType.Input(
                 "face_restore_model", tooltip=f"A {cls.ARCH} model from LatentSync Load Face Restore Model."
             ),
-            MouthROIType.Input(
+            MouthROI.Input(
                 "mouth_roi",
                 optional=True,
                 tooltip="Mouth crops from the LatentSync mouth-ROI node. Give this or aligned_faces.",
@@ -161,7 +158,7 @@ class _RestoreNode(io.ComfyNode):
     @classmethod
     def _outputs(cls) -> list:
         return [
-            MouthROIType.Output(display_name="mouth_roi"),
+            MouthROI.Output(display_name="mouth_roi"),
             io.Image.Output(display_name="aligned_faces"),
             io.String.Output(display_name="report"),
         ]
@@ -210,7 +207,7 @@ class LatentSync_GFPGANRestore(_RestoreNode):
         return io.Schema(
             node_id="LatentSync_GFPGANRestore",
             display_name="LatentSync GFPGAN Restore",
-            category="LatentSync",
+            category=CATEGORY,
             description="Restores 512x512 mouth crops (or aligned faces) with GFPGAN; deterministic.",
             inputs=cls._inputs([]),
             outputs=cls._outputs(),
@@ -230,7 +227,7 @@ class LatentSync_CodeFormerRestore(_RestoreNode):
         return io.Schema(
             node_id="LatentSync_CodeFormerRestore",
             display_name="LatentSync CodeFormer Restore",
-            category="LatentSync",
+            category=CATEGORY,
             description="Restores 512x512 mouth crops (or aligned faces) with CodeFormer "
             "(S-Lab licence: non-commercial use only).",
             inputs=cls._inputs([

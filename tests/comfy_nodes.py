@@ -9,6 +9,8 @@ import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 
 import pytest
@@ -44,3 +46,24 @@ def node_module(name: str) -> ModuleType:
         spec.loader.exec_module(package)
         sys.modules["latentsync_nodes.paths"].register_model_folders()
     return importlib.import_module(f"latentsync_nodes.{name}")
+
+
+@contextmanager
+def only_model_folders(**folders: str) -> Iterator[None]:
+    """Make each named ComfyUI model folder type list just the given path while inside."""
+    import folder_paths
+
+    saved = {name: folder_paths.folder_names_and_paths.get(name) for name in folders}
+    for name, path in folders.items():
+        extensions = saved[name][1] if saved[name] else set()
+        folder_paths.folder_names_and_paths[name] = ([str(path)], extensions)
+        folder_paths.filename_list_cache.pop(name, None)
+    try:
+        yield
+    finally:
+        for name, entry in saved.items():
+            if entry is None:
+                folder_paths.folder_names_and_paths.pop(name, None)
+            else:
+                folder_paths.folder_names_and_paths[name] = entry
+            folder_paths.filename_list_cache.pop(name, None)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from comfy_nodes import node_module, requires_comfyui
+from comfy_nodes import node_module, only_model_folders, requires_comfyui
 from latentsync_core.errors import MissingModelError
 from test_whisper import DATA, read_wav
 from whisper_checkpoint import write_tiny_checkpoint
@@ -18,11 +18,9 @@ pytestmark = requires_comfyui
 @pytest.fixture(scope="module")
 def audio_nodes(tmp_path_factory):
     module = node_module("audio")
-    import folder_paths
-
     models = tmp_path_factory.mktemp("latentsync")
-    folder_paths.add_model_folder_path("latentsync", str(models), is_default=True)
-    return module, models
+    with only_model_folders(latentsync=models):
+        yield module, models
 
 
 def test_loader_names_the_missing_file_folder_and_url(audio_nodes):

@@ -13,7 +13,7 @@ import math
 import pytest
 import torch
 
-from comfy_nodes import node_module, requires_comfyui
+from comfy_nodes import node_module, only_model_folders, requires_comfyui
 
 pytestmark = requires_comfyui
 
@@ -29,8 +29,8 @@ def comfy_env(tmp_path_factory):
     base = tmp_path_factory.mktemp("models")
     for name in ("latentsync", "vae"):
         (base / name).mkdir()
-        folder_paths.add_model_folder_path(name, str(base / name), is_default=True)
-    return loader, base, folder_paths
+    with only_model_folders(latentsync=base / "latentsync", vae=base / "vae"):
+        yield loader, base, folder_paths
 
 
 def _write_models(base):
