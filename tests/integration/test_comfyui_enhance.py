@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import io
 import os
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -43,8 +44,11 @@ decisions differ between the two runs, at most 6."""
 
 
 @pytest.fixture(scope="module")
-def restorer_files(comfyui_server: ComfyUIServer) -> str:
-    """Write the random-weight ``GFPGANv1.4.pth`` and ``codeformer.pth``; return their folder."""
+def restorer_files(comfyui_server: ComfyUIServer) -> Iterator[str]:
+    """Write the random-weight ``GFPGANv1.4.pth`` and ``codeformer.pth``; yield their folder.
+
+    The files (about 0.7 GB together) are deleted again after the module's tests.
+    """
     torch = pytest.importorskip("torch")
     pytest.importorskip("spandrel_extra_arches")
     from spandrel.architectures.GFPGAN import GFPGAN as GFPGANNet
@@ -53,12 +57,16 @@ def restorer_files(comfyui_server: ComfyUIServer) -> str:
 
     folder = os.path.join(comfyui_server.folder("models"), "facerestore_models")
     os.makedirs(folder, exist_ok=True)
+    paths = []
     for name, net_class, seed in (("GFPGANv1.4.pth", GFPGANNet, GFPGAN_SEED),
                                   ("codeformer.pth", CodeFormerNet, CODEFORMER_SEED)):
         with torch.device("meta"):
             shapes = {key: tuple(value.shape) for key, value in net_class().state_dict().items()}
-        torch.save({"params_ema": seeded_state_dict(shapes, seed)}, os.path.join(folder, name))
-    return folder
+        paths.append(os.path.join(folder, name))
+        torch.save({"params_ema": seeded_state_dict(shapes, seed)}, paths[-1])
+    yield folder
+    for path in paths:
+        os.remove(path)
 
 
 def decode(data: bytes) -> tuple[list[np.ndarray], float, np.ndarray, int]:
