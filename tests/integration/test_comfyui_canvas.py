@@ -2,7 +2,8 @@
 
 Opt-in on top of COMFYUI_PATH: needs node, Chromium and PLAYWRIGHT_DIR (see canvas.py).
 The API prompt the frontend builds from the canvas must equal ``workflow_to_prompt``'s,
-which the run tests use.
+which the run tests use, apart from values of widgets the frontend adds on its own
+(PreviewAny's ``preview`` text box): the server declares no such inputs and ignores them.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import os
 import pytest
 
 from canvas import missing_tools, render_workflow
-from comfyui_client import ComfyUIServer, workflow_to_prompt
+from comfyui_client import ComfyUIServer, input_specs, workflow_to_prompt
 from media import WORKFLOWS, example_names, prepare_inputs
 
 
@@ -32,6 +33,9 @@ def test_example_workflow_loads_in_the_canvas(name: str, comfyui_server: ComfyUI
     assert report["missing"] == [] and report["load_errors"] == [], report
     assert report["returncode"] == 0
     assert os.path.getsize(tmp_path / "canvas.png") > 10_000
-    frontend = {node_id: {"class_type": node["class_type"], "inputs": node["inputs"]}
-                for node_id, node in report["prompt"].items()}
+    frontend = {}
+    for node_id, node in report["prompt"].items():
+        declared = {name for name, _, _ in input_specs(object_info, node["class_type"])}
+        inputs = {name: value for name, value in node["inputs"].items() if name in declared}
+        frontend[node_id] = {"class_type": node["class_type"], "inputs": inputs}
     assert frontend == workflow_to_prompt(workflow, object_info)
