@@ -214,6 +214,15 @@ def check_output_path(path: str | os.PathLike, input_path: str | os.PathLike | N
     return OUTPUT_FORMATS[ext]
 
 
+def _new_file_mode(path: str) -> int:
+    """Permissions for the output: those of the file it replaces, else 0o666 less the umask."""
+    if os.path.exists(path):
+        return os.stat(path).st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _video_codec() -> str:
     for name in ("libx264", "mpeg4"):
         try:
@@ -339,6 +348,7 @@ class VideoWriter:
         except OSError as exc:
             raise BadInputError(f"Cannot create a file next to '{self.path}' ({exc}). Choose another output path.") from exc
         os.close(fd)
+        os.chmod(self._tmp, _new_file_mode(self.path))
         self._container: av.container.OutputContainer | None = None
         self._audio: _AudioTrack | None = None
         try:

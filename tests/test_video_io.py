@@ -27,6 +27,7 @@ def make_clip(
     time_base: Fraction | None = None,
     fmt: str | None = None,
     codec: str = "libx264",
+    frames: np.ndarray | None = None,
 ) -> np.ndarray:
     """Write a test clip; return its ``(N, H, W, 3)`` uint8 frames.
 
@@ -35,13 +36,16 @@ def make_clip(
     audio track); the sound is a 440 Hz tone as long as the video. ``pts``
     gives explicit frame timestamps in ``time_base`` ticks (variable rate).
     ``codec`` ``"ffv1"`` (lossless, any size) allows odd frame sizes.
+    ``frames`` (``(N, H, W, 3)`` uint8) replaces the ramps (``n`` and ``size`` follow it).
     """
-    w, h = size
-    yy, xx = np.mgrid[0:h, 0:w]
-    frames = np.stack(
-        [np.stack([(xx * 3 + i * 9) % 256, (yy * 4 + i * 5) % 256, np.full_like(xx, 40 + i * 7 % 200)], -1)
-         for i in range(n)]
-    ).astype(np.uint8)
+    if frames is None:
+        w, h = size
+        yy, xx = np.mgrid[0:h, 0:w]
+        frames = np.stack(
+            [np.stack([(xx * 3 + i * 9) % 256, (yy * 4 + i * 5) % 256, np.full_like(xx, 40 + i * 7 % 200)], -1)
+             for i in range(n)]
+        ).astype(np.uint8)
+    n, h, w = frames.shape[:3]
     time_base = time_base or 1 / fps
     pts = list(range(n)) if pts is None else pts
     container = av.open(os.fspath(path), "w", format=fmt)
@@ -205,6 +209,15 @@ def test_unicode_and_space_paths(tmp_path):
     copy_video(src, dst)
     assert probe(dst).frame_count == 12 and probe(dst).has_audio
     assert sorted(os.listdir(folder)) == sorted([src.name, dst.name])
+
+
+def test_output_gets_default_permissions(tmp_path):
+    src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    make_clip(src, n=2, audio=None)
+    copy_video(src, dst)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert dst.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_failure_mid_stream_leaves_no_output(tmp_path):
