@@ -13,6 +13,7 @@ unexpected one); the output path is only written on success.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -63,9 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     enhance.add_argument("--superres", choices=SUPERRES_CHOICES, default="GFPGAN", help="mouth restorer (default GFPGAN); none = align and paste only")
     enhance.add_argument(
         "--sr_ratio", type=float, default=2.0,
-        help="restore a frame's mouth only when the restorer's output is at least this many times "
-             "larger than the mouth in the source (default 2)",
+        help="restore a mouth crop only when it was enlarged more than this factor from the source "
+             "(mouth side in source pixels x sr_ratio < 512); 0 restores every face frame (default 2)",
     )
+    enhance.add_argument("--fidelity", type=float, default=0.5, help="CodeFormer fidelity, 0 (most restoration) .. 1 (closest to input); default 0.5")
     enhance.add_argument("--mask_smooth", type=float, default=0.5, help="feathering of the pasted mouth, 0 (hard edge) .. 1 (default 0.5)")
     enhance.add_argument(
         "--models-dir", "--models_dir", dest="models_dir", default=None,
@@ -92,17 +94,73 @@ def models_folder(models_dir: str | None) -> str:
     return sub if os.path.isdir(sub) else root
 
 
-def load_restorer(superres: str, sr_ratio: float, models_dir: str | None, device: torch.device) -> Restorer | None:
-    """The restore step for ``superres``, or None for ``"none"``.
+def _restorer_file(arch: str, folder: str) -> str:
+    """Path of the first official ``arch`` file present in ``folder`` (newest release first).
+
+    Raises:
+        MissingModelError: none is there; names the preferred file, the folder and its URL.
+    """
+    from restorers import RESTORER_FILES
+
+    files = [f for f in RESTORER_FILES.values() if f.arch == arch]
+    for f in files:
+        path = os.path.join(folder, f.file_name)
+        if os.path.isfile(path):
+            return path
+    raise MissingModelError(files[0].file_name, folder, files[0].url)
+
+
+class MouthRestorer:
+    """The restore step: GFPGAN and/or CodeFormer over the mouth crops that need it.
+
+    A crop is restored when its mouth box spans fewer than ``target / sr_ratio``
+    source pixels (see :func:`restorers.frames_needing_restore`); the others,
+    and frames without a face, are left as they are. With several networks
+    ("both": GFPGAN, then CodeFormer) each restores the previous one's output.
+
+    Args:
+        nets: loaded :class:`restorers.FaceRestorer` networks, applied in order.
+        sr_ratio: upscale factor above which a crop is restored.
+        fidelity: CodeFormer's ``w``, 0 (most restoration) .. 1 (closest to input).
+        batch_size: crops per network call.
+    """
+
+    def __init__(self, nets: list, sr_ratio: float, fidelity: float = 0.5, batch_size: int = 4) -> None:
+        self.nets = nets
+        self.sr_ratio = sr_ratio
+        self.fidelity = fidelity
+        self.batch_size = batch_size
+        self.restored = 0
+
+    def __call__(self, roi: MouthROI) -> MouthROI:
+        from restorers import frames_needing_restore, restore_selected
+
+        mask = frames_needing_restore(roi.source_size, roi.target_size, self.sr_ratio, roi.valid)
+        if not mask.any():
+            return roi
+        crops = roi.crops
+        for net in self.nets:
+            crops = restore_selected(crops, mask, functools.partial(net.restore, fidelity=self.fidelity), self.batch_size)
+        self.restored += int(mask.sum())
+        return roi.replace_crops(crops)
+
+
+def load_restorer(
+    superres: str, sr_ratio: float, models_dir: str | None, device: torch.device, fidelity: float = 0.5
+) -> MouthRestorer | None:
+    """The restore step for ``superres`` (GFPGAN, CodeFormer, both), or None for ``"none"``.
 
     Raises:
         MissingModelError: a restorer file is not in the models folder.
     """
     if superres == "none":
         return None
-    from restorers import build_mouth_restorer
+    from restorers import default_dtype, load_face_restorer
 
-    return build_mouth_restorer(superres, models_folder(models_dir), sr_ratio=sr_ratio, device=device)
+    folder = models_folder(models_dir)
+    archs = ["GFPGAN", "CodeFormer"] if superres == "both" else [superres]
+    paths = [_restorer_file(arch, folder) for arch in archs]
+    return MouthRestorer([load_face_restorer(p, device=device, dtype=default_dtype(device)) for p in paths], sr_ratio, fidelity)
 
 
 class WindowEnhancer:
@@ -148,8 +206,10 @@ def _check_options(args: argparse.Namespace) -> None:
         raise BadInputError(f"--window must be at least 1, got {args.window}.")
     if not 0.0 <= args.mask_smooth <= 1.0:
         raise BadInputError(f"--mask_smooth must be in [0, 1], got {args.mask_smooth}.")
-    if args.sr_ratio <= 0:
-        raise BadInputError(f"--sr_ratio must be positive, got {args.sr_ratio}.")
+    if not args.sr_ratio >= 0:
+        raise BadInputError(f"--sr_ratio must be 0 or more, got {args.sr_ratio}.")
+    if not 0.0 <= args.fidelity <= 1.0:
+        raise BadInputError(f"--fidelity must be in [0, 1], got {args.fidelity}.")
     if not 0 <= args.crf <= 51:
         raise BadInputError(f"--crf must be in 0..51, got {args.crf}.")
 
@@ -172,7 +232,7 @@ def enhance(args: argparse.Namespace) -> None:
     info = probe(args.input)
     check_output_path(args.output, args.input)
     device = _device(args.device)
-    restore = load_restorer(args.superres, args.sr_ratio, args.models_dir, device)
+    restore = load_restorer(args.superres, args.sr_ratio, args.models_dir, device, args.fidelity)
 
     from .face_align import FaceAligner
     from .landmarks import get_backend
@@ -187,7 +247,8 @@ def enhance(args: argparse.Namespace) -> None:
             writer.write(enhancer(window.frames), window.pts)
             bar.update(len(window))
     if not args.quiet:
-        print(f"wrote {args.output}: {writer.frames_written} frames, {enhancer.faces_seen} with a face", file=sys.stderr)
+        restored = f", {restore.restored} mouths restored" if restore is not None else ""
+        print(f"wrote {args.output}: {writer.frames_written} frames, {enhancer.faces_seen} with a face{restored}", file=sys.stderr)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -177,3 +177,93 @@ def test_module_entry_point_reports_bad_input(tmp_path):
     assert proc.returncode == cli.EXIT_BAD_INPUT
     assert_one_line_error(proc.stderr, "nope é.mp4", "does not exist")
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("superres, file_name", [("GFPGAN", "GFPGANv1.4.pth"), ("CodeFormer", "codeformer.pth"), ("both", "GFPGANv1.4.pth")])
+def test_missing_model_exit_3_names_file_folder_url(tmp_path, capsys, superres, file_name):
+    src, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    make_clip(src, n=2)
+    models = tmp_path / "models"
+    (models / "facerestore_models").mkdir(parents=True)
+    code, err = run(capsys, "--input", str(src), "--output", str(out), "--superres", superres, "--models-dir", str(models))
+    assert code == cli.EXIT_MISSING_MODEL
+    assert_one_line_error(err, "missing model", file_name, str(models / "facerestore_models"), "https://github.com/")
+    assert sorted(os.listdir(tmp_path)) == ["in.mp4", "models"]
+    assert os.listdir(models / "facerestore_models") == []
+
+
+class _Negate:
+    """A stand-in network for the selection logic: ``restore`` returns ``1 - x`` (same layout)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def restore(self, faces, fidelity: float = 0.5):
+        self.calls += 1
+        return 1.0 - faces
+
+
+def _face_roi(n: int = 3):
+    import torch
+
+    from latentsync_core.face_align import FaceAligner
+    from latentsync_core.landmarks import get_backend
+    from latentsync_core.mouth_roi import crop_mouth
+
+    frames = face_frames(n)
+    frames[-1] = 128  # a frame with no face
+    aligned, alignment = FaceAligner(get_backend("mediapipe")).align(torch.from_numpy(frames).float() / 255)
+    return crop_mouth(aligned, alignment, 512)
+
+
+def test_mouth_restorer_selects_by_sr_ratio_and_chains_nets():
+    roi = _face_roi()
+    assert roi.valid.tolist() == [True, True, False]
+    first, second = _Negate(), _Negate()
+    out = cli.MouthRestorer([first], sr_ratio=0)(roi)
+    assert torch_allclose(out.crops[:2], 1 - roi.crops[:2]) and torch_allclose(out.crops[2], roi.crops[2])
+    # Both nets run, in order, each on the previous one's output: negating twice is the identity.
+    both = cli.MouthRestorer([first, second], sr_ratio=0)
+    assert torch_allclose(both(roi).crops, roi.crops) and second.calls == 1 and both.restored == 2
+    # The mouth spans far more than 512 / 1000 source pixels: no crop is enlarged that much.
+    skip = cli.MouthRestorer([_Negate()], sr_ratio=1000)
+    assert skip(roi) is roi and skip.nets[0].calls == 0 and skip.restored == 0
+
+
+def torch_allclose(a, b) -> bool:
+    return bool((a - b).abs().max() < 1e-6)
+
+
+@pytest.fixture(scope="module")
+def random_restorer_models(tmp_path_factory):
+    """Random-weight GFPGAN v1.4 and CodeFormer files in the official layout (``params_ema`` state dicts)."""
+    import torch
+
+    folder = tmp_path_factory.mktemp("facerestore_models")
+    torch.manual_seed(0)
+    from spandrel.architectures.GFPGAN import GFPGAN
+
+    gfpgan = GFPGAN(out_size=512, num_style_feat=512, channel_multiplier=2, decoder_load_path=None, fix_decoder=False,
+                    num_mlp=8, input_is_latent=True, different_w=True, narrow=1, sft_half=True)
+    torch.save({"params_ema": gfpgan.state_dict()}, folder / "GFPGANv1.4.pth")
+    del gfpgan
+    spandrel_extra = pytest.importorskip("spandrel_extra_arches.architectures.CodeFormer")
+    torch.save({"params_ema": spandrel_extra.CodeFormer().state_dict()}, folder / "codeformer.pth")
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("superres", ["GFPGAN", "CodeFormer"])
+def test_restorer_changes_only_the_mouth(tmp_path, capsys, random_restorer_models, superres):
+    src, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    make_clip(src, frames=face_frames(2))
+    code, err = run(capsys, "--input", str(src), "--output", str(out), "--superres", superres,
+                    "--models-dir", str(random_restorer_models), "--sr_ratio", "0", "--device", "cpu")
+    assert code == cli.EXIT_OK, err
+    before, after = decode_video(src).astype(int), decode_video(out).astype(int)
+    assert after.shape == before.shape
+    diff = np.abs(after - before).mean(axis=-1)
+    # Random weights paint noise over the mouth (rows 74-128, columns 76-116 of this view);
+    # the top band (background, hair) only sees the re-encoding.
+    assert diff[:, 85:120, 75:115].mean() > 20.0
+    assert diff[:, :40].mean() < 5.0
