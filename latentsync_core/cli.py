@@ -25,6 +25,8 @@ from .errors import BadInputError, LatentSyncError, MissingDependencyError, Miss
 from .video_io import VideoWriter, check_output_path, probe, read_windows
 
 if TYPE_CHECKING:
+    from restorers import FaceRestorer
+
     from .mouth_roi import MouthROI
 
 EXIT_OK = 0
@@ -35,6 +37,7 @@ EXIT_MISSING_DEPENDENCY = 4
 
 SUPERRES_CHOICES = ("GFPGAN", "CodeFormer", "both", "none")
 LANDMARK_BACKENDS = ("mediapipe", "insightface", "face_alignment")
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 #: Restores the mouth crops of a window: ``MouthROI -> MouthROI`` (same shapes).
 Restorer = Callable[["MouthROI"], "MouthROI"]
@@ -79,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     enhance.add_argument("--window", type=int, default=32, help="frames decoded and processed at a time (memory bound; default 32)")
     enhance.add_argument("--device", default=None, help="torch device for the restorers, e.g. cpu or cuda (default: cuda when available)")
     enhance.add_argument("--crf", type=int, default=18, help="H.264 quality, 0 (lossless) .. 51 (default 18)")
+    enhance.add_argument("--preset", choices=X264_PRESETS, default="medium", help="H.264 speed preset: faster = bigger file (default medium)")
     enhance.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -125,7 +129,7 @@ class MouthRestorer:
         batch_size: crops per network call.
     """
 
-    def __init__(self, nets: list, sr_ratio: float, fidelity: float = 0.5, batch_size: int = 4) -> None:
+    def __init__(self, nets: Sequence[FaceRestorer], sr_ratio: float, fidelity: float = 0.5, batch_size: int = 4) -> None:
         self.nets = nets
         self.sr_ratio = sr_ratio
         self.fidelity = fidelity
@@ -240,7 +244,7 @@ def enhance(args: argparse.Namespace) -> None:
     enhancer = WindowEnhancer(FaceAligner(get_backend(args.backend), resolution=args.resolution), restore, args.mask_smooth)
     from tqdm import tqdm
 
-    with VideoWriter(args.output, info, crf=args.crf) as writer, tqdm(
+    with VideoWriter(args.output, info, crf=args.crf, preset=args.preset) as writer, tqdm(
         total=info.estimated_frames(), unit="frame", desc="enhance", disable=args.quiet, file=sys.stderr, dynamic_ncols=True
     ) as bar:
         for window in read_windows(info, args.window):
