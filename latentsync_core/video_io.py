@@ -46,6 +46,10 @@ class VideoInfo:
         frame_count: frames as stored in the container header, None when unknown.
         duration: seconds, None when unknown.
         audio_codec: codec name of the first audio track, None when there is none.
+        rotation: counter-clockwise degrees (0, 90, 180, 270) the stored frames are
+            turned by to be shown (the stream's display matrix, e.g. phone videos).
+            :func:`read_windows` returns frames already upright, and ``width``,
+            ``height`` are the upright size; the output is written upright.
     """
 
     path: str
@@ -57,6 +61,7 @@ class VideoInfo:
     frame_count: int | None
     duration: float | None
     audio_codec: str | None
+    rotation: int = 0
 
     @property
     def has_audio(self) -> bool:
@@ -110,6 +115,15 @@ def _stream_fps(stream: av.video.stream.VideoStream) -> Fraction:
     return FALLBACK_FPS
 
 
+def _display_rotation(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
+    """Counter-clockwise display rotation of the first frame, a multiple of 90 in 0..270 (0 if none)."""
+    try:
+        frame = next(container.decode(stream), None)
+    except av.FFmpegError:
+        return 0
+    return 90 * (round((frame.rotation if frame is not None else 0) / 90) % 4)
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Read the header of ``path``; raise :class:`BadInputError` if it is no readable video."""
     path = os.fspath(path)
@@ -128,16 +142,24 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         elif container.duration:
             duration = container.duration / av.time_base
         audio = container.streams.audio
+        audio_codec = audio[0].codec_context.name if audio else None
+        frame_count = int(stream.frames) or None
+        start_pts = int(stream.start_time or 0)
+        fps = _stream_fps(stream)
+        rotation = _display_rotation(container, stream)
+        if rotation in (90, 270):
+            width, height = height, width
         return VideoInfo(
             path=path,
             width=int(width),
             height=int(height),
-            fps=_stream_fps(stream),
+            fps=fps,
             time_base=time_base,
-            start_pts=int(stream.start_time or 0),
-            frame_count=int(stream.frames) or None,
+            start_pts=start_pts,
+            frame_count=frame_count,
             duration=duration,
-            audio_codec=audio[0].codec_context.name if audio else None,
+            audio_codec=audio_codec,
+            rotation=rotation,
         )
     finally:
         container.close()
@@ -147,9 +169,10 @@ def read_windows(info: VideoInfo, window: int = 32) -> Iterator[FrameWindow]:
     """Decode ``info.path`` in windows of at most ``window`` frames.
 
     Only one window is held at a time (a fresh array each, so a caller may keep
-    one while asking for the next). Frames whose size changes mid-stream are
-    scaled to ``info.width x info.height``. Missing or non-increasing
-    timestamps are replaced by the previous one plus one frame interval.
+    one while asking for the next). Frames are turned upright by
+    ``info.rotation``; frames whose size changes mid-stream are scaled to the
+    stream's size. Missing or non-increasing timestamps are replaced by the
+    previous one plus one frame interval.
 
     Raises:
         BadInputError: the file cannot be decoded or holds no frames.
@@ -157,6 +180,8 @@ def read_windows(info: VideoInfo, window: int = 32) -> Iterator[FrameWindow]:
     if window < 1:
         raise BadInputError(f"Window size must be at least 1 frame, got {window}.")
     step = max(1, round(1 / (info.fps * info.time_base)))
+    turns = info.rotation // 90
+    coded_w, coded_h = (info.height, info.width) if turns % 2 else (info.width, info.height)
     container = _open_input(info.path)
     try:
         stream = container.streams.video[0]
@@ -167,7 +192,8 @@ def read_windows(info: VideoInfo, window: int = 32) -> Iterator[FrameWindow]:
         last = None
         try:
             for frame in container.decode(stream):
-                buf[n] = frame.to_ndarray(format="rgb24", width=info.width, height=info.height)
+                image = frame.to_ndarray(format="rgb24", width=coded_w, height=coded_h)
+                buf[n] = np.rot90(image, turns) if turns else image
                 t = None if frame.pts is None else frame.pts - info.start_pts
                 if t is None or (last is not None and t <= last):
                     t = 0 if last is None else last + step

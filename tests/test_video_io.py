@@ -28,6 +28,7 @@ def make_clip(
     fmt: str | None = None,
     codec: str = "libx264",
     frames: np.ndarray | None = None,
+    rotation: int = 0,
 ) -> np.ndarray:
     """Write a test clip; return its ``(N, H, W, 3)`` uint8 frames.
 
@@ -37,6 +38,7 @@ def make_clip(
     gives explicit frame timestamps in ``time_base`` ticks (variable rate).
     ``codec`` ``"ffv1"`` (lossless, any size) allows odd frame sizes.
     ``frames`` (``(N, H, W, 3)`` uint8) replaces the ramps (``n`` and ``size`` follow it).
+    ``rotation`` sets the display matrix (counter-clockwise degrees), as phones do.
     """
     if frames is None:
         w, h = size
@@ -55,6 +57,8 @@ def make_clip(
     video.codec_context.time_base = time_base
     if codec == "libx264":
         video.options = {"crf": "10"}
+    if rotation:
+        video.set_display_rotation(rotation)
     astream = container.add_stream(audio, rate=sample_rate, layout="mono") if audio else None
     for image, t in zip(frames, pts):
         frame = av.VideoFrame.from_ndarray(image, format="rgb24")
@@ -164,6 +168,22 @@ def test_variable_frame_rate_keeps_each_timestamp(tmp_path):
     make_clip(src, n=10, fps=Fraction(20), pts=stamps, time_base=Fraction(1, 1000), fmt="matroska", audio=None)
     copy_video(src, dst, window=4)
     assert frame_times(dst) == [Fraction(t, 1000) for t in stamps]
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_rotated_phone_video_read_and_written_upright(tmp_path, rotation):
+    src, dst = tmp_path / "phone.mp4", tmp_path / "out.mp4"
+    stored = make_clip(src, n=3, size=(64, 48), audio=None, rotation=rotation)
+    # A display matrix of +90 degrees is shown turned counter-clockwise (FFmpeg's player
+    # applies transpose=cclock), as np.rot90 with k=1 turns an image.
+    upright = np.rot90(stored, rotation // 90, axes=(1, 2))
+    info = probe(src)
+    assert info.rotation == rotation and (info.height, info.width) == upright.shape[1:3]
+    assert_same_frames(np.concatenate([w.frames for w in read_windows(info, 2)]), upright)
+    copy_video(src, dst)
+    out = probe(dst)
+    assert out.rotation == 0 and (out.height, out.width) == upright.shape[1:3]
+    assert_same_frames(decode_video(dst), upright)
 
 
 def test_clip_without_audio_gives_output_without_audio(tmp_path):
