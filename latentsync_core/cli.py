@@ -78,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
              "subfolder (default: ./models)",
     )
     enhance.add_argument("--resolution", type=int, choices=(256, 512), default=256, help="aligned face size: 256 (LatentSync 1.5) or 512 (1.6)")
-    enhance.add_argument("--backend", choices=LANDMARK_BACKENDS, default="mediapipe", help="face landmark detector (default mediapipe, offline)")
+    enhance.add_argument(
+        "--backend", choices=LANDMARK_BACKENDS, default="mediapipe",
+        help="face landmark detector: mediapipe (default, bundled), insightface (buffalo_l ONNX files in the models "
+             "folder, non-commercial licence) or face_alignment (fetches its own weights on first use)",
+    )
     enhance.add_argument("--window", type=int, default=32, help="frames decoded and processed at a time (memory bound; default 32)")
     enhance.add_argument("--device", default=None, help="torch device for the restorers, e.g. cpu or cuda (default: cuda when available)")
     enhance.add_argument("--crf", type=int, default=18, help="H.264 quality, 0 (lossless) .. 51 (default 18)")
@@ -96,6 +100,22 @@ def models_folder(models_dir: str | None) -> str:
     root = os.path.abspath(models_dir or "models")
     sub = os.path.join(root, "facerestore_models")
     return sub if os.path.isdir(sub) else root
+
+
+def backend_options(name: str, models_dir: str | None, device: torch.device) -> dict:
+    """Keyword options of landmark backend ``name`` (see :func:`latentsync_core.landmarks.get_backend`).
+
+    ``insightface`` reads ``det_10g.onnx`` and ``2d106det.onnx`` from
+    ``insightface/models/buffalo_l`` under the models folder (ComfyUI's layout)
+    when that exists, else from the models folder itself; it never downloads.
+    """
+    if name == "insightface":
+        root = os.path.abspath(models_dir or "models")
+        pack = os.path.join(root, "insightface", "models", "buffalo_l")
+        return {"model_dir": pack if os.path.isdir(pack) else root, "device": device.type}
+    if name == "face_alignment":
+        return {"device": device.type}
+    return {}
 
 
 def _restorer_file(arch: str, folder: str) -> str:
@@ -241,7 +261,8 @@ def enhance(args: argparse.Namespace) -> None:
     from .face_align import FaceAligner
     from .landmarks import get_backend
 
-    enhancer = WindowEnhancer(FaceAligner(get_backend(args.backend), resolution=args.resolution), restore, args.mask_smooth)
+    backend = get_backend(args.backend, **backend_options(args.backend, args.models_dir, device))
+    enhancer = WindowEnhancer(FaceAligner(backend, resolution=args.resolution), restore, args.mask_smooth)
     from tqdm import tqdm
 
     with VideoWriter(args.output, info, crf=args.crf, preset=args.preset) as writer, tqdm(

@@ -267,3 +267,13 @@ def test_restorer_changes_only_the_mouth(tmp_path, capsys, random_restorer_model
     # the top band (background, hair) only sees the re-encoding.
     assert diff[:, 85:120, 75:115].mean() > 20.0
     assert diff[:, :40].mean() < 5.0
+
+
+def test_missing_landmark_model_exit_3(tmp_path, capsys):
+    src, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    make_clip(src, n=2)
+    code, err = run(capsys, "--input", str(src), "--output", str(out), "--superres", "none",
+                    "--backend", "insightface", "--models-dir", str(tmp_path))
+    assert code == cli.EXIT_MISSING_MODEL
+    assert_one_line_error(err, "missing model", ".onnx", str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ["in.mp4"]
