@@ -11,6 +11,8 @@ from typing import Protocol
 
 import numpy as np
 
+from ..errors import BadInputError
+
 
 @dataclass(frozen=True)
 class FaceLandmarks:
@@ -40,3 +42,12 @@ class LandmarkBackend(Protocol):
     def detect(self, frame: np.ndarray) -> list[FaceLandmarks]:
         """Return every face in ``frame`` (``(H, W, 3)`` uint8 RGB), any order."""
         ...
+
+
+def check_frame(frame: np.ndarray) -> None:
+    """Raise :class:`BadInputError` unless ``frame`` is a non-empty ``(H, W, 3)`` uint8 array."""
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        got = f"{frame.dtype} array of shape {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
+        raise BadInputError(f"Face detection needs an (H, W, 3) uint8 RGB frame, got {got}; convert the frame first.")
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise BadInputError(f"Face detection got an empty frame of shape {frame.shape}; pass frames with pixels.")

@@ -1,0 +1,228 @@
+"""FaceAligner: landmarks -> per-frame template transforms -> aligned faces.
+
+Per frame: detect faces, keep following one person (by box overlap within a
+shot; on a new shot re-acquire by the selection rule), fit the LatentSync
+similarity to the three anchors with the reference's nose-offset smoothing,
+warp the template crop and resize it. Frames where no face is kept are
+flagged and later pass through untouched; a dropout of at most ``max_gap``
+frames inside one shot is bridged by interpolating its neighbours'
+transforms. A shot cut is a large change between 16x16 thumbnails of
+consecutive frames; it resets tracking and smoothing.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+import torch
+
+from .alignment import Alignment
+from .errors import BadInputError
+from .frames import MIN_FACE_FRAME_SIDE, as_rgb_frames, to_uint8
+from .geometry import REFERENCE_SMOOTHING, SUPPORTED_RESOLUTIONS, crop_size, face_template, fit_similarity
+from .landmarks.base import FaceLandmarks, LandmarkBackend
+from .warp import FILL_VALUE, resize_crop, warp_to_crop
+
+SELECTION_MODES = ("largest", "index", "follow_first")
+_TRACK_MIN_IOU = 0.2
+_IDENTITY_MIN_SIMILARITY = 0.6
+_CUT_THRESHOLD = 0.15
+
+
+def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def _box_area(face: FaceLandmarks) -> float:
+    return float((face.bbox[2] - face.bbox[0]) * (face.bbox[3] - face.bbox[1]))
+
+
+def _thumbnail(frame: np.ndarray) -> np.ndarray:
+    """16x16 grayscale thumbnail in 0..1 for shot-cut detection."""
+    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    return cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+
+def _identity(frame: np.ndarray, face: FaceLandmarks, resolution: int) -> np.ndarray | None:
+    """Appearance descriptor of a face: its template crop at 12x16 RGB, normalised."""
+    fit = fit_similarity(face.anchors, face_template(resolution))
+    if fit is None:
+        return None
+    crop = warp_to_crop(frame, fit.matrix, crop_size(resolution))
+    small = cv2.resize(crop, (12, 16), interpolation=cv2.INTER_AREA).astype(np.float64).ravel()
+    small -= small.mean()
+    norm = np.linalg.norm(small)
+    return small / norm if norm > 0 else None
+
+
+class FaceAligner:
+    """Aligns frames to the LatentSync face template; state carries across calls.
+
+    Args:
+        backend: landmark backend (:mod:`latentsync_core.landmarks`).
+        resolution: 256 (LatentSync 1.5) or 512 (1.6).
+        selection: ``"largest"``: on each new shot take the largest face;
+            ``"index"``: the ``face_index``-th face from the left;
+            ``"follow_first"``: the face chosen (largest) in the first frame,
+            found again after cuts by appearance.
+        face_index: index for ``selection="index"``, 0 = leftmost.
+        smoothing: weight of the previous frame in the nose-offset moving
+            average (reference: 0.2).
+        max_gap: longest detection dropout (frames) bridged by interpolation.
+    """
+
+    def __init__(
+        self,
+        backend: LandmarkBackend,
+        resolution: int = 256,
+        selection: str = "largest",
+        face_index: int = 0,
+        smoothing: float = REFERENCE_SMOOTHING,
+        max_gap: int = 4,
+    ) -> None:
+        if resolution not in SUPPORTED_RESOLUTIONS:
+            raise BadInputError(f"resolution must be one of {SUPPORTED_RESOLUTIONS} (256 = LatentSync 1.5, 512 = 1.6), got {resolution}.")
+        if selection not in SELECTION_MODES:
+            raise BadInputError(f"face selection must be one of {SELECTION_MODES}, got '{selection}'.")
+        if not 0.0 <= smoothing < 1.0:
+            raise BadInputError(f"smoothing must be in [0, 1), got {smoothing}.")
+        self.backend = backend
+        self.resolution = resolution
+        self.selection = selection
+        self.face_index = face_index
+        self.smoothing = smoothing
+        self.max_gap = max(0, int(max_gap))
+        self._template = face_template(resolution)
+        self._crop_size = crop_size(resolution)
+        self._track_box: np.ndarray | None = None
+        self._track_frame = -1
+        self._nose_offset: np.ndarray | None = None
+        self._identity: np.ndarray | None = None
+        self._prev_thumb: np.ndarray | None = None
+        self._frame_counter = 0
+
+    def _new_shot(self) -> None:
+        self._track_box = None
+        self._nose_offset = None
+
+    def _acquire(self, faces: list[FaceLandmarks], frame: np.ndarray) -> FaceLandmarks | None:
+        if self.selection == "index":
+            ordered = sorted(faces, key=lambda f: (f.bbox[0] + f.bbox[2]) / 2)
+            return ordered[self.face_index] if self.face_index < len(ordered) else None
+        if self.selection == "follow_first" and self._identity is not None:
+            scored = [(float(d @ self._identity), f) for f in faces if (d := _identity(frame, f, self.resolution)) is not None]
+            if not scored:
+                return None
+            score, face = max(scored, key=lambda s: s[0])
+            return face if score >= _IDENTITY_MIN_SIMILARITY else None
+        face = max(faces, key=_box_area)
+        if self.selection == "follow_first":
+            self._identity = _identity(frame, face, self.resolution)
+        return face
+
+    def _choose(self, faces: list[FaceLandmarks], frame: np.ndarray, index: int) -> FaceLandmarks | None:
+        if self._track_box is not None and index - self._track_frame > self.max_gap + 1:
+            self._new_shot()
+        if not faces:
+            return None
+        if self._track_box is not None:
+            best = max(faces, key=lambda f: _box_iou(f.bbox, self._track_box))
+            return best if _box_iou(best.bbox, self._track_box) >= _TRACK_MIN_IOU else None
+        return self._acquire(faces, frame)
+
+    def align(self, frames: torch.Tensor, on_frame: Callable[[int], None] | None = None) -> tuple[torch.Tensor, Alignment]:
+        """Align a batch of frames, continuing from the previous call's state.
+
+        Args:
+            frames: ``[N, H, W, C]`` float 0..1 (C = 1, 3 or 4).
+            on_frame: called with the frame index after each detection
+                (progress reporting; may raise to interrupt).
+
+        Returns:
+            ``aligned``: ``[N, res, res, 3]`` float32 0..1 (uint8-valued;
+            no-face frames are filled with 127/255), and the :class:`Alignment`.
+        """
+        frames = as_rgb_frames(frames)
+        n, h, w, _ = frames.shape
+        affines = np.zeros((n, 2, 3))
+        affines[:, 0, 0] = affines[:, 1, 1] = 1.0
+        has_face = np.zeros(n, dtype=bool)
+        cut_before = np.zeros(n, dtype=bool)
+        faces_kept: list[FaceLandmarks | None] = [None] * n
+        searchable = min(h, w) >= MIN_FACE_FRAME_SIDE
+        for i in range(n):
+            frame = to_uint8(frames[i])
+            thumb = _thumbnail(frame)
+            if self._prev_thumb is not None and float(np.abs(thumb - self._prev_thumb).mean()) > _CUT_THRESHOLD:
+                cut_before[i] = True
+                self._new_shot()
+            self._prev_thumb = thumb
+            index = self._frame_counter + i
+            face = self._choose(self.backend.detect(frame), frame, index) if searchable else None
+            if on_frame is not None:
+                on_frame(i)
+            if face is None:
+                continue
+            fit = fit_similarity(face.anchors, self._template, self._nose_offset, self.smoothing)
+            if fit is None:
+                continue
+            self._track_box, self._track_frame, self._nose_offset = face.bbox, index, fit.nose_offset
+            affines[i], has_face[i], faces_kept[i] = fit.matrix, True, face
+        self._frame_counter += n
+
+        landmarks = _stack_points([f.points if f else None for f in faces_kept])
+        mouth = _stack_points([f.mouth if f else None for f in faces_kept])
+        interpolated = _bridge_gaps(has_face, cut_before, self.max_gap, (affines, landmarks, mouth))
+        has_face |= interpolated
+
+        aligned = torch.full((n, self.resolution, self.resolution, 3), FILL_VALUE / 255.0)
+        for i in np.flatnonzero(has_face):
+            crop = warp_to_crop(frames[i], affines[i], self._crop_size)
+            aligned[i] = torch.from_numpy(resize_crop(crop, self.resolution)).float() / 255.0
+        alignment = Alignment(
+            resolution=self.resolution,
+            crop_size=self._crop_size,
+            source_size=(h, w),
+            affines=affines,
+            has_face=has_face,
+            interpolated=interpolated,
+            landmarks=landmarks,
+            mouth=mouth,
+            backend=getattr(self.backend, "name", type(self.backend).__name__),
+        )
+        return aligned, alignment
+
+
+def _stack_points(per_frame: list[np.ndarray | None]) -> np.ndarray:
+    """Stack per-frame ``(K, 2)`` point sets into ``(N, K, 2)``, NaN where missing."""
+    k = next((p.shape[0] for p in per_frame if p is not None), 0)
+    out = np.full((len(per_frame), k, 2), np.nan)
+    for i, p in enumerate(per_frame):
+        if p is not None and p.shape[0] == k:
+            out[i] = p
+    return out
+
+
+def _bridge_gaps(has_face: np.ndarray, cut_before: np.ndarray, max_gap: int, arrays: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Interpolate short no-face runs between two face frames of the same shot.
+
+    Fills ``arrays`` (each ``(N, ...)``) in place, linearly in time; returns
+    the ``(N,)`` mask of bridged frames.
+    """
+    bridged = np.zeros_like(has_face)
+    face_idx = np.flatnonzero(has_face)
+    for a, b in zip(face_idx[:-1], face_idx[1:]):
+        gap = b - a - 1
+        if gap == 0 or gap > max_gap or cut_before[a + 1 : b + 1].any():
+            continue
+        for k in range(a + 1, b):
+            t = (k - a) / (b - a)
+            for arr in arrays:
+                arr[k] = (1.0 - t) * arr[a] + t * arr[b]
+            bridged[k] = True
+    return bridged

@@ -1,0 +1,18 @@
+"""ComfyUI V3 extension: the pack's nodes, all under the "LatentSync" category."""
+from typing_extensions import override
+
+from comfy_api.latest import ComfyExtension, io
+
+from . import audio, face
+from .paths import register_model_folders
+
+
+class LatentSyncExtension(ComfyExtension):
+    @override
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return [*face.NODES, *audio.NODES]
+
+
+async def comfy_entrypoint() -> LatentSyncExtension:
+    register_model_folders()
+    return LatentSyncExtension()

@@ -1,0 +1,115 @@
+"""ComfyUI nodes: load LatentSync's Whisper encoder and turn an AUDIO into per-frame audio tokens."""
+from __future__ import annotations
+
+import os
+
+import comfy.model_management as mm
+import comfy.model_patcher
+import folder_paths
+import torch
+from comfy_api.latest import io
+
+from latentsync_core.audio import LENGTH_MODES, audio_frame_count, embed_audio_for_video
+from latentsync_core.errors import MissingModelError
+from latentsync_core.whisper import load_whisper
+
+from .paths import LATENTSYNC_FOLDER as MODEL_FOLDER
+from .types import CATEGORY, AudioEmbeds, Whisper
+
+WHISPER_FILE = "whisper/tiny.pt"
+WHISPER_URL = "https://huggingface.co/ByteDance/LatentSync-1.6/resolve/main/whisper/tiny.pt"
+
+
+
+def _whisper_choices() -> list[str]:
+    found = [f for f in folder_paths.get_filename_list(MODEL_FOLDER) if f.replace("\\", "/").startswith("whisper/")]
+    return [WHISPER_FILE] + sorted(f for f in found if f.endswith(".pt") and f != WHISPER_FILE)
+
+
+class LatentSync_WhisperLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="LatentSync_WhisperLoader",
+            display_name="LatentSync Whisper Loader",
+            category=CATEGORY,
+            description="Loads the Whisper tiny audio encoder that LatentSync 1.5/1.6 is conditioned on.",
+            inputs=[
+                io.Combo.Input(
+                    "whisper_file",
+                    options=_whisper_choices(),
+                    default=WHISPER_FILE,
+                    tooltip="OpenAI-format Whisper checkpoint under models/latentsync "
+                    f"(download {WHISPER_FILE} from {WHISPER_URL}).",
+                ),
+            ],
+            outputs=[Whisper.Output(display_name="whisper")],
+        )
+
+    @classmethod
+    def execute(cls, whisper_file: str) -> io.NodeOutput:
+        path = folder_paths.get_full_path(MODEL_FOLDER, whisper_file)
+        if path is None:
+            folder = os.path.join(folder_paths.get_folder_paths(MODEL_FOLDER)[0], os.path.dirname(whisper_file))
+            raise MissingModelError(os.path.basename(whisper_file), folder, WHISPER_URL)
+        load_device = mm.get_torch_device()
+        offload_device = mm.text_encoder_offload_device()
+        dtype = torch.float16 if mm.should_use_fp16(load_device) else torch.float32
+        model = load_whisper(path, device=offload_device, dtype=dtype)
+        patcher = comfy.model_patcher.ModelPatcher(model, load_device=load_device, offload_device=offload_device)
+        return io.NodeOutput(patcher)
+
+
+class LatentSync_LoadWhisperEmbeds(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="LatentSync_LoadWhisperEmbeds",
+            display_name="LatentSync Whisper Embeds",
+            category=CATEGORY,
+            description="Whisper audio tokens (50 x 384) for every output video frame, and the audio fitted "
+            "to the output length. Audio over 30 s is encoded in cross-faded windows, without a seam.",
+            inputs=[
+                Whisper.Input("whisper", tooltip="The Whisper encoder from LatentSync Whisper Loader."),
+                io.Audio.Input("audio", tooltip="The speech to lip-sync to (any sample rate, mono or stereo)."),
+                io.Float.Input("fps", default=25.0, min=1.0, max=240.0, step=0.001,
+                               tooltip="Frame rate of the video (LatentSync was trained at 25 fps)."),
+                io.Combo.Input(
+                    "length_mode",
+                    options=list(LENGTH_MODES),
+                    default="pingpong",
+                    tooltip="When audio and video lengths differ. pingpong: follow the audio, play the video "
+                    "forward then backward (as LatentSync does); loop: follow the audio, restart the video; "
+                    "trim: cut the longer one; pad_audio: follow the video, pad the audio with silence.",
+                ),
+                io.Image.Input("frames", optional=True,
+                               tooltip="The video frames; only their count is used. Overrides frame_count."),
+                io.Int.Input("frame_count", default=0, min=0, max=1_000_000, optional=True,
+                             tooltip="Number of video frames when no frames are connected; "
+                             "0 uses as many frames as the audio lasts."),
+            ],
+            outputs=[
+                AudioEmbeds.Output(display_name="audio_embeds",
+                                   tooltip="Per-frame tokens, source frame map and fps, for the LatentSync sampler."),
+                io.Audio.Output(display_name="audio", tooltip="The audio cut or padded to the output length."),
+                io.Int.Output(display_name="frame_count", tooltip="Number of output frames."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, whisper, audio: dict, fps: float, length_mode: str, frames=None,
+                frame_count: int = 0) -> io.NodeOutput:
+        waveform, sample_rate = audio["waveform"], int(audio["sample_rate"])
+        if frames is not None:
+            n_video = int(frames.shape[0])
+        elif frame_count > 0:
+            n_video = int(frame_count)
+        else:  # no video given: as many frames as the audio lasts, in order
+            n_video, length_mode = audio_frame_count(waveform.shape[-1], sample_rate, fps), "trim"
+        mm.load_models_gpu([whisper])
+        embeds, fitted = embed_audio_for_video(whisper.model, waveform, sample_rate, n_video, fps, length_mode)
+        out_audio = {"waveform": fitted, "sample_rate": sample_rate}
+        return io.NodeOutput(embeds, out_audio, int(embeds.embeddings.shape[0]))
+
+
+NODES = [LatentSync_WhisperLoader, LatentSync_LoadWhisperEmbeds]

@@ -1,0 +1,18 @@
+"""Model folders the pack adds to ComfyUI (never overwriting user-configured paths)."""
+import os
+
+import folder_paths
+
+LATENTSYNC_FOLDER = "latentsync"
+MODEL_FOLDERS = (LATENTSYNC_FOLDER, "facerestore_models", "insightface")
+
+
+def register_model_folders() -> None:
+    """Add ``models/<name>`` for each of the pack's folders, keeping existing entries."""
+    for name in MODEL_FOLDERS:
+        folder_paths.add_model_folder_path(name, os.path.join(folder_paths.models_dir, name))
+
+
+def insightface_dir() -> str:
+    """Folder of InsightFace's buffalo_l pack (``models/insightface/models/buffalo_l``)."""
+    return os.path.join(folder_paths.get_folder_paths("insightface")[0], "models", "buffalo_l")

@@ -1,0 +1,54 @@
+"""Short clips synthesised from tests/data/astronaut.png (NASA, public domain).
+
+The photo is placed on a canvas with a known similarity jitter per frame,
+so tests know where every face point truly is.
+"""
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+import torch
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def astronaut() -> np.ndarray:
+    """``(512, 512, 3)`` uint8 RGB."""
+    return cv2.cvtColor(cv2.imread(os.path.join(DATA, "astronaut.png")), cv2.COLOR_BGR2RGB)
+
+
+def similarity(angle_deg: float, scale: float, tx: float, ty: float, centre: tuple[float, float]) -> np.ndarray:
+    """``(2, 3)`` rotation+scale about ``centre`` followed by a shift."""
+    m = cv2.getRotationMatrix2D(centre, angle_deg, scale)
+    m[:, 2] += (tx, ty)
+    return m
+
+
+def jitter_affines(n: int, seed: int, base: np.ndarray) -> np.ndarray:
+    """``(n, 2, 3)`` photo -> frame maps: ``base`` then a small random similarity."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        j = similarity(rng.uniform(-6, 6), rng.uniform(0.92, 1.08), rng.uniform(-15, 15), rng.uniform(-10, 10), (320.0, 240.0))
+        out.append(np.vstack([j, [0, 0, 1]]) @ np.vstack([base, [0, 0, 1]]))
+    return np.stack(out)[:, :2]
+
+
+def render(photo: np.ndarray, affines: np.ndarray, size: tuple[int, int] = (640, 480)) -> torch.Tensor:
+    """Frames ``[n, H, W, 3]`` float 0..1 with ``photo`` warped by each affine."""
+    frames = [cv2.warpAffine(photo, a, size, flags=cv2.INTER_LINEAR, borderValue=(40, 40, 40)) for a in affines]
+    return torch.from_numpy(np.stack(frames)).float() / 255.0
+
+
+def to_frames(images: list[np.ndarray]) -> torch.Tensor:
+    """uint8 ``(H, W, 3)`` images -> ``[n, H, W, 3]`` float 0..1."""
+    return torch.from_numpy(np.stack(images)).float() / 255.0
+
+
+def cutaway(size: tuple[int, int] = (640, 480), seed: int = 0) -> np.ndarray:
+    """A frame with no face: smooth coloured noise (a cutaway)."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 255, (6, 8, 3), dtype=np.uint8)
+    return cv2.resize(small, size, interpolation=cv2.INTER_CUBIC)

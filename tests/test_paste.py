@@ -1,0 +1,172 @@
+"""Mouth ROI crop and paste-back on synthetic clips of a real face."""
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from latentsync_core.errors import BadInputError
+from latentsync_core.face_align import FaceAligner
+from latentsync_core.geometry import apply_affine, invert_affine
+from latentsync_core.landmarks import get_backend
+from latentsync_core.mouth_roi import crop_mouth
+from latentsync_core.paste import paste_back
+from tests.clips import astronaut, cutaway, jitter_affines, render, to_frames
+
+BASE = np.array([[1.0, 0.0, 64.0], [0.0, 1.0, -16.0]])
+
+
+@pytest.fixture(scope="module")
+def clip():
+    """Six jittered face frames and one cutaway, aligned at 256."""
+    frames = render(astronaut(), jitter_affines(6, seed=5, base=BASE))
+    frames = torch.cat([frames[:3], to_frames([cutaway(seed=9)]), frames[3:]])
+    aligned, alignment = FaceAligner(get_backend("mediapipe")).align(frames)
+    return frames, aligned, alignment
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(1.0 / np.mean((a - b) ** 2)))
+
+
+def footprint(alignment, i: int) -> np.ndarray:
+    """Frame pixels covered by the aligned face (the warp's support)."""
+    h, w = alignment.source_size
+    res = alignment.resolution
+    ones = np.ones((res, res), np.float32)
+    return cv2.warpAffine(ones, alignment.aligned_affines()[i], (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP) > 0
+
+
+def test_unchanged_faces_come_back_bit_identical(clip):
+    frames, aligned, alignment = clip
+    assert torch.equal(paste_back(frames, aligned, alignment), frames)
+
+
+def test_full_face_round_trip_psnr_and_exact_outside(clip):
+    frames, aligned, alignment = clip
+    out = paste_back(frames, aligned, alignment, region="full_face")
+    assert torch.equal(out[3], frames[3]), "the cutaway frame must pass through unchanged"
+    values = []
+    for i in np.flatnonzero(alignment.has_face):
+        changed = (out[i] != frames[i]).any(-1).numpy()
+        assert not (changed & ~footprint(alignment, i)).any(), "pixels changed outside the pasted face"
+        values.append(psnr(out[i].numpy()[changed], frames[i].numpy()[changed]))
+    print(f"round-trip PSNR in the blended region (face smaller than the crop): min {min(values):.2f} dB")
+    assert min(values) >= 40.0, values
+
+
+def test_round_trip_on_a_face_larger_than_the_crop():
+    photo = cv2.resize(astronaut(), (1080, 1080), interpolation=cv2.INTER_CUBIC)
+    canvas = np.zeros((1080, 1920, 3), np.uint8)
+    canvas[:, 420:1500] = photo
+    frames = to_frames([canvas])
+    aligned, alignment = FaceAligner(get_backend("mediapipe")).align(frames)
+    if not alignment.has_face.all():
+        pytest.skip("no face found at 1080p by this backend")
+    out = paste_back(frames, aligned, alignment, region="full_face")
+    changed = (out[0] != frames[0]).any(-1).numpy()
+    value = psnr(out[0].numpy()[changed], frames[0].numpy()[changed])
+    print(f"round-trip PSNR, face larger than the crop (1080p): {value:.2f} dB")
+    assert value >= 30.0
+
+
+def test_mouth_roi_reports_source_resolution(clip):
+    frames, aligned, alignment = clip
+    roi = crop_mouth(aligned, alignment, target_size=128)
+    assert roi.crops.shape == (7, 128, 128, 3)
+    assert list(roi.valid) == list(alignment.has_face)
+    # the box side in source pixels is the aligned side divided by the source->aligned scale
+    for i in np.flatnonzero(roi.valid):
+        corners = np.array([[roi.boxes[i, 0], roi.boxes[i, 1]], [roi.boxes[i, 2], roi.boxes[i, 1]], [roi.boxes[i, 0], roi.boxes[i, 3]]])
+        src = apply_affine(invert_affine(alignment.aligned_affines()[i]), corners)
+        sides = [np.linalg.norm(src[1] - src[0]), np.linalg.norm(src[2] - src[0])]
+        assert roi.source_size[i] == pytest.approx(max(sides), rel=1e-6)
+    # the lips are inside the box
+    lips = apply_affine(alignment.aligned_affines()[0], alignment.mouth[0])
+    assert (lips >= roi.boxes[0, :2]).all() and (lips <= roi.boxes[0, 2:]).all()
+
+
+def restored_like(roi):
+    """A stand-in restoration with a colour cast and extra contrast (what restorers do wrong)."""
+    crops = roi.crops
+    tinted = ((crops - 0.5) * 1.15 + 0.5) * torch.tensor([1.06, 0.97, 0.9]) + 0.02
+    return roi.replace_crops(tinted.clamp(0, 1))
+
+
+def gradient_energy(img: np.ndarray) -> np.ndarray:
+    gray = img.mean(-1)
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0)
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1)
+    return gx * gx + gy * gy
+
+
+def box_band(alignment, i: int, box: np.ndarray, inner: float, outer: float) -> np.ndarray:
+    """Frame pixels whose aligned-face position lies between the box shrunk by
+    ``inner`` and grown by ``outer`` pixels: the border of the ROI mask."""
+    res = alignment.resolution
+    ys, xs = np.mgrid[0:res, 0:res]
+    def inside(pad):
+        return (xs >= box[0] - pad) & (xs <= box[2] + pad) & (ys >= box[1] - pad) & (ys <= box[3] + pad)
+    band = (inside(outer) & ~inside(-inner)).astype(np.float32)
+    h, w = alignment.source_size
+    return cv2.warpAffine(band, alignment.aligned_affines()[i], (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP) > 0
+
+
+def seam_energy(frames, out, alignment, roi, i, inner):
+    band = box_band(alignment, i, roi.boxes[i], inner, 2.0)
+    return gradient_energy(out[i].numpy())[band].mean(), gradient_energy(frames[i].numpy())[band].mean()
+
+
+def test_roi_paste_touches_only_the_roi_and_shows_no_seam(clip):
+    frames, aligned, alignment = clip
+    roi = crop_mouth(aligned, alignment)
+    out = paste_back(frames, aligned, alignment, roi=restored_like(roi), mask_smooth=0.5)
+    i = 0
+    changed = (out[i] != frames[i]).any(-1).numpy()
+    assert changed.any()
+    # every changed frame pixel maps into the (grown) ROI box of the aligned face
+    ys, xs = np.nonzero(changed)
+    in_face = apply_affine(alignment.aligned_affines()[i], np.stack([xs, ys], 1).astype(float))
+    x0, y0, x1, y1 = roi.boxes[i]
+    grow = 0.1 * (x1 - x0) + 4
+    assert (in_face[:, 0] > x0 - grow).all() and (in_face[:, 0] < x1 + grow).all()
+    assert (in_face[:, 1] > y0 - grow).all() and (in_face[:, 1] < y1 + grow).all()
+    # seam: gradient energy over the feathered border of the ROI mask, after vs before the paste
+    feather = 0.5 * (x1 - x0) / 4
+    after, before = seam_energy(frames, out, alignment, roi, i, feather)
+    print(f"gradient energy on the ROI mask border: {after:.4f} after the paste, {before:.4f} before")
+    assert after <= 1.05 * before
+
+
+def test_hard_edge_without_colour_match_is_detected(clip):
+    """The seam measure above can fail: a hard, uncorrected paste shows a step."""
+    frames, aligned, alignment = clip
+    roi = crop_mouth(aligned, alignment)
+    out = paste_back(frames, aligned, alignment, roi=restored_like(roi), mask_smooth=0.0, colour_match="none")
+    after, before = seam_energy(frames, out, alignment, roi, 0, 2.0)
+    assert after > 1.05 * before
+
+
+def test_colour_match_modes_pull_the_roi_back(clip):
+    frames, aligned, alignment = clip
+    roi = crop_mouth(aligned, alignment)
+    restored = restored_like(roi)
+    errors = {}
+    for mode in ("none", "mean_std", "histogram"):
+        out = paste_back(frames, aligned, alignment, roi=restored, colour_match=mode)
+        changed = (out[0] != frames[0]).any(-1)
+        errors[mode] = float((out[0][changed] - frames[0][changed]).mean(0).abs().max())
+    assert errors["mean_std"] < errors["none"] / 2 and errors["histogram"] < errors["none"] / 2, errors
+
+
+def test_mismatched_inputs_are_named(clip):
+    frames, aligned, alignment = clip
+    with pytest.raises(BadInputError, match="alignment covers"):
+        paste_back(frames[:3], aligned, alignment)
+    with pytest.raises(BadInputError, match="alignment was made on"):
+        paste_back(torch.nn.functional.interpolate(frames.permute(0, 3, 1, 2), size=(240, 320)).permute(0, 2, 3, 1), aligned, alignment)
+    with pytest.raises(BadInputError, match="expected 256x256"):
+        paste_back(frames, aligned[:, :128, :128], alignment)
+    with pytest.raises(BadInputError, match="mask_smooth"):
+        paste_back(frames, aligned, alignment, mask_smooth=2.0)
+    with pytest.raises(BadInputError, match="alignment covers"):
+        crop_mouth(aligned[:2], alignment)
