@@ -221,7 +221,7 @@ class WindowEnhancer:
         roi = None
         if self.restore is not None:
             roi = self.restore(crop_mouth(aligned, alignment, self.roi_size))
-        out = paste_back(source, aligned, alignment, roi=roi, mask_smooth=self.mask_smooth)
+        out = paste_back(source, aligned, alignment, roi=roi, mask_smooth=self.mask_smooth, inplace=True)
         return out.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).numpy()
 
 
