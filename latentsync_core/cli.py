@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
              "(mouth side in source pixels x sr_ratio < 512); 0 restores every face frame (default 2)",
     )
     enhance.add_argument("--fidelity", type=float, default=0.5, help="CodeFormer fidelity, 0 (most restoration) .. 1 (closest to input); default 0.5")
+    enhance.add_argument(
+        "--batch_size", type=int, default=None,
+        help="mouth crops per restorer call (default 4 on CUDA, 1 on CPU; each adds about 1 GB on CPU)",
+    )
     enhance.add_argument("--mask_smooth", type=float, default=0.5, help="feathering of the pasted mouth, 0 (hard edge) .. 1 (default 0.5)")
     enhance.add_argument(
         "--models-dir", "--models_dir", dest="models_dir", default=None,
@@ -170,7 +174,12 @@ class MouthRestorer:
 
 
 def load_restorer(
-    superres: str, sr_ratio: float, models_dir: str | None, device: torch.device, fidelity: float = 0.5
+    superres: str,
+    sr_ratio: float,
+    models_dir: str | None,
+    device: torch.device,
+    fidelity: float = 0.5,
+    batch_size: int | None = None,
 ) -> MouthRestorer | None:
     """The restore step for ``superres`` (GFPGAN, CodeFormer, both), or None for ``"none"``.
 
@@ -184,7 +193,8 @@ def load_restorer(
     folder = models_folder(models_dir)
     archs = ["GFPGAN", "CodeFormer"] if superres == "both" else [superres]
     paths = [_restorer_file(arch, folder) for arch in archs]
-    return MouthRestorer([load_face_restorer(p, device=device, dtype=default_dtype(device)) for p in paths], sr_ratio, fidelity)
+    nets = [load_face_restorer(p, device=device, dtype=default_dtype(device)) for p in paths]
+    return MouthRestorer(nets, sr_ratio, fidelity, batch_size or (4 if device.type == "cuda" else 1))
 
 
 class WindowEnhancer:
@@ -234,6 +244,8 @@ def _check_options(args: argparse.Namespace) -> None:
         raise BadInputError(f"--sr_ratio must be 0 or more, got {args.sr_ratio}.")
     if not 0.0 <= args.fidelity <= 1.0:
         raise BadInputError(f"--fidelity must be in [0, 1], got {args.fidelity}.")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise BadInputError(f"--batch_size must be at least 1, got {args.batch_size}.")
     if not 0 <= args.crf <= 51:
         raise BadInputError(f"--crf must be in 0..51, got {args.crf}.")
 
@@ -256,7 +268,7 @@ def enhance(args: argparse.Namespace) -> None:
     info = probe(args.input)
     check_output_path(args.output, args.input)
     device = _device(args.device)
-    restore = load_restorer(args.superres, args.sr_ratio, args.models_dir, device, args.fidelity)
+    restore = load_restorer(args.superres, args.sr_ratio, args.models_dir, device, args.fidelity, args.batch_size)
 
     from .face_align import FaceAligner
     from .landmarks import get_backend

@@ -139,7 +139,9 @@ def test_bad_input_exit_2_one_line_no_output(tmp_path, capsys, make_input, outpu
 
 
 @pytest.mark.parametrize(
-    "option", [["--window", "0"], ["--mask_smooth", "1.5"], ["--sr_ratio", "-1"], ["--superres", "ESRGAN"], ["--resolution", "300"]]
+    "option",
+    [["--window", "0"], ["--mask_smooth", "1.5"], ["--sr_ratio", "-1"], ["--superres", "ESRGAN"], ["--resolution", "300"],
+     ["--batch_size", "0"], ["--fidelity", "2"], ["--crf", "60"], ["--device", "nonsense"]],
 )
 def test_bad_options_exit_2(tmp_path, capsys, option):
     src = tmp_path / "in.mp4"
