@@ -181,21 +181,8 @@ def test_module_entry_point_reports_bad_input(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def _skip_without_restorers() -> None:
-    """Skip where the restorers package (merged from its own branch) has not landed yet."""
-    try:
-        from restorers import frames_needing_restore, load_face_restorer  # noqa: F401
-    except ImportError:
-        pytest.skip("the restorers package is not in this checkout")
-
-
-@pytest.fixture
-def needs_restorers():
-    _skip_without_restorers()
-
-
 @pytest.mark.parametrize("superres, file_name", [("GFPGAN", "GFPGANv1.4.pth"), ("CodeFormer", "codeformer.pth"), ("both", "GFPGANv1.4.pth")])
-def test_missing_model_exit_3_names_file_folder_url(tmp_path, capsys, needs_restorers, superres, file_name):
+def test_missing_model_exit_3_names_file_folder_url(tmp_path, capsys, superres, file_name):
     src, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
     make_clip(src, n=2)
     models = tmp_path / "models"
@@ -231,7 +218,7 @@ def _face_roi(n: int = 3):
     return crop_mouth(aligned, alignment, 512)
 
 
-def test_mouth_restorer_selects_by_sr_ratio_and_chains_nets(needs_restorers):
+def test_mouth_restorer_selects_by_sr_ratio_and_chains_nets():
     roi = _face_roi()
     assert roi.valid.tolist() == [True, True, False]
     first, second = _Negate(), _Negate()
@@ -253,8 +240,6 @@ def torch_allclose(a, b) -> bool:
 def random_restorer_models(tmp_path_factory):
     """Random-weight GFPGAN v1.4 and CodeFormer files in the official layout (``params_ema`` state dicts)."""
     import torch
-
-    _skip_without_restorers()
 
     folder = tmp_path_factory.mktemp("facerestore_models")
     torch.manual_seed(0)

@@ -258,7 +258,7 @@ def test_existing_output_replaced_only_on_success(tmp_path):
     dst.write_bytes(b"old")
     info = probe(src)
     with pytest.raises(RuntimeError):
-        with VideoWriter(dst, info) as writer:
+        with VideoWriter(dst, info):
             raise RuntimeError("stop")
     assert dst.read_bytes() == b"old"
     copy_video(src, dst)
