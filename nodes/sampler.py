@@ -97,7 +97,7 @@ class LatentSync_Sampler(io.ComfyNode):
             ],
             outputs=[
                 io.Image.Output("synced_faces", tooltip="Aligned faces with the regenerated mouth, one per output frame."),
-                Alignment.Output("alignment", tooltip="The alignment of each output frame (the video's frames in the "
+                Alignment.Output("synced_alignment", display_name="alignment", tooltip="The alignment of each output frame (the video's frames in the "
                                  "audio's order), for the paste node together with the original video frames."),
             ],
         )

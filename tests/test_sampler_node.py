@@ -59,7 +59,7 @@ def test_node_matches_core_sampler(comfy):
     frame_map = torch.tensor([0, 1, 2, 3, 3, 2])
     emb = parity_embeddings(13, 6)
     unet = StandInUNet()
-    LatentSync_Sampler.define_schema()
+    LatentSync_Sampler.GET_SCHEMA()  # validates the schema as ComfyUI does on import
     out = LatentSync_Sampler.execute(unet, comfy_vae, faces, _alignment(4, has_face), _Embeds(emb, frame_map),
                                      steps=2, guidance=1.5, seed=3, chunk_size=4, deepcache=False)
     images, alignment = out.args if hasattr(out, "args") else out
