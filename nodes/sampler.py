@@ -96,7 +96,7 @@ class LatentSync_Sampler(io.ComfyNode):
                                  tooltip="Reuse deep UNet features on 2 of every 3 steps: faster, slightly different output."),
             ],
             outputs=[
-                io.Image.Output("synced_faces", tooltip="Aligned faces with the regenerated mouth, one per output frame."),
+                io.Image.Output("synced_faces", display_name="synced_faces", tooltip="Aligned faces with the regenerated mouth, one per output frame."),
                 Alignment.Output("synced_alignment", display_name="alignment", tooltip="The alignment of each output frame (the video's frames in the "
                                  "audio's order), for the paste node together with the original video frames."),
             ],
