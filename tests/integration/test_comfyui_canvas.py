@@ -12,8 +12,13 @@ import os
 import pytest
 
 from canvas import missing_tools, render_workflow
-from comfyui_client import ComfyUIServer, workflow_to_prompt
+from comfyui_client import FRONTEND_ONLY, ComfyUIServer, input_specs, workflow_to_prompt
 from media import WORKFLOWS, example_names, prepare_inputs
+
+
+def declared(object_info: dict, class_type: str) -> set[str]:
+    """Names of the inputs a node class declares to the server."""
+    return {name for name, _, _ in input_specs(object_info, class_type)}
 
 
 @pytest.mark.parametrize("name", example_names())
@@ -25,6 +30,9 @@ def test_example_workflow_loads_in_the_canvas(name: str, comfyui_server: ComfyUI
     path = os.path.join(WORKFLOWS, name + ".json")
     with open(path, encoding="utf-8") as f:
         workflow = json.load(f)
+    absent_core = sorted({node["type"] for node in workflow["nodes"]} - set(object_info) - FRONTEND_ONLY)
+    if absent_core and not any(t.startswith("LatentSync_") for t in absent_core):
+        pytest.skip(f"this ComfyUI lacks core node(s) {absent_core} (LoadAudio needs torchaudio)")
     prepare_inputs(workflow, comfyui_server.folder("input"))
 
     report = render_workflow(comfyui_server.url, path, str(tmp_path / "canvas.png"), str(tmp_path / "prompt.json"))
@@ -32,6 +40,8 @@ def test_example_workflow_loads_in_the_canvas(name: str, comfyui_server: ComfyUI
     assert report["missing"] == [] and report["load_errors"] == [], report
     assert report["returncode"] == 0
     assert os.path.getsize(tmp_path / "canvas.png") > 10_000
-    frontend = {node_id: {"class_type": node["class_type"], "inputs": node["inputs"]}
+    # the frontend also sends its own display widgets (LoadAudio's audioUI), which the server ignores
+    frontend = {node_id: {"class_type": node["class_type"],
+                          "inputs": {k: v for k, v in node["inputs"].items() if k in declared(object_info, node["class_type"])}}
                 for node_id, node in report["prompt"].items()}
     assert frontend == workflow_to_prompt(workflow, object_info)

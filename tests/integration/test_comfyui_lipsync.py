@@ -24,8 +24,10 @@ the nodes, ComfyUI's executor, model management, video decoding and encoding, is
 thing. The server is this module's own (not the session's shared one), started with that
 file on ``PYTHONPATH``.
 
-ComfyUI's core ``LoadAudio`` needs ``torchaudio``; a ComfyUI environment without it lists
-no ``LoadAudio`` and the test is skipped with that reason.
+ComfyUI's core ``LoadAudio`` needs ``torchaudio``. In a ComfyUI environment without it
+(no ``LoadAudio`` in ``/object_info``) the speech is given as the PCM sound track of a small
+.mov through ``LoadVideo -> GetVideoComponents.audio`` instead; the rest of the graph is
+the workflow as saved.
 """
 from __future__ import annotations
 
@@ -51,6 +53,9 @@ VIDEO_FRAMES = 4
 SPEECH_SECONDS = 0.24
 FRAME_MAP = [0, 1, 2, 3, 3, 2]
 """Source frame of each output frame: pingpong of 4 video frames over 6 audio frames."""
+
+LOAD_AUDIO_INFO = {"input": {"required": {"audio": [[], {"audio_upload": True}]}}, "input_order": {"required": ["audio"]}}
+"""``/object_info`` of ComfyUI 0.3.64's LoadAudio (for converting the workflow where it did not import)."""
 
 SITECUSTOMIZE = '''"""Written by tests/integration/test_comfyui_lipsync.py for its ComfyUI server only.
 
@@ -82,6 +87,34 @@ class _TinyUNetConfig(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, _TinyUNetConfig())
 '''
+
+
+def audio_through_video(prompt: dict[str, dict], input_dir: str, speech: np.ndarray, sample_rate: int = 16000) -> None:
+    """Replace each LoadAudio of ``prompt`` by LoadVideo -> GetVideoComponents of a .mov carrying ``speech``
+    as 16-bit PCM (lossless, so the audio keeps its length to the sample)."""
+    path = os.path.join(input_dir, "speech_track.mov")
+    with av.open(path, "w") as container:
+        video = container.add_stream("libx264", rate=VIDEO_FPS)
+        video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
+        audio = container.add_stream("pcm_s16le", rate=sample_rate)
+        audio.layout = "mono"
+        for _ in range(round(speech.size / sample_rate * VIDEO_FPS)):
+            container.mux(video.encode(av.VideoFrame.from_ndarray(np.full((64, 64, 3), 128, np.uint8), format="rgb24")))
+        container.mux(video.encode())
+        for start in range(0, speech.size, 1024):
+            samples = (speech[None, start:start + 1024] * 32767).astype(np.int16)
+            frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+            frame.sample_rate = sample_rate
+            container.mux(audio.encode(frame))
+        container.mux(audio.encode())
+    for node_id in [i for i, node in prompt.items() if node["class_type"] == "LoadAudio"]:
+        split = f"{node_id}_components"
+        prompt[node_id] = {"class_type": "LoadVideo", "inputs": {"file": os.path.basename(path)}}
+        prompt[split] = {"class_type": "GetVideoComponents", "inputs": {"video": [node_id, 0]}}
+        for node in prompt.values():
+            for name, value in node["inputs"].items():
+                if value == [node_id, 0] and node is not prompt[split]:
+                    node["inputs"][name] = [split, 1]
 
 
 def write_models(models: str) -> None:
@@ -133,11 +166,13 @@ def lipsync_server(tmp_path_factory: pytest.TempPathFactory):
 def test_lipsync_workflow_follows_the_audio(lipsync_server: ComfyUIServer) -> None:
     client = ComfyUIClient(lipsync_server)
     object_info = client.object_info()
-    if "LoadAudio" not in object_info:
-        pytest.skip("ComfyUI's LoadAudio did not import in COMFYUI_PYTHON (it needs torchaudio)")
-    workflow, prompt = load_example("lipsync_video", object_info)
+    has_load_audio = "LoadAudio" in object_info
+    workflow, prompt = load_example("lipsync_video", {"LoadAudio": LOAD_AUDIO_INFO, **object_info})
     written = prepare_inputs(workflow, lipsync_server.folder("input"), VIDEO_FRAMES, SPEECH_SECONDS)
     video = next(v for name, v in written.items() if name.endswith(".mp4"))
+    if not has_load_audio:
+        speech = next(v for name, v in written.items() if name.endswith(".wav"))
+        audio_through_video(prompt, lipsync_server.folder("input"), speech)
     by_type = {node["class_type"]: node_id for node_id, node in prompt.items()}
     prompt[by_type["LatentSync_Sampler"]]["inputs"]["steps"] = STEPS
 
