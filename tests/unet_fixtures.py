@@ -23,6 +23,8 @@ import os
 import pytest
 import torch
 
+from sampler_fixtures import seeded_weights
+
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 REFERENCE_KEYS = os.path.join(DATA, "unet_reference_keys.json")
 
@@ -45,25 +47,10 @@ def sinusoid_table(length: int, dim: int) -> torch.Tensor:
 
 
 def reference_weights(shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, torch.Tensor]:
-    """Seeded float32 weights for a key list, drawn in sorted key order.
-
-    Matrices/kernels ~ N(0, 1/fan_in), norm scales 1 + 0.1 N(0, 1), biases 0.1 N(0, 1);
-    ``*.pe`` keys get the sinusoidal table they hold in real checkpoints.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    out: dict[str, torch.Tensor] = {}
-    for key in sorted(shapes):
-        shape = shapes[key]
-        if key.endswith(".pe"):
-            out[key] = sinusoid_table(shape[1], shape[2])
-            continue
-        noise = torch.randn(shape, generator=gen, dtype=torch.float32)
-        if len(shape) >= 2:
-            out[key] = noise / math.sqrt(math.prod(shape[1:]))
-        elif key.endswith(".weight"):
-            out[key] = 1.0 + 0.1 * noise
-        else:
-            out[key] = 0.1 * noise
+    """Seeded float32 weights for a key list (:func:`sampler_fixtures.seeded_weights`);
+    ``*.pe`` keys draw nothing and get the sinusoidal table they hold in real checkpoints."""
+    out = seeded_weights({k: v for k, v in shapes.items() if not k.endswith(".pe")}, seed)
+    out.update({k: sinusoid_table(v[1], v[2]) for k, v in shapes.items() if k.endswith(".pe")})
     return out
 
 

@@ -2,7 +2,8 @@
 
 Opt-in on top of COMFYUI_PATH: needs node, Chromium and PLAYWRIGHT_DIR (see canvas.py).
 The API prompt the frontend builds from the canvas must equal ``workflow_to_prompt``'s,
-which the run tests use.
+which the run tests use, apart from values of widgets the frontend adds on its own
+(PreviewAny's ``preview`` text box): the server declares no such inputs and ignores them.
 """
 from __future__ import annotations
 
@@ -14,11 +15,6 @@ import pytest
 from canvas import missing_tools, render_workflow
 from comfyui_client import FRONTEND_ONLY, ComfyUIServer, input_specs, workflow_to_prompt
 from media import WORKFLOWS, example_names, prepare_inputs
-
-
-def declared(object_info: dict, class_type: str) -> set[str]:
-    """Names of the inputs a node class declares to the server."""
-    return {name for name, _, _ in input_specs(object_info, class_type)}
 
 
 @pytest.mark.parametrize("name", example_names())
@@ -40,8 +36,9 @@ def test_example_workflow_loads_in_the_canvas(name: str, comfyui_server: ComfyUI
     assert report["missing"] == [] and report["load_errors"] == [], report
     assert report["returncode"] == 0
     assert os.path.getsize(tmp_path / "canvas.png") > 10_000
-    # the frontend also sends its own display widgets (LoadAudio's audioUI), which the server ignores
-    frontend = {node_id: {"class_type": node["class_type"],
-                          "inputs": {k: v for k, v in node["inputs"].items() if k in declared(object_info, node["class_type"])}}
-                for node_id, node in report["prompt"].items()}
+    frontend = {}
+    for node_id, node in report["prompt"].items():
+        declared = {name for name, _, _ in input_specs(object_info, node["class_type"])}
+        inputs = {name: value for name, value in node["inputs"].items() if name in declared}
+        frontend[node_id] = {"class_type": node["class_type"], "inputs": inputs}
     assert frontend == workflow_to_prompt(workflow, object_info)

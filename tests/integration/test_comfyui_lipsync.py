@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import sys
 import tempfile
 
@@ -161,6 +162,7 @@ def lipsync_server(tmp_path_factory: pytest.TempPathFactory):
         yield server
     finally:
         server.stop()
+        shutil.rmtree(os.path.join(base, "models"), ignore_errors=True)  # 0.4 GB of random weights
 
 
 def test_lipsync_workflow_follows_the_audio(lipsync_server: ComfyUIServer) -> None:

@@ -1,0 +1,469 @@
+"""Streaming video I/O through PyAV: frames in bounded windows, frames out with the source audio.
+
+Reading yields windows of at most ``window`` RGB frames with their timestamps, so
+memory does not grow with the length of the video. Writing encodes H.264
+(``libx264``, ``yuv420p``; ``mpeg4`` when the bundled FFmpeg lacks x264) with each
+frame's source timestamp, so the frame rate is kept exactly, odd rates
+(30000/1001, 24000/1001) and variable frame rate included. The first audio track
+of the source is copied packet by packet when the output container accepts its
+codec, else re-encoded to AAC, and interleaved with the video as it is written.
+
+Output is atomic: frames go to a hidden temporary file in the output's folder,
+renamed onto the output path by :meth:`VideoWriter.close`; on any error the
+temporary file is removed and nothing is left at the output path.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Iterator
+
+import av
+import numpy as np
+
+from .errors import BadInputError
+
+#: Output file extensions and the container format each is written as.
+OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+
+#: Frame rate assumed when a stream declares none.
+FALLBACK_FPS = Fraction(25)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a reader and a writer need to know about a source video.
+
+    Attributes:
+        path: the file.
+        width, height: frame size in pixels.
+        fps: average frame rate, frames per second (exact, e.g. ``Fraction(30000, 1001)``).
+        time_base: seconds per tick of the video timestamps.
+        start_pts: timestamp of the stream start, in ``time_base`` ticks;
+            :func:`read_windows` reports timestamps relative to it.
+        frame_count: frames as stored in the container header, None when unknown.
+        duration: seconds, None when unknown.
+        audio_codec: codec name of the first audio track, None when there is none.
+        rotation: counter-clockwise degrees (0, 90, 180, 270) the stored frames are
+            turned by to be shown (the stream's display matrix, e.g. phone videos).
+            :func:`read_windows` returns frames already upright, and ``width``,
+            ``height`` are the upright size; the output is written upright.
+    """
+
+    path: str
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction
+    start_pts: int
+    frame_count: int | None
+    duration: float | None
+    audio_codec: str | None
+    rotation: int = 0
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_codec is not None
+
+    def estimated_frames(self) -> int | None:
+        """Frame count from the header, else from duration x fps; None when neither is known."""
+        if self.frame_count:
+            return self.frame_count
+        if self.duration:
+            return max(1, round(self.duration * float(self.fps)))
+        return None
+
+
+@dataclass
+class FrameWindow:
+    """Consecutive decoded frames.
+
+    Attributes:
+        frames: ``(N, H, W, 3)`` uint8 RGB, values 0..255.
+        pts: ``(N,)`` int64 presentation timestamps in ``VideoInfo.time_base``
+            ticks relative to ``VideoInfo.start_pts``, strictly increasing.
+        start: index of the first frame in the video.
+    """
+
+    frames: np.ndarray
+    pts: np.ndarray
+    start: int
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+
+def _open_input(path: str) -> av.container.InputContainer:
+    if not os.path.exists(path):
+        raise BadInputError(f"Input video '{path}' does not exist. Check the path.")
+    if os.path.isdir(path):
+        raise BadInputError(f"Input video '{path}' is a folder. Give the path of a video file.")
+    try:
+        return av.open(path, "r")
+    except (av.FFmpegError, UnicodeDecodeError) as exc:
+        raise BadInputError(
+            f"Cannot read '{path}' as a video ({exc}). Give an mp4, mov, mkv or other video file."
+        ) from exc
+
+
+def _stream_fps(stream: av.video.stream.VideoStream) -> Fraction:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate and rate > 0:
+            return Fraction(rate)
+    return FALLBACK_FPS
+
+
+def _display_rotation(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
+    """Counter-clockwise display rotation of the first frame, a multiple of 90 in 0..270 (0 if none)."""
+    try:
+        frame = next(container.decode(stream), None)
+    except av.FFmpegError:
+        return 0
+    return 90 * (round((frame.rotation if frame is not None else 0) / 90) % 4)
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Read the header of ``path``; raise :class:`BadInputError` if it is no readable video."""
+    path = os.fspath(path)
+    container = _open_input(path)
+    try:
+        if not container.streams.video:
+            raise BadInputError(f"'{path}' has no video frames (no video stream). Give a video file, not an audio file.")
+        stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if not width or not height:
+            raise BadInputError(f"'{path}' has a video stream with no frame size. The file may be damaged.")
+        time_base = Fraction(stream.time_base) if stream.time_base else 1 / _stream_fps(stream)
+        duration = None
+        if stream.duration:
+            duration = float(stream.duration * time_base)
+        elif container.duration:
+            duration = container.duration / av.time_base
+        audio = container.streams.audio
+        audio_codec = audio[0].codec_context.name if audio else None
+        frame_count = int(stream.frames) or None
+        start_pts = int(stream.start_time or 0)
+        fps = _stream_fps(stream)
+        rotation = _display_rotation(container, stream)
+        if rotation in (90, 270):
+            width, height = height, width
+        return VideoInfo(
+            path=path,
+            width=int(width),
+            height=int(height),
+            fps=fps,
+            time_base=time_base,
+            start_pts=start_pts,
+            frame_count=frame_count,
+            duration=duration,
+            audio_codec=audio_codec,
+            rotation=rotation,
+        )
+    finally:
+        container.close()
+
+
+def read_windows(info: VideoInfo, window: int = 32) -> Iterator[FrameWindow]:
+    """Decode ``info.path`` in windows of at most ``window`` frames.
+
+    Only one window is held at a time (a fresh array each, so a caller may keep
+    one while asking for the next). Frames are turned upright by
+    ``info.rotation``; frames whose size changes mid-stream are scaled to the
+    stream's size. Missing or non-increasing timestamps are replaced by the
+    previous one plus one frame interval.
+
+    Raises:
+        BadInputError: the file cannot be decoded or holds no frames.
+    """
+    if window < 1:
+        raise BadInputError(f"Window size must be at least 1 frame, got {window}.")
+    step = max(1, round(1 / (info.fps * info.time_base)))
+    turns = info.rotation // 90
+    coded_w, coded_h = (info.height, info.width) if turns % 2 else (info.width, info.height)
+    container = _open_input(info.path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        buf = np.empty((window, info.height, info.width, 3), np.uint8)
+        pts = np.empty(window, np.int64)
+        n = start = 0
+        last = None
+        try:
+            for frame in container.decode(stream):
+                image = frame.to_ndarray(format="rgb24", width=coded_w, height=coded_h)
+                buf[n] = np.rot90(image, turns) if turns else image
+                t = None if frame.pts is None else frame.pts - info.start_pts
+                if t is None or (last is not None and t <= last):
+                    t = 0 if last is None else last + step
+                pts[n] = last = t
+                n += 1
+                if n == window:
+                    yield FrameWindow(buf, pts, start)
+                    start += n
+                    n = 0
+                    buf = np.empty_like(buf)
+                    pts = np.empty_like(pts)
+        except av.FFmpegError as exc:
+            raise BadInputError(f"Cannot decode '{info.path}' after {start + n} frames ({exc}). The file may be damaged.") from exc
+        if n:
+            yield FrameWindow(buf[:n], pts[:n], start)
+        elif start == 0:
+            raise BadInputError(f"'{info.path}' has no video frames. Give a video with at least one frame.")
+    finally:
+        container.close()
+
+
+def check_output_path(path: str | os.PathLike, input_path: str | os.PathLike | None = None) -> str:
+    """Validate where a video will be written; return the container format name.
+
+    Raises:
+        BadInputError: unknown extension, missing or unwritable folder, a folder
+            at ``path``, or ``path`` naming the input file.
+    """
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in OUTPUT_FORMATS:
+        raise BadInputError(
+            f"Output '{path}' has extension '{ext}'; use one of {', '.join(sorted(OUTPUT_FORMATS))}."
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise BadInputError(f"Output folder '{folder}' does not exist. Create it or choose another output path.")
+    if os.path.isdir(path):
+        raise BadInputError(f"Output '{path}' is a folder. Give a file name such as out.mp4.")
+    if not os.access(folder, os.W_OK):
+        raise BadInputError(f"Output folder '{folder}' is not writable. Choose another output path.")
+    if input_path is not None and os.path.exists(path) and os.path.samefile(path, input_path):
+        raise BadInputError(f"Output '{path}' is the input file. Choose a different output path.")
+    return OUTPUT_FORMATS[ext]
+
+
+def _new_file_mode(path: str) -> int:
+    """Permissions for the output: those of the file it replaces, else 0o666 less the umask."""
+    if os.path.exists(path):
+        return os.stat(path).st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _video_codec() -> str:
+    for name in ("libx264", "mpeg4"):
+        try:
+            av.codec.Codec(name, "w")
+            return name
+        except av.FFmpegError:
+            continue
+    raise RuntimeError("PyAV's FFmpeg has neither the libx264 nor the mpeg4 encoder.")
+
+
+class _AudioTrack:
+    """The first audio track of a source, copied into an output container as video is written.
+
+    Packets are remuxed unchanged when the output format accepts the codec,
+    else decoded and re-encoded to AAC. Timestamps are shifted by
+    ``origin`` seconds (the video start) so audio and video keep their sync.
+    """
+
+    def __init__(self, source: str, output: av.container.OutputContainer, origin: Fraction) -> None:
+        self._input = av.open(source, "r")
+        self._src = self._input.streams.audio[0]
+        self._remux = self._src.codec_context.name in output.supported_codecs
+        if self._remux:
+            self._out = output.add_stream_from_template(self._src)
+            self._shift = round(origin / self._src.time_base)
+        else:
+            rate = self._src.codec_context.sample_rate or 48000
+            layout = "stereo" if self._src.codec_context.channels >= 2 else "mono"
+            self._out = output.add_stream("aac", rate=rate, layout=layout)
+            self._resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate, frame_size=1024)
+            self._rate = rate
+            self._origin = origin
+            self._next_sample: int | None = None
+        self._output = output
+        self._packets = self._input.demux(self._src)
+        self._held: av.Packet | None = None
+        self._done = False
+
+    def _packet_time(self, packet: av.Packet) -> float | None:
+        t = packet.pts if packet.pts is not None else packet.dts
+        return None if t is None else float(t * self._src.time_base)
+
+    def pump(self, until: float | None) -> None:
+        """Write source packets whose start is before ``until`` seconds of source time (None: all)."""
+        while not self._done:
+            packet = self._held if self._held is not None else next(self._packets, None)
+            self._held = None
+            if packet is None:
+                self._done = True
+                self._flush()
+                return
+            if packet.size == 0:
+                continue
+            t = self._packet_time(packet)
+            if until is not None and t is not None and t > until:
+                self._held = packet
+                return
+            self._write(packet)
+
+    def _write(self, packet: av.Packet) -> None:
+        if self._remux:
+            if packet.pts is not None:
+                packet.pts -= self._shift
+            if packet.dts is not None:
+                packet.dts -= self._shift
+            packet.stream = self._out
+            self._output.mux(packet)
+            return
+        for frame in self._src.codec_context.decode(packet):
+            self._encode(frame)
+
+    def _encode(self, frame: av.AudioFrame | None) -> None:
+        if frame is not None and self._next_sample is None:
+            first = Fraction(frame.pts) * frame.time_base if frame.pts is not None else Fraction(0)
+            self._next_sample = round((first - self._origin) * self._rate)
+        if frame is not None:
+            frame.pts = None
+        for out in self._resampler.resample(frame):
+            out.pts = self._next_sample or 0
+            out.time_base = Fraction(1, self._rate)
+            self._next_sample = out.pts + out.samples
+            self._output.mux(self._out.encode(out))
+
+    def _flush(self) -> None:
+        if not self._remux:
+            for frame in self._src.codec_context.decode(None):
+                self._encode(frame)
+            self._encode(None)
+            self._output.mux(self._out.encode(None))
+
+    def close(self) -> None:
+        self._input.close()
+
+
+class VideoWriter:
+    """Writes RGB frames to ``path`` with the audio of ``info``'s file, atomically.
+
+    Use as a context manager: a clean exit renames the finished temporary file
+    onto ``path``; an exception removes it and leaves ``path`` untouched.
+
+    Args:
+        path: output file; ``.mp4``, ``.m4v``, ``.mov`` or ``.mkv``.
+        info: the source video; its size, rate, time base and audio are used.
+        copy_audio: copy the source's first audio track when it has one.
+        crf: x264 constant rate factor (0 lossless .. 51 worst; 18 is visually lossless).
+        preset: x264 speed preset.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        info: VideoInfo,
+        copy_audio: bool = True,
+        crf: int = 18,
+        preset: str = "medium",
+    ) -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        fmt = check_output_path(self.path, info.path)
+        self.info = info
+        stem, ext = os.path.splitext(os.path.basename(self.path))
+        try:
+            fd, self._tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".partial{ext}", dir=os.path.dirname(self.path))
+        except OSError as exc:
+            raise BadInputError(f"Cannot create a file next to '{self.path}' ({exc}). Choose another output path.") from exc
+        os.close(fd)
+        os.chmod(self._tmp, _new_file_mode(self.path))
+        self._container: av.container.OutputContainer | None = None
+        self._audio: _AudioTrack | None = None
+        try:
+            self._open(fmt, copy_audio, crf, preset)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _open(self, fmt: str, copy_audio: bool, crf: int, preset: str) -> None:
+        info = self.info
+        self._container = av.open(self._tmp, "w", format=fmt)
+        codec = _video_codec()
+        stream = self._container.add_stream(codec, rate=info.fps)
+        self.width, self.height = info.width + info.width % 2, info.height + info.height % 2
+        stream.width, stream.height = self.width, self.height
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = info.time_base
+        stream.time_base = info.time_base
+        if codec == "libx264":
+            stream.options = {"crf": str(crf), "preset": preset}
+        else:
+            stream.codec_context.qscale = 3
+            stream.codec_context.flags |= "QSCALE"
+        self._stream = stream
+        if copy_audio and info.has_audio:
+            self._audio = _AudioTrack(info.path, self._container, info.start_pts * info.time_base)
+        self.frames_written = 0
+
+    def write(self, frames: np.ndarray, pts: np.ndarray) -> None:
+        """Encode ``frames`` ``(N, H, W, 3)`` uint8 RGB at timestamps ``pts`` ``(N,)``.
+
+        ``pts`` are in ``info.time_base`` ticks relative to the video start, as
+        :func:`read_windows` gives them. Odd frame sizes are padded by one edge
+        pixel to the even size yuv420p needs.
+        """
+        info = self.info
+        if frames.ndim != 4 or frames.shape[1:] != (info.height, info.width, 3) or frames.dtype != np.uint8:
+            raise BadInputError(
+                f"Frames to write must be ({'N'}, {info.height}, {info.width}, 3) uint8, got {frames.shape} {frames.dtype}."
+            )
+        if self.width != info.width or self.height != info.height:
+            pad = ((0, 0), (0, self.height - info.height), (0, self.width - info.width), (0, 0))
+            frames = np.pad(frames, pad, mode="edge")
+        for image, t in zip(frames, pts):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            frame.pts = int(t)
+            frame.time_base = info.time_base
+            self._container.mux(self._stream.encode(frame))
+        self.frames_written += len(frames)
+        if self._audio is not None and len(pts):
+            self._audio.pump(float((info.start_pts + int(pts[-1])) * info.time_base))
+
+    def close(self) -> None:
+        """Flush the encoders, write the rest of the audio and move the file onto ``path``."""
+        try:
+            if self.frames_written == 0:
+                raise BadInputError(f"No frames were written to '{self.path}'.")
+            self._container.mux(self._stream.encode(None))
+            if self._audio is not None:
+                self._audio.pump(None)
+            self._close_files()
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _close_files(self) -> None:
+        if self._audio is not None:
+            self._audio.close()
+            self._audio = None
+        if self._container is not None:
+            container, self._container = self._container, None
+            container.close()
+
+    def abort(self) -> None:
+        """Close everything and remove the temporary file; ``path`` is left untouched."""
+        try:
+            self._close_files()
+        except av.FFmpegError:
+            pass
+        finally:
+            if os.path.exists(self._tmp):
+                os.remove(self._tmp)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

@@ -1,0 +1,144 @@
+"""``example_workflows/enhance_lipsynced_video.json`` end to end in a real ComfyUI.
+
+Seeded random-weight GFPGAN v1.4 and CodeFormer files, in the official layouts
+(``{"params_ema": state_dict}`` ``.pth``, keys and shapes of the official networks,
+weights from ``tests/test_restorers_common.seeded_state_dict``), are written into
+the server's ``models/facerestore_models`` under the official file names the
+workflow picks. The input is a short synthesised talking-head clip (the astronaut
+drifting 2 px a frame, with a 440 Hz tone; ``media.write_talking_head``).
+
+The workflow runs twice: as saved (every mouth is upscaled far more than
+``sr_ratio`` 1, so both restorers run on every frame), and with ``sr_ratio`` at its
+maximum 16 on both restore nodes, so that no frame qualifies and the same pipeline
+(decode, align, paste, re-encode) runs without restoration. Comparing the two
+outputs frame by frame isolates what restoration changed from what re-encoding
+changed: the restored mouths must differ strongly, and only inside the mouth
+footprint. Random weights make the "restored" mouths nonsense, which is what
+makes the change visible; they say nothing about restoration quality.
+"""
+from __future__ import annotations
+
+import copy
+import io
+import os
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from comfyui_client import ComfyUIClient, ComfyUIServer
+from media import VIDEO_FPS, load_example, write_talking_head
+
+FRAMES = 4
+"""Random-weight GFPGAN + CodeFormer cost several seconds per frame on CPU."""
+MOUTH_BOX = (slice(96, 208), slice(176, 272))
+"""Rows and columns of the clip (multiples of :data:`BLOCK`) that hold the pasted mouth
+ROI in every frame: the blocks seen changing (rows 112-192, columns 192-256) plus one
+block on every side for the 2 px/frame drift and the feathered edge."""
+BLOCK = 16
+"""Side of the blocks compared: H.264's macroblock."""
+CHANGED = 10.0
+"""A block counts as changed when its mean absolute difference exceeds this (of 255).
+Measured: restored mouth blocks 18-46; elsewhere, where only the encoder's
+decisions differ between the two runs, at most 6."""
+
+
+@pytest.fixture(scope="module")
+def restorer_files(comfyui_server: ComfyUIServer) -> Iterator[str]:
+    """Write the random-weight ``GFPGANv1.4.pth`` and ``codeformer.pth``; yield their folder.
+
+    The files (about 0.7 GB together) are deleted again after the module's tests.
+    """
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("spandrel_extra_arches")
+    from spandrel.architectures.GFPGAN import GFPGAN as GFPGANNet
+    from spandrel_extra_arches.architectures.CodeFormer import CodeFormer as CodeFormerNet
+    from test_restorers_common import CODEFORMER_SEED, GFPGAN_SEED, seeded_state_dict
+
+    folder = os.path.join(comfyui_server.folder("models"), "facerestore_models")
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for name, net_class, seed in (("GFPGANv1.4.pth", GFPGANNet, GFPGAN_SEED),
+                                  ("codeformer.pth", CodeFormerNet, CODEFORMER_SEED)):
+        with torch.device("meta"):
+            shapes = {key: tuple(value.shape) for key, value in net_class().state_dict().items()}
+        paths.append(os.path.join(folder, name))
+        torch.save({"params_ema": seeded_state_dict(shapes, seed)}, paths[-1])
+    yield folder
+    for path in paths:
+        os.remove(path)
+
+
+def decode(data: bytes) -> tuple[list[np.ndarray], float, np.ndarray, int]:
+    """Frames ``(H, W, 3)`` uint8, frame rate, mono audio and its sample rate of an mp4."""
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        fps = float(container.streams.video[0].average_rate)
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+        container.seek(0)
+        audio = np.concatenate([frame.to_ndarray()[0] for frame in container.decode(audio=0)])
+        sample_rate = container.streams.audio[0].sample_rate
+    return frames, fps, audio, sample_rate
+
+
+def run_workflow(comfyui: ComfyUIClient, prompt: dict) -> tuple[list[np.ndarray], float, np.ndarray, int, list[str]]:
+    """Run the prompt; return its decoded video and the texts its PreviewAny nodes showed."""
+    (save_id,) = [node_id for node_id, node in prompt.items() if node["class_type"] == "SaveVideo"]
+    previews = sorted(node_id for node_id, node in prompt.items() if node["class_type"] == "PreviewAny")
+    entry = comfyui.run(prompt, timeout=900)
+    (record,) = comfyui.output_files(entry, save_id)
+    reports = [text for node_id in previews for text in entry["outputs"][node_id]["text"]]
+    return (*decode(comfyui.fetch(record)), reports)
+
+
+def block_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(H / BLOCK, W / BLOCK)`` mean absolute difference of two uint8 RGB frames per block."""
+    diff = np.abs(a.astype(np.float64) - b.astype(np.float64)).mean(axis=-1)
+    h, w = diff.shape
+    return diff.reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).mean(axis=(1, 3))
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB of two uint8 images."""
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+def test_enhance_lipsynced_video_workflow(comfyui: ComfyUIClient, comfyui_server: ComfyUIServer,
+                                          object_info: dict, restorer_files: str) -> None:
+    pytest.importorskip("av")
+    workflow, prompt = load_example("enhance_lipsynced_video", object_info)
+    (video_name,) = [node["widgets_values"][0] for node in workflow["nodes"] if node["type"] == "LoadVideo"]
+    written = write_talking_head(os.path.join(comfyui_server.folder("input"), video_name), frames=FRAMES)
+    restore_ids = [node_id for node_id, node in prompt.items()
+                   if node["class_type"] in ("LatentSync_GFPGANRestore", "LatentSync_CodeFormerRestore")]
+    assert len(restore_ids) == 2
+    unrestored_prompt = copy.deepcopy(prompt)
+    for node_id in restore_ids:
+        unrestored_prompt[node_id]["inputs"]["sr_ratio"] = 16.0
+
+    frames, fps, audio, sample_rate, reports = run_workflow(comfyui, prompt)
+    plain, plain_fps, _, _, plain_reports = run_workflow(comfyui, unrestored_prompt)
+
+    assert reports == [f"GFPGAN: restored {FRAMES} of {FRAMES} frames", f"CodeFormer: restored {FRAMES} of {FRAMES} frames"]
+    assert plain_reports == [f"GFPGAN: restored 0 of {FRAMES} frames", f"CodeFormer: restored 0 of {FRAMES} frames"]
+    assert len(frames) == len(plain) == FRAMES
+    assert frames[0].shape == written[0].shape
+    assert fps == plain_fps == VIDEO_FPS
+    assert abs(audio.size / sample_rate - FRAMES / VIDEO_FPS) < 0.1, "the audio track lost or gained time"
+    spectrum = np.abs(np.fft.rfft(audio))
+    assert abs(np.argmax(spectrum) * sample_rate / audio.size - 440) < 10, "the audio track is not the input's tone"
+
+    inside = np.zeros((written.shape[1] // BLOCK, written.shape[2] // BLOCK), dtype=bool)
+    inside[MOUTH_BOX[0].start // BLOCK:MOUTH_BOX[0].stop // BLOCK,
+           MOUTH_BOX[1].start // BLOCK:MOUTH_BOX[1].stop // BLOCK] = True
+    outside_pixels = ~np.kron(inside, np.ones((BLOCK, BLOCK), dtype=bool))
+    for index, (out, ref, src) in enumerate(zip(frames, plain, written)):
+        assert psnr(ref, src) > 30.0, f"frame {index}: the unrestored pipeline changed the frame"
+        change = block_change(out, ref)
+        assert (change[inside] > CHANGED).sum() >= 8, f"frame {index}: the restored mouth was not pasted back"
+        assert change[~inside].max() < CHANGED, (
+            f"frame {index}: blocks outside the mouth changed:\n{np.round(change).astype(int)}")
+        drift = np.abs(out.astype(np.int16) - ref.astype(np.int16))[outside_pixels].mean()
+        assert drift < 1.0, f"frame {index}: mean difference {drift:.2f} outside the mouth"
