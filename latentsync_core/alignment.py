@@ -7,9 +7,11 @@ paste-back) need no detector.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from .errors import BadInputError
 
 
 @dataclass
@@ -27,6 +29,10 @@ class Alignment:
         landmarks: ``(N, K, 2)`` float64 source-pixel landmarks, NaN where unknown.
         mouth: ``(N, M, 2)`` float64 source-pixel outer-lip points, NaN where unknown.
         backend: name of the landmark backend that produced the landmarks.
+        source_index: ``(N,)`` int64 index of each row's frame in the original
+            video, or None when row ``i`` is frame ``i`` (see :meth:`select`).
+        source_frames: number of frames of the original video when
+            ``source_index`` is set, else None.
     """
 
     resolution: int
@@ -38,9 +44,39 @@ class Alignment:
     landmarks: np.ndarray
     mouth: np.ndarray
     backend: str
+    source_index: np.ndarray | None = None
+    source_frames: int | None = None
 
     def __len__(self) -> int:
         return int(self.has_face.shape[0])
+
+    def select(self, indices: np.ndarray) -> "Alignment":
+        """The alignment of the frames ``indices`` (e.g. the video looped to a longer audio).
+
+        Args:
+            indices: ``(M,)`` ints in ``[0, N)``, rows of this alignment, in output order.
+
+        Returns:
+            An alignment of ``M`` rows whose ``source_index`` points into the original
+            video; selecting from a selection composes the two.
+        """
+        index = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if index.size and (index.min() < 0 or index.max() >= len(self)):
+            raise BadInputError(
+                f"Frame indices {int(index.min())}..{int(index.max())} are outside this alignment of {len(self)} frames; "
+                "use the alignment made for this video."
+            )
+        source = index if self.source_index is None else self.source_index[index]
+        return replace(
+            self,
+            affines=self.affines[index],
+            has_face=self.has_face[index],
+            interpolated=self.interpolated[index],
+            landmarks=self.landmarks[index],
+            mouth=self.mouth[index],
+            source_index=source,
+            source_frames=len(self) if self.source_frames is None else self.source_frames,
+        )
 
     def aligned_affines(self) -> np.ndarray:
         """``(N, 2, 3)`` float64 maps from source pixels to aligned-face pixels.

@@ -153,24 +153,36 @@ def paste_back(
 
     Args:
         frames: ``[N, H, W, C]`` float 0..1 source frames.
-        aligned: ``[N, res, res, 3]`` float 0..1 aligned faces (e.g. lip-synced).
-        alignment: the alignment the faces were made with.
+        aligned: ``[M, res, res, 3]`` float 0..1 aligned faces (e.g. lip-synced).
+        alignment: the alignment the faces were made with: ``N`` rows, or ``M`` rows
+            picked from the ``N`` frames by :meth:`Alignment.select` (faces are then
+            pasted into ``frames[alignment.source_index]``).
         roi: restored mouth crops to blend into the faces first, or None.
         mask_smooth: 0..1, feather width of the ROI and changed-region masks.
         colour_match: ``"mean_std"``, ``"histogram"`` or ``"none"`` for the ROI.
         region: ``"auto"`` (only changed pixels) or ``"full_face"``.
-        inplace: write into ``frames`` (float32 RGB input only) instead of a
-            copy; streaming callers use it to avoid copying whole frames.
+        inplace: write into ``frames`` (float32 RGB input, no selection) instead
+            of a copy; streaming callers use it to avoid copying whole frames.
 
     Returns:
-        ``[N, H, W, 3]`` float32 frames; frames without a face are unchanged.
+        ``[M, H, W, 3]`` float32 frames (``M = N`` without a selection); frames
+        without a face are unchanged.
     """
     if region not in PASTE_REGIONS:
         raise BadInputError(f"paste region must be one of {PASTE_REGIONS}, got '{region}'.")
     if not 0.0 <= mask_smooth <= 1.0:
         raise BadInputError(f"mask_smooth must be in [0, 1], got {mask_smooth}.")
     rgb = as_rgb_frames(frames)
-    check_same_length(rgb.shape[0], len(alignment), "paste")
+    gathered = alignment.source_index is not None
+    if gathered:
+        if rgb.shape[0] != alignment.source_frames:
+            raise BadInputError(
+                f"paste: {rgb.shape[0]} frames but the alignment's {len(alignment)} output frames were picked from a "
+                f"video of {alignment.source_frames}; connect the original video frames the alignment was made from."
+            )
+        rgb = rgb[torch.from_numpy(alignment.source_index)]
+    else:
+        check_same_length(rgb.shape[0], len(alignment), "paste")
     check_same_length(aligned.shape[0], len(alignment), "paste (aligned faces)")
     if tuple(rgb.shape[1:3]) != tuple(alignment.source_size):
         raise BadInputError(
@@ -182,7 +194,8 @@ def paste_back(
         raise BadInputError(f"paste: aligned faces are {tuple(aligned.shape[1:3])}, expected {res}x{res} for this alignment.")
     if roi is not None:
         check_same_length(len(roi), len(alignment), "paste (mouth ROI)")
-    out = rgb if inplace and rgb is frames and rgb.is_contiguous() else rgb.clone(memory_format=torch.contiguous_format)
+    owned = gathered or (inplace and rgb is frames)
+    out = rgb if owned and rgb.is_contiguous() else rgb.clone(memory_format=torch.contiguous_format)
     affines = alignment.aligned_affines()
     for i in np.flatnonzero(alignment.has_face):
         face = aligned[i].cpu().numpy().astype(np.float32)

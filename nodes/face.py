@@ -109,13 +109,14 @@ class ROIPasteBlend(io.ComfyNode):
             inputs=[
                 io.Image.Input("images", tooltip="The original video frames the alignment was made on."),
                 io.Image.Input("aligned_faces", tooltip="Aligned faces to put back (e.g. the lip-synced faces)."),
-                Alignment.Input("alignment", tooltip="The alignment of those frames."),
+                Alignment.Input("alignment", tooltip="The alignment of those faces: from Face Align, or the sampler's "
+                                "(one row per output frame, picked from the original frames)."),
                 MouthROI.Input("mouth_roi", optional=True, tooltip="Optional (restored) mouth crops to blend into the faces first."),
                 io.Float.Input("mask_smooth", default=0.5, min=0.0, max=1.0, step=0.05, tooltip="Feather width of the mouth and face masks: 0 is a hard edge, 1 the softest."),
                 io.Combo.Input("color_match", options=list(COLOUR_MODES), default="mean_std", tooltip="Match the mouth crop's colours to the face around it: per-channel mean/std, full histogram, or none."),
                 io.Combo.Input("region", options=list(PASTE_REGIONS), default="auto", tooltip="auto: paste only the pixels that changed (keeps the rest of the face sharp). full_face: paste the whole aligned crop, as LatentSync does."),
             ],
-            outputs=[io.Image.Output("pasted", display_name="images", tooltip="The frames with the faces pasted back.")],
+            outputs=[io.Image.Output("pasted", display_name="images", tooltip="The frames with the faces pasted back, one per aligned face.")],
         )
 
     @classmethod

@@ -12,6 +12,7 @@ import comfy.utils
 from comfy.model_patcher import ModelPatcher
 from comfy_api.latest import io
 
+from latentsync_core.alignment import Alignment as AlignmentRecord
 from latentsync_core.errors import BadInputError
 from latentsync_core.sampler import DEFAULT_CHUNK, MAX_CHUNK, SamplerSettings, sample_video
 from latentsync_core.vae import vae_from_state_dict
@@ -44,8 +45,8 @@ def _vae_patcher(vae: object, device: torch.device) -> ModelPatcher:
     return patcher
 
 
-def _frames_for_audio(faces: torch.Tensor, alignment, embeds) -> tuple[torch.Tensor, np.ndarray]:
-    """Faces and face flags per output frame, following the audio's frame map (video looped to the audio)."""
+def _frames_for_audio(faces: torch.Tensor, alignment: AlignmentRecord, embeds) -> tuple[torch.Tensor, AlignmentRecord]:
+    """Faces and alignment per output frame, following the audio's frame map (video looped to the audio)."""
     n_video = len(alignment)
     if faces.shape[0] != n_video:
         raise BadInputError(
@@ -59,14 +60,14 @@ def _frames_for_audio(faces: torch.Tensor, alignment, embeds) -> tuple[torch.Ten
         )
     frame_map = getattr(embeds, "frame_map", None)
     if frame_map is None:
-        return faces, np.asarray(alignment.has_face, dtype=bool)
+        return faces, alignment
     index = torch.as_tensor(frame_map, dtype=torch.long).cpu()
     if index.numel() and (int(index.min()) < 0 or int(index.max()) >= n_video):
         raise BadInputError(
             f"The audio embeddings map to video frames up to {int(index.max())} but the video has {n_video}; "
             "encode the audio for this video."
         )
-    return faces[index], np.asarray(alignment.has_face, dtype=bool)[index.numpy()]
+    return faces[index], alignment.select(index.numpy())
 
 
 class LatentSync_Sampler(io.ComfyNode):
@@ -94,7 +95,11 @@ class LatentSync_Sampler(io.ComfyNode):
                 io.Boolean.Input("deepcache", default=False,
                                  tooltip="Reuse deep UNet features on 2 of every 3 steps: faster, slightly different output."),
             ],
-            outputs=[io.Image.Output("synced_faces", tooltip="Aligned faces with the regenerated mouth, one per output frame.")],
+            outputs=[
+                io.Image.Output("synced_faces", display_name="synced_faces", tooltip="Aligned faces with the regenerated mouth, one per output frame."),
+                Alignment.Output("synced_alignment", display_name="alignment", tooltip="The alignment of each output frame (the video's frames in the "
+                                 "audio's order), for the paste node together with the original video frames."),
+            ],
         )
 
     @classmethod
@@ -105,7 +110,7 @@ class LatentSync_Sampler(io.ComfyNode):
             deep_cache_interval=DEEP_CACHE_INTERVAL if deepcache else 0,
         )
         settings.validate()
-        frames, has_face = _frames_for_audio(faces, alignment, audio_embeds)
+        frames, out_alignment = _frames_for_audio(faces, alignment, audio_embeds)
         unet_patcher = _unet_patcher(model)
         vae_patcher = _vae_patcher(vae, unet_patcher.load_device)
         mm.load_models_gpu([unet_patcher, vae_patcher], force_full_load=True)
@@ -116,14 +121,14 @@ class LatentSync_Sampler(io.ComfyNode):
             hosted(vae_patcher),
             frames,
             audio_embeds.embeddings,
-            has_face=has_face,
+            has_face=np.asarray(out_alignment.has_face, dtype=bool),
             settings=settings,
             device=unet_patcher.load_device,
             dtype=next(unet.parameters()).dtype,
             on_step=lambda done, total: pbar.update_absolute(done, total),
             check_interrupt=mm.throw_exception_if_processing_interrupted,
         )
-        return io.NodeOutput(out)
+        return io.NodeOutput(out, out_alignment)
 
 
 NODES = [LatentSync_Sampler]

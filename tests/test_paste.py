@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from latentsync_core.alignment import Alignment
 from latentsync_core.errors import BadInputError
 from latentsync_core.face_align import FaceAligner
 from latentsync_core.geometry import apply_affine, invert_affine
@@ -170,3 +171,51 @@ def test_mismatched_inputs_are_named(clip):
         paste_back(frames, aligned, alignment, mask_smooth=2.0)
     with pytest.raises(BadInputError, match="alignment covers"):
         crop_mouth(aligned[:2], alignment)
+
+
+def edited(aligned: torch.Tensor) -> torch.Tensor:
+    """The faces with a brightened square over the mouth (a stand-in edit every frame shows)."""
+    out = aligned.clone()
+    out[:, 170:220, 90:166] = (out[:, 170:220, 90:166] + 0.2).clamp(0, 1)
+    return out
+
+
+def test_select_reindexes_rows_and_composes(clip):
+    _, _, alignment = clip
+    first = alignment.select([0, 1, 2, 3, 6, 5, 4])
+    assert first.source_index.tolist() == [0, 1, 2, 3, 6, 5, 4] and first.source_frames == 7
+    np.testing.assert_array_equal(first.affines[4], alignment.affines[6])
+    assert first.has_face.tolist() == alignment.has_face[[0, 1, 2, 3, 6, 5, 4]].tolist()
+    second = first.select([4, 4, 3, 0])
+    assert second.source_index.tolist() == [6, 6, 3, 0] and second.source_frames == 7
+    np.testing.assert_array_equal(second.mouth, alignment.mouth[[6, 6, 3, 0]])
+    np.testing.assert_array_equal(second.landmarks, alignment.landmarks[[6, 6, 3, 0]])
+    with pytest.raises(BadInputError, match="outside this alignment of 7"):
+        alignment.select([0, 7])
+
+
+def test_paste_into_selected_frames_equals_paste_into_gathered_frames(clip):
+    frames, aligned, alignment = clip
+    index = np.array([0, 1, 2, 3, 4, 5, 6, 5, 4, 3, 2])  # pingpong to 11 output frames
+    faces = edited(aligned)[index]
+    selected = alignment.select(index)
+    out = paste_back(frames, faces, selected)
+    assert out.shape == (11, *frames.shape[1:])
+    manual = Alignment(**{**alignment.__dict__, "affines": alignment.affines[index], "has_face": alignment.has_face[index],
+                          "interpolated": alignment.interpolated[index], "landmarks": alignment.landmarks[index],
+                          "mouth": alignment.mouth[index]})
+    assert torch.equal(out, paste_back(frames[index], faces, manual))
+    assert torch.equal(out[3], frames[3]) and torch.equal(out[9], frames[3]), "the cutaway passes through"
+    assert not torch.equal(out[7], frames[5])
+    roi = crop_mouth(faces, selected)
+    with_roi = paste_back(frames, faces, selected, roi=roi)
+    assert len(roi) == 11 and with_roi.shape == out.shape and torch.equal(with_roi[9], frames[3])
+
+
+def test_selected_alignment_needs_the_original_frames(clip):
+    frames, aligned, alignment = clip
+    selected = alignment.select([0, 1, 2, 1, 0])
+    with pytest.raises(BadInputError, match="picked from a video of 7"):
+        paste_back(frames[[0, 1, 2, 1, 0]], aligned[[0, 1, 2, 1, 0]], selected)
+    with pytest.raises(BadInputError, match="alignment covers 5"):
+        paste_back(frames, aligned, selected)

@@ -59,12 +59,14 @@ def test_node_matches_core_sampler(comfy):
     frame_map = torch.tensor([0, 1, 2, 3, 3, 2])
     emb = parity_embeddings(13, 6)
     unet = StandInUNet()
-    LatentSync_Sampler.define_schema()
+    LatentSync_Sampler.GET_SCHEMA()  # validates the schema as ComfyUI does on import
     out = LatentSync_Sampler.execute(unet, comfy_vae, faces, _alignment(4, has_face), _Embeds(emb, frame_map),
                                      steps=2, guidance=1.5, seed=3, chunk_size=4, deepcache=False)
-    images = out.args[0] if hasattr(out, "args") else out[0]
+    images, alignment = out.args if hasattr(out, "args") else out
     expected = sample_video(unet, vae_from_state_dict(ldm), faces[frame_map], emb, has_face=has_face[frame_map.numpy()],
                             settings=SamplerSettings(steps=2, guidance_scale=1.5, seed=3, chunk_size=4))
     assert images.shape == (6, SIZE, SIZE, 3)
     assert torch.equal(images[1], faces[1])
+    assert alignment.source_index.tolist() == frame_map.tolist() and alignment.source_frames == 4
+    assert alignment.has_face.tolist() == has_face[frame_map.numpy()].tolist()
     assert float((images - expected).abs().max()) < 1e-5

@@ -57,20 +57,45 @@ def write_talking_head(path: str, frames: int = 8, sample_rate: int = 16000) -> 
     return images
 
 
-def prepare_inputs(workflow: dict, input_dir: str) -> dict[str, np.ndarray]:
-    """Write every file a workflow's LoadVideo/LoadImage nodes name into ``input_dir``.
+SPEECH_SECONDS = 0.24
+"""Default length of the :func:`write_speech` clips: 6 frames at :data:`VIDEO_FPS`."""
 
-    Videos are :func:`write_talking_head` clips, images the astronaut photo.
-    Returns the frames written per file name, ``(N, H, W, 3)`` uint8.
+
+def write_speech(path: str, seconds: float = SPEECH_SECONDS, sample_rate: int = 16000) -> np.ndarray:
+    """Write a mono 16-bit WAV of a speech-like sound: a 140 Hz buzz with harmonics, opened and
+    closed four times a second like syllables. Returns the samples written, float32 in -1..1."""
+    import wave
+
+    t = np.arange(round(seconds * sample_rate)) / sample_rate
+    buzz = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 6))
+    samples = (0.25 * (0.5 - 0.5 * np.cos(2 * np.pi * 4 * t)) * buzz).astype(np.float32)
+    with wave.open(path, "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(sample_rate)
+        f.writeframes((samples * 32767).astype("<i2").tobytes())
+    return samples
+
+
+def prepare_inputs(workflow: dict, input_dir: str, video_frames: int = 8,
+                   speech_seconds: float = SPEECH_SECONDS) -> dict[str, np.ndarray]:
+    """Write every file a workflow's LoadVideo/LoadImage/LoadAudio nodes name into ``input_dir``.
+
+    Videos are :func:`write_talking_head` clips, images the astronaut photo, audio
+    :func:`write_speech` clips of ``speech_seconds``. Returns per file name the frames written,
+    ``(N, H, W, 3)`` uint8, or the audio samples, ``(T,)`` float32.
     """
     written = {}
     for node in workflow["nodes"]:
         if node["type"] == "LoadVideo":
             name = node["widgets_values"][0]
-            written[name] = write_talking_head(os.path.join(input_dir, name))
+            written[name] = write_talking_head(os.path.join(input_dir, name), frames=video_frames)
         elif node["type"] == "LoadImage":
             name = node["widgets_values"][0]
             photo = Image.open(ASTRONAUT).convert("RGB")
             photo.save(os.path.join(input_dir, name))
             written[name] = np.asarray(photo)[None]
+        elif node["type"] == "LoadAudio":
+            name = node["widgets_values"][0]
+            written[name] = write_speech(os.path.join(input_dir, name), speech_seconds)
     return written

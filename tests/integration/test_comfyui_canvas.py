@@ -13,7 +13,7 @@ import os
 import pytest
 
 from canvas import missing_tools, render_workflow
-from comfyui_client import ComfyUIServer, input_specs, workflow_to_prompt
+from comfyui_client import FRONTEND_ONLY, ComfyUIServer, input_specs, workflow_to_prompt
 from media import WORKFLOWS, example_names, prepare_inputs
 
 
@@ -26,6 +26,9 @@ def test_example_workflow_loads_in_the_canvas(name: str, comfyui_server: ComfyUI
     path = os.path.join(WORKFLOWS, name + ".json")
     with open(path, encoding="utf-8") as f:
         workflow = json.load(f)
+    absent_core = sorted({node["type"] for node in workflow["nodes"]} - set(object_info) - FRONTEND_ONLY)
+    if absent_core and not any(t.startswith("LatentSync_") for t in absent_core):
+        pytest.skip(f"this ComfyUI lacks core node(s) {absent_core} (LoadAudio needs torchaudio)")
     prepare_inputs(workflow, comfyui_server.folder("input"))
 
     report = render_workflow(comfyui_server.url, path, str(tmp_path / "canvas.png"), str(tmp_path / "prompt.json"))
