@@ -84,9 +84,9 @@ class LatentSyncModelLoader(io.ComfyNode):
                                  "models/vae (the UNet is about 5 GB). Off: a missing file stops with its URL."),
             ],
             outputs=[
-                Model.Output("model", tooltip="The LatentSync UNet, for the LatentSync sampler."),
-                Whisper.Output("whisper", tooltip="The Whisper encoder, for LatentSync Whisper Embeds."),
-                io.Vae.Output("vae", tooltip="The SD VAE, for the LatentSync sampler."),
+                Model.Output("model", display_name="model", tooltip="The LatentSync UNet, for the LatentSync sampler."),
+                Whisper.Output("whisper", display_name="whisper", tooltip="The Whisper encoder, for LatentSync Whisper Embeds."),
+                io.Vae.Output("vae", display_name="vae", tooltip="The SD VAE, for the LatentSync sampler."),
             ],
         )
 
