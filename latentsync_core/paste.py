@@ -69,7 +69,8 @@ def changed_region(face: np.ndarray, original: np.ndarray, mask_smooth: float) -
     whose sigma grows with ``mask_smooth``.
     """
     res = face.shape[0]
-    changed = (np.abs(face - original).max(axis=-1) > _CHANGE_TOLERANCE).astype(np.uint8)
+    diff = cv2.absdiff(face, original)
+    changed = (np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2]) > _CHANGE_TOLERANCE).astype(np.uint8)
     if not changed.any():
         return np.zeros((res, res), dtype=np.float32)
     k = max(3, res // 64) | 1
