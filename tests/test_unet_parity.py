@@ -13,6 +13,14 @@ replaced by a stub) under torch 2.14.1 / diffusers 0.42.1 on CPU, float32, one t
    the weights were generated twice and found bit-identical;
 3. ``sample, audio = parity_inputs(input_seed, frames, size)``;
    ``output = model(sample, torch.tensor(timestep), encoder_hidden_states=audio).sample``.
+
+``tests/data/unet_parity_v15.npz`` (slow test, the real 1.5 model) was made the same way with
+stage2.yaml's ``model`` section unchanged (block_out_channels [320, 640, 1280, 1280], 1.27 G
+parameters, key list ``["full"]``), except that the model was built on the meta device and
+filled with ``load_state_dict(weights, strict=True, assign=True)`` to hold one copy of the
+weights, which were generated once; the fixture stores ``weight_sum`` (float64 sum of all
+weights) so the test can check that it regenerated the same ones. Inputs: 16 frames of
+32 x 32 latents (256 px faces), timestep 500.
 """
 from __future__ import annotations
 
@@ -80,6 +88,26 @@ def test_mid_size_unet_matches_reference():
         out = unet(sample, t, audio)
     diff = float(np.abs(out.numpy() - fixture["output"]).max())
     print(f"mid-size UNet parity: max abs diff {diff:.3g}")
+    assert diff <= TOLERANCE
+
+
+@pytest.mark.slow
+def test_real_v15_unet_matches_reference():
+    """The LatentSync 1.5 UNet, one step on 16 frames at 256 px (~6 GB, minutes on one core)."""
+    with np.load(f"{DATA}/unet_parity_v15.npz") as f:
+        fixture = {k: f[k] for k in f.files}
+    unet = build_unet(LatentSyncUNetConfig.v15(), device="meta")
+    weights = reference_weights(reference_key_shapes("full"), int(fixture["weight_seed"]))
+    weight_sum = float(sum(w.double().sum() for w in weights.values()))
+    assert weight_sum == pytest.approx(float(fixture["weight_sum"]), rel=0, abs=1e-6)
+    unet.load_state_dict(map_reference_state_dict(weights), strict=True, assign=True)
+    del weights
+    sample, t, audio = _inputs(fixture)
+    with torch.no_grad():
+        out = unet(sample, t, audio)
+    assert out.shape == fixture["output"].shape == (1, 4, 16, 32, 32)
+    diff = float(np.abs(out.numpy() - fixture["output"]).max())
+    print(f"LatentSync 1.5 UNet parity: max abs diff {diff:.3g}")
     assert diff <= TOLERANCE
 
 

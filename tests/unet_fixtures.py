@@ -11,7 +11,7 @@ reference ``UNet3DConditionModel`` (bytedance/LatentSync a229c39, built from its
 * ``mid``: stage2.yaml with block_out_channels [128, 256, 512, 512] (slow parity test).
 
 ``reference_weights`` fills such a key list with seeded random values; the parity fixtures
-``tests/data/unet_parity_{tiny,mid}.npz`` were made by loading exactly these weights into the
+``tests/data/unet_parity_{tiny,mid,v15}.npz`` were made by loading exactly these weights into the
 reference model (see tests/test_unet_parity.py).
 """
 from __future__ import annotations
