@@ -386,7 +386,7 @@ def test_download_extracts_the_two_models_from_the_zip(tmp_path, random_models):
             zf.write(os.path.join(random_models, name), f"buffalo_l/{name}")
         zf.writestr("buffalo_l/w600k_r50.onnx", b"not needed")
     target = tmp_path / "models" / "buffalo_l"
-    download_buffalo_l(str(target), url=archive.as_uri(), progress=False)
+    download_buffalo_l(str(target), url=archive.as_uri())
     assert sorted(os.listdir(target)) == ["2d106det.onnx", "det_10g.onnx"]
     detector, landmarker = InsightFaceOnnxBackend(str(target))._models()
     assert len(detector.output_names) == 9 and landmarker.size == 192
@@ -394,7 +394,7 @@ def test_download_extracts_the_two_models_from_the_zip(tmp_path, random_models):
 
 def test_download_failure_is_a_missing_model_error(tmp_path):
     with pytest.raises(MissingModelError, match="download failed"):
-        download_buffalo_l(str(tmp_path), url=(tmp_path / "absent.zip").as_uri(), progress=False)
+        download_buffalo_l(str(tmp_path), url=(tmp_path / "absent.zip").as_uri())
 
 
 def test_bad_frame_is_rejected(random_models):

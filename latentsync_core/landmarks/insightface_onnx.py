@@ -48,11 +48,11 @@ import os
 import shutil
 import tempfile
 import threading
-import urllib.request
 import zipfile
 
 import numpy as np
 
+from ..downloads import ensure_model_file
 from ..errors import MissingModelError
 from .anchors import AnchorIndices
 from .base import FaceLandmarks, check_frame
@@ -75,20 +75,18 @@ INSIGHTFACE_106 = AnchorIndices(
 )
 
 
-def download_buffalo_l(folder: str, url: str = BUFFALO_L_URL, progress: bool = True) -> None:
-    """Download ``buffalo_l.zip`` and extract the detector and landmark models into ``folder``.
+def download_buffalo_l(folder: str, url: str = BUFFALO_L_URL) -> None:
+    """Download ``buffalo_l.zip`` (progress bar) and extract the detector and landmark models into ``folder``.
 
     Only ``det_10g.onnx`` and ``2d106det.onnx`` are extracted; existing files are kept.
-    Shows a tqdm progress bar when ``progress`` is True.
 
     Raises:
         MissingModelError: the download or the archive failed.
     """
     os.makedirs(folder, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        archive = os.path.join(tmp, "buffalo_l.zip")
+        archive = ensure_model_file("buffalo_l.zip", tmp, url, download=True)
         try:
-            _fetch(url, archive, progress)
             with zipfile.ZipFile(archive) as zf:
                 members = {os.path.basename(n): n for n in zf.namelist() if not n.endswith("/")}
                 for name in MODEL_FILES:
@@ -99,19 +97,7 @@ def download_buffalo_l(folder: str, url: str = BUFFALO_L_URL, progress: bool = T
                             shutil.copyfileobj(src, dst)
                         os.replace(os.path.join(tmp, name), os.path.join(folder, name))
         except (OSError, zipfile.BadZipFile) as exc:
-            raise MissingModelError(MODEL_FILES[0], folder, url, reason=f"download failed: {exc}") from exc
-
-
-def _fetch(url: str, path: str, progress: bool) -> None:
-    """Stream ``url`` to ``path`` with an optional tqdm progress bar."""
-    from tqdm import tqdm
-
-    with urllib.request.urlopen(url, timeout=60) as response, open(path, "wb") as out:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc="buffalo_l.zip", disable=not progress) as bar:
-            while chunk := response.read(1 << 20):
-                out.write(chunk)
-                bar.update(len(chunk))
+            raise MissingModelError(MODEL_FILES[0], folder, url, reason=f"bad archive: {exc}") from exc
 
 
 class InsightFaceOnnxBackend:
