@@ -22,11 +22,11 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from latentsync_core.face_align import FaceAligner  # noqa: E402
-from latentsync_core.geometry import crop_size  # noqa: E402
-from latentsync_core.landmarks import get_backend  # noqa: E402
-from latentsync_core.paste import paste_back  # noqa: E402
-from latentsync_core.warp import resize_crop, warp_to_crop  # noqa: E402
+from latentsync_core.face.face_align import FaceAligner  # noqa: E402
+from latentsync_core.face.geometry import crop_size  # noqa: E402
+from latentsync_core.face.landmarks import get_backend  # noqa: E402
+from latentsync_core.face.paste import paste_back  # noqa: E402
+from latentsync_core.face.warp import resize_crop, warp_to_crop  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data")
 

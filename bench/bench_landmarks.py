@@ -27,7 +27,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from latentsync_core.landmarks.mediapipe_backend import MediaPipeBackend  # noqa: E402
+from latentsync_core.face.landmarks.mediapipe_backend import MediaPipeBackend  # noqa: E402
 
 
 def astronaut(side: int) -> np.ndarray:

@@ -14,7 +14,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from restorers import CODEFORMER, GFPGAN, restorer_from_state_dict  # noqa: E402
+from latentsync_core.restorers import CODEFORMER, GFPGAN, restorer_from_state_dict  # noqa: E402
 
 
 def _random_state_dict(arch: str) -> dict[str, torch.Tensor]:

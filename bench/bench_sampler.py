@@ -31,8 +31,8 @@ def _sync(device: torch.device) -> None:
 
 
 def bench_vae(device: torch.device, frames: int, repeats: int, dtype: torch.dtype) -> dict:
-    from latentsync_core.sampler import decode, encode
-    from latentsync_core.vae import SD_VAE_CONFIG, build_vae
+    from latentsync_core.lipsync.sampler import decode, encode
+    from latentsync_core.lipsync.vae import SD_VAE_CONFIG, build_vae
 
     vae = build_vae(SD_VAE_CONFIG, device=device, dtype=dtype)
     gen = torch.Generator(device=device).manual_seed(0)
@@ -72,9 +72,9 @@ def rss_child(frames: int, steps: int, device: str) -> dict:
     """Run in a subprocess: sample ``frames`` frames, report RSS figures in MiB."""
     import numpy as np
 
-    from latentsync_core.sampler import SamplerSettings, sample_video
-    from latentsync_core.unet import LatentSyncUNetConfig, build_unet
-    from latentsync_core.vae import TINY_VAE_CONFIG, build_vae
+    from latentsync_core.lipsync.sampler import SamplerSettings, sample_video
+    from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet
+    from latentsync_core.lipsync.vae import TINY_VAE_CONFIG, build_vae
 
     torch.manual_seed(0)
     unet = build_unet(LatentSyncUNetConfig.tiny(), device=device)

@@ -21,9 +21,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from latentsync_core.sampler import SamplerSettings, sample_video  # noqa: E402
-from latentsync_core.unet import LatentSyncUNetConfig, build_unet  # noqa: E402
-from latentsync_core.vae import SD_VAE_CONFIG, TINY_VAE_CONFIG, build_vae  # noqa: E402
+from latentsync_core.lipsync.sampler import SamplerSettings, sample_video  # noqa: E402
+from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet  # noqa: E402
+from latentsync_core.lipsync.vae import SD_VAE_CONFIG, TINY_VAE_CONFIG, build_vae  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 VERSIONS = {"1.5": (LatentSyncUNetConfig.v15, 256), "1.6": (LatentSyncUNetConfig.v16, 512)}

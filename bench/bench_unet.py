@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from latentsync_core.unet import LatentSyncUNetConfig, build_unet, map_reference_state_dict  # noqa: E402
+from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet, map_reference_state_dict  # noqa: E402
 
 CONFIGS = {
     "tiny": LatentSyncUNetConfig.tiny(),

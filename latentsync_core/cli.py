@@ -22,12 +22,12 @@ import numpy as np
 import torch
 
 from .errors import BadInputError, LatentSyncError, MissingDependencyError, MissingModelError
-from .video_io import VideoWriter, check_output_path, probe, read_windows
+from .media.video_io import VideoWriter, check_output_path, probe, read_windows
 
 if TYPE_CHECKING:
-    from restorers import FaceRestorer
+    from .restorers import FaceRestorer
 
-    from .mouth_roi import MouthROI
+    from .face.mouth_roi import MouthROI
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -128,7 +128,7 @@ def _restorer_file(arch: str, folder: str) -> str:
     Raises:
         MissingModelError: none is there; names the preferred file, the folder and its URL.
     """
-    from restorers import RESTORER_FILES
+    from .restorers import RESTORER_FILES
 
     files = [f for f in RESTORER_FILES.values() if f.arch == arch]
     for f in files:
@@ -161,7 +161,7 @@ class MouthRestorer:
         self.restored = 0
 
     def __call__(self, roi: MouthROI) -> MouthROI:
-        from restorers import frames_needing_restore, restore_selected
+        from .restorers import frames_needing_restore, restore_selected
 
         mask = frames_needing_restore(roi.source_size, roi.target_size, self.sr_ratio, roi.valid)
         if not mask.any():
@@ -188,7 +188,7 @@ def load_restorer(
     """
     if superres == "none":
         return None
-    from restorers import default_dtype, load_face_restorer
+    from .restorers import default_dtype, load_face_restorer
 
     folder = models_folder(models_dir)
     archs = ["GFPGAN", "CodeFormer"] if superres == "both" else [superres]
@@ -220,8 +220,8 @@ class WindowEnhancer:
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """``(N, H, W, 3)`` uint8 RGB -> the same, enhanced."""
-        from .mouth_roi import crop_mouth
-        from .paste import paste_back
+        from .face.mouth_roi import crop_mouth
+        from .face.paste import paste_back
 
         source = torch.from_numpy(frames).float().div_(255.0)
         aligned, alignment = self.aligner.align(source)
@@ -270,8 +270,8 @@ def enhance(args: argparse.Namespace) -> None:
     device = _device(args.device)
     restore = load_restorer(args.superres, args.sr_ratio, args.models_dir, device, args.fidelity, args.batch_size)
 
-    from .face_align import FaceAligner
-    from .landmarks import get_backend
+    from .face.face_align import FaceAligner
+    from .face.landmarks import get_backend
 
     backend = get_backend(args.backend, **backend_options(args.backend, args.models_dir, device))
     enhancer = WindowEnhancer(FaceAligner(backend, resolution=args.resolution), restore, args.mask_smooth)

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .audio import LengthMode, embed_audio_for_video
-from .face_align import FaceAligner
-from .paste import paste_back
-from .sampler import InterruptCheck, SamplerSettings, StepCallback, sample_video
-from .whisper import WhisperAudioEncoder
+from .lipsync.audio import LengthMode, embed_audio_for_video
+from .face.face_align import FaceAligner
+from .face.paste import paste_back
+from .lipsync.sampler import InterruptCheck, SamplerSettings, StepCallback, sample_video
+from .lipsync.whisper import WhisperAudioEncoder
 
 
 @dataclass(frozen=True)

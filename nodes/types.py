@@ -2,20 +2,20 @@
 from comfy_api.latest import io
 
 Alignment = io.Custom("LATENTSYNC_ALIGNMENT")
-"""Value: :class:`latentsync_core.alignment.Alignment`."""
+"""Value: :class:`latentsync_core.face.alignment.Alignment`."""
 
 MouthROI = io.Custom("LATENTSYNC_MOUTH_ROI")
-"""Value: :class:`latentsync_core.mouth_roi.MouthROI`."""
+"""Value: :class:`latentsync_core.face.mouth_roi.MouthROI`."""
 
 Whisper = io.Custom("LATENTSYNC_WHISPER")
-"""Value: ``comfy.model_patcher.ModelPatcher`` around :class:`latentsync_core.whisper.WhisperAudioEncoder`."""
+"""Value: ``comfy.model_patcher.ModelPatcher`` around :class:`latentsync_core.lipsync.whisper.WhisperAudioEncoder`."""
 
 AudioEmbeds = io.Custom("LATENTSYNC_AUDIO_EMBEDS")
-"""Value: :class:`latentsync_core.audio.AudioEmbeds` (``embeddings`` [N, 50, 384], ``frame_map`` [N])."""
+"""Value: :class:`latentsync_core.lipsync.audio.AudioEmbeds` (``embeddings`` [N, 50, 384], ``frame_map`` [N])."""
 
 Model = io.Custom("LATENTSYNC_MODEL")
 """Value: ``comfy.model_patcher.ModelPatcher`` whose ``.model`` is a :class:`nodes.patcher.PatcherHost`
-holding a :class:`latentsync_core.unet.LatentSyncUNet` (a bare UNet module is wrapped on use)."""
+holding a :class:`latentsync_core.lipsync.unet.LatentSyncUNet` (a bare UNet module is wrapped on use)."""
 
 FaceRestoreModelType = io.Custom("LATENTSYNC_FACE_RESTORE_MODEL")
 """Value: :class:`nodes.restore.FaceRestoreModel` (a GFPGAN or CodeFormer restorer and its ModelPatcher)."""

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from latentsync_core.vae import TINY_VAE_CONFIG, build_vae
+from latentsync_core.lipsync.vae import TINY_VAE_CONFIG, build_vae
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from latentsync_core.audio import (
+from latentsync_core.lipsync.audio import (
     AudioEmbeds,
     audio_frame_count,
     embed_audio_for_video,
@@ -20,7 +20,7 @@ from latentsync_core.audio import (
     window_weights,
 )
 from latentsync_core.errors import BadInputError
-from latentsync_core.whisper import WhisperAudioEncoder
+from latentsync_core.lipsync.whisper import WhisperAudioEncoder
 
 
 def sine(freq: float, rate: int, seconds: float) -> torch.Tensor:
@@ -52,7 +52,7 @@ def test_resample_same_rate_and_leading_dims():
 
 
 def test_polyphase_and_per_sample_filters_agree():
-    from latentsync_core.audio import _Lowpass, _resample_direct, _resample_polyphase
+    from latentsync_core.lipsync.audio import _Lowpass, _resample_direct, _resample_polyphase
 
     x = torch.randn(2, 4410, dtype=torch.float64)
     lowpass = _Lowpass(0.95 * 160 / 441, 67, 10.0)

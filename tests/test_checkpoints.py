@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from latentsync_core import checkpoints
-from latentsync_core.checkpoints import (
+from latentsync_core.lipsync import checkpoints
+from latentsync_core.lipsync.checkpoints import (
     check_layout,
     checkpoint_url,
     detect_layout,
@@ -24,8 +24,8 @@ from latentsync_core.checkpoints import (
     version_from_path,
 )
 from latentsync_core.errors import BadInputError, MissingModelError
-from latentsync_core.model_files import sha256_file
-from latentsync_core.unet import LatentSyncUNetConfig, build_unet, map_reference_state_dict
+from latentsync_core.files.model_files import sha256_file
+from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet, map_reference_state_dict
 from unet_fixtures import DATA, one_thread, parity_inputs, reference_key_shapes, reference_weights, sinusoid_table
 
 pytestmark = pytest.mark.usefixtures(one_thread.__name__)

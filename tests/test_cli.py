@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from latentsync_core import cli
-from latentsync_core.video_io import probe
+from latentsync_core.media.video_io import probe
 from test_video_io import assert_same_frames, decode_video, frame_times, make_clip, packets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -79,8 +79,8 @@ def test_superres_none_streams_whole_path_and_changes_nothing(face_clip, tmp_pat
 
 
 def test_window_enhancer_without_restorer_is_identity_across_windows():
-    from latentsync_core.face_align import FaceAligner
-    from latentsync_core.landmarks import get_backend
+    from latentsync_core.face.face_align import FaceAligner
+    from latentsync_core.face.landmarks import get_backend
 
     frames = face_frames(6)
     enhancer = cli.WindowEnhancer(FaceAligner(get_backend("mediapipe")), restore=None, mask_smooth=0.5)
@@ -208,9 +208,9 @@ class _Negate:
 def _face_roi(n: int = 3):
     import torch
 
-    from latentsync_core.face_align import FaceAligner
-    from latentsync_core.landmarks import get_backend
-    from latentsync_core.mouth_roi import crop_mouth
+    from latentsync_core.face.face_align import FaceAligner
+    from latentsync_core.face.landmarks import get_backend
+    from latentsync_core.face.mouth_roi import crop_mouth
 
     frames = face_frames(n)
     frames[-1] = 128  # a frame with no face

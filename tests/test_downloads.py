@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from latentsync_core.downloads import ensure_model_file
+from latentsync_core.files.downloads import ensure_model_file
 from latentsync_core.errors import MissingModelError
 
 PAYLOAD = os.urandom(3 * 1024 * 1024 + 17)

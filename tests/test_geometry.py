@@ -14,8 +14,8 @@ import os
 import numpy as np
 import pytest
 
-from latentsync_core.geometry import apply_affine, crop_size, face_template, fit_similarity, invert_affine
-from latentsync_core.warp import resize_crop, warp_to_crop
+from latentsync_core.face.geometry import apply_affine, crop_size, face_template, fit_similarity, invert_affine
+from latentsync_core.face.warp import resize_crop, warp_to_crop
 from tests.clips import DATA, astronaut
 
 REF = np.load(os.path.join(DATA, "align_reference.npz"))

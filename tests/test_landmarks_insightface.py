@@ -27,16 +27,16 @@ pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from latentsync_core.errors import BadInputError, MissingModelError  # noqa: E402
-from latentsync_core.landmarks import get_backend  # noqa: E402
-from latentsync_core.landmarks.insightface_onnx import (  # noqa: E402
+from latentsync_core.face.landmarks import get_backend  # noqa: E402
+from latentsync_core.face.landmarks.insightface_onnx import (  # noqa: E402
     BUFFALO_L_URL,
     INSIGHTFACE_106,
     InsightFaceOnnxBackend,
     download_buffalo_l,
 )
-from latentsync_core.landmarks.landmark106 import Landmark106, crop_transform  # noqa: E402
-from latentsync_core.landmarks.onnx_session import create_session  # noqa: E402
-from latentsync_core.landmarks.scrfd import (  # noqa: E402
+from latentsync_core.face.landmarks.landmark106 import Landmark106, crop_transform  # noqa: E402
+from latentsync_core.face.landmarks.onnx_session import create_session  # noqa: E402
+from latentsync_core.face.landmarks.scrfd import (  # noqa: E402
     ScrfdDetector,
     anchor_centers,
     letterbox,

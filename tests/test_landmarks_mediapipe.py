@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("mediapipe")
 
 from latentsync_core.errors import BadInputError, MissingDependencyError  # noqa: E402
-from latentsync_core.landmarks import BACKENDS, FaceFilter, get_backend  # noqa: E402
-from latentsync_core.landmarks.mediapipe_backend import MEDIAPIPE_478, MediaPipeBackend  # noqa: E402
+from latentsync_core.face.landmarks import BACKENDS, FaceFilter, get_backend  # noqa: E402
+from latentsync_core.face.landmarks.mediapipe_backend import MEDIAPIPE_478, MediaPipeBackend  # noqa: E402
 
 ASTRONAUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "astronaut.png")
 

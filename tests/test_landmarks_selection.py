@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from latentsync_core.errors import MissingDependencyError
-from latentsync_core.landmarks import FaceFilter, FaceLandmarks, get_backend, largest_face
-from latentsync_core.landmarks.anchors import AnchorIndices, extent_box, hull_ring
-from latentsync_core.landmarks.face_alignment_backend import FACE_ALIGNMENT_68, landmarks_68
+from latentsync_core.face.landmarks import FaceFilter, FaceLandmarks, get_backend, largest_face
+from latentsync_core.face.landmarks.anchors import AnchorIndices, extent_box, hull_ring
+from latentsync_core.face.landmarks.face_alignment_backend import FACE_ALIGNMENT_68, landmarks_68
 
 
 def _face(box, score=0.9) -> FaceLandmarks:

@@ -1,4 +1,4 @@
-"""Loading UNet + Whisper from a models folder (latentsync_core.model_loader).
+"""Loading UNet + Whisper from a models folder (latentsync_core.lipsync.model_loader).
 
 The files are written here in the official layouts with seeded random weights: the
 UNet as ``{"state_dict": ...}`` with the reference key names for the tiny architecture
@@ -14,15 +14,15 @@ import shutil
 import pytest
 import torch
 
-pytest.importorskip("latentsync_core.checkpoints", reason="needs the UNet checkpoint loader (unet branch)")
-pytest.importorskip("latentsync_core.whisper", reason="needs the Whisper encoder (audio branch)")
+pytest.importorskip("latentsync_core.lipsync.checkpoints", reason="needs the UNet checkpoint loader (unet branch)")
+pytest.importorskip("latentsync_core.lipsync.whisper", reason="needs the Whisper encoder (audio branch)")
 unet_fixtures = pytest.importorskip("unet_fixtures", reason="needs tests/unet_fixtures.py (unet branch)")
 whisper_checkpoint = pytest.importorskip("whisper_checkpoint", reason="needs tests/whisper_checkpoint.py (audio branch)")
 
 from latentsync_core.errors import BadInputError  # noqa: E402
-from latentsync_core.model_files import ModelRequest, resolve_paths  # noqa: E402
-from latentsync_core.model_loader import load_models  # noqa: E402
-from latentsync_core.unet import LatentSyncUNetConfig, map_reference_state_dict  # noqa: E402
+from latentsync_core.files.model_files import ModelRequest, resolve_paths  # noqa: E402
+from latentsync_core.lipsync.model_loader import load_models  # noqa: E402
+from latentsync_core.lipsync.unet import LatentSyncUNetConfig, map_reference_state_dict  # noqa: E402
 
 TINY = LatentSyncUNetConfig.tiny()
 SEED = 4321

@@ -4,7 +4,7 @@ Model folders are temporary: ``latentsync`` holds the official 1.6 layout with a
 random UNet (reference key names, tests/unet_fixtures.py) and a random Whisper tiny
 (tests/whisper_checkpoint.py); ``vae`` holds a full-size SD VAE with seeded random weights
 in the LDM key layout (the shapes come from ComfyUI's own SD VAE). The release config is
-swapped for the tiny one through ``latentsync_core.checkpoints.CONFIGS``.
+swapped for the tiny one through ``latentsync_core.lipsync.checkpoints.CONFIGS``.
 """
 from __future__ import annotations
 
@@ -93,8 +93,8 @@ def test_missing_files_name_every_file_folder_and_url(comfy_env):
 
 def test_loads_unet_whisper_and_vae_into_comfyui_objects(comfy_env, monkeypatch):
     loader, base, folder_paths = comfy_env
-    from latentsync_core import checkpoints
-    from latentsync_core.unet import LatentSyncUNetConfig
+    from latentsync_core.lipsync import checkpoints
+    from latentsync_core.lipsync.unet import LatentSyncUNetConfig
 
     import comfy.model_management as mm
     import comfy.sd

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from latentsync_core.errors import BadInputError
-from latentsync_core.mask import keep_mask
+from latentsync_core.lipsync.mask import keep_mask
 
 REF = os.path.join(os.path.dirname(__file__), "data", "mask_reference.png")
 

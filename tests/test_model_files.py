@@ -1,4 +1,4 @@
-"""Model-file table, local layout and downloads (latentsync_core.model_files).
+"""Model-file table, local layout and downloads (latentsync_core.files.model_files).
 
 Downloads never leave the machine: they go through a downloader written here, or through
 the real ``huggingface_hub.hf_hub_download`` pointed (``HF_ENDPOINT``) at a small HTTP
@@ -17,7 +17,7 @@ import threading
 
 import pytest
 
-from latentsync_core import model_files as mf
+from latentsync_core.files import model_files as mf
 from latentsync_core.errors import MissingModelError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -248,7 +248,7 @@ def test_hf_hub_download_of_absent_file_names_its_url(tmp_path, fake_hub):
 
 _OFFLINE_SCRIPT = """
 import sys
-from latentsync_core import model_files as mf
+from latentsync_core.files import model_files as mf
 from latentsync_core.errors import MissingModelError
 try:
     mf.ensure_files(mf.wanted_files([mf.official_file("unet", "1.5")], {"latentsync": sys.argv[1]}), download=True)

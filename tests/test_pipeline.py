@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 import torch
 
-from latentsync_core.face_align import FaceAligner
-from latentsync_core.landmarks import get_backend
+from latentsync_core.face.face_align import FaceAligner
+from latentsync_core.face.landmarks import get_backend
 from latentsync_core.pipeline import lip_sync
-from latentsync_core.sampler import SamplerSettings
-from latentsync_core.unet import LatentSyncUNetConfig, build_unet, map_reference_state_dict
-from latentsync_core.whisper import load_whisper
+from latentsync_core.lipsync.sampler import SamplerSettings
+from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet, map_reference_state_dict
+from latentsync_core.lipsync.whisper import load_whisper
 from sampler_fixtures import tiny_vae
 from tests.clips import astronaut, cutaway, jitter_affines, render, to_frames
 from unet_fixtures import one_thread, reference_key_shapes, reference_weights  # noqa: F401 (fixture)

@@ -8,8 +8,8 @@ import torch
 from safetensors.torch import save_file
 
 from latentsync_core.errors import BadInputError, MissingDependencyError
-from restorers import load_face_restorer, read_state_dict
-from restorers import loader
+from latentsync_core.restorers import load_face_restorer, read_state_dict
+from latentsync_core.restorers import loader
 
 
 def _tiny_esrgan_state_dict() -> dict[str, torch.Tensor]:

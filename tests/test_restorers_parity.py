@@ -31,7 +31,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from restorers import CODEFORMER, GFPGAN, load_face_restorer, read_state_dict
+from latentsync_core.restorers import CODEFORMER, GFPGAN, load_face_restorer, read_state_dict
 from latentsync_core.errors import BadInputError
 from test_restorers_common import (
     CODEFORMER_SEED,

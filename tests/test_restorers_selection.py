@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from latentsync_core.errors import BadInputError
-from restorers import frames_needing_restore, restore_selected
+from latentsync_core.restorers import frames_needing_restore, restore_selected
 
 
 def test_frames_needing_restore_rule():

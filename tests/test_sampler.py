@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from latentsync_core.errors import BadInputError
-from latentsync_core.sampler import MAX_CHUNK, SamplerSettings, plan_chunks, sample_video
+from latentsync_core.lipsync.sampler import MAX_CHUNK, SamplerSettings, plan_chunks, sample_video
 from sampler_fixtures import parity_embeddings, parity_faces, tiny_vae
 
 SIZE = 64
@@ -79,7 +79,7 @@ def test_same_seed_same_output_and_seed_matters(vae):
 def test_only_the_mouth_region_changes(vae):
     faces, emb = _inputs(3)
     out = sample_video(StandInUNet(), vae, faces, emb, settings=_settings())
-    from latentsync_core.mask import keep_mask
+    from latentsync_core.lipsync.mask import keep_mask
 
     keep = torch.from_numpy(np.array(keep_mask(SIZE)))
     fully_kept = keep == 1.0

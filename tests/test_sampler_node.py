@@ -2,7 +2,7 @@
 
 The node gets a ComfyUI VAE built from an SD 1.x VAE state dict (seeded random weights, LDM
 layout) and must give exactly what the core sampler gives with that file loaded by
-``latentsync_core.vae``.
+``latentsync_core.lipsync.vae``.
 """
 
 import numpy as np
@@ -22,7 +22,7 @@ def comfy():
 
 
 def _alignment(n: int, has_face: np.ndarray):
-    from latentsync_core.alignment import Alignment
+    from latentsync_core.face.alignment import Alignment
 
     return Alignment(
         resolution=SIZE, crop_size=(SIZE, SIZE), source_size=(SIZE, SIZE),
@@ -41,8 +41,8 @@ class _Embeds:
 
 
 def test_node_matches_core_sampler(comfy):
-    from latentsync_core.sampler import SamplerSettings, sample_video
-    from latentsync_core.vae import SD_VAE_CONFIG, build_vae, vae_from_state_dict
+    from latentsync_core.lipsync.sampler import SamplerSettings, sample_video
+    from latentsync_core.lipsync.vae import SD_VAE_CONFIG, build_vae, vae_from_state_dict
     LatentSync_Sampler = _node_module().LatentSync_Sampler
     from sampler_fixtures import parity_embeddings, parity_faces, seeded_weights
     from test_sampler import StandInUNet

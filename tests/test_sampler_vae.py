@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import save_file
 
 from latentsync_core.errors import BadInputError, MissingModelError
-from latentsync_core.vae import SD_VAE_CONFIG, TINY_VAE_CONFIG, build_vae, load_vae
+from latentsync_core.lipsync.vae import SD_VAE_CONFIG, TINY_VAE_CONFIG, build_vae, load_vae
 from sampler_fixtures import tiny_vae
 
 _ATTN = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"}

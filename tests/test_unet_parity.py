@@ -31,7 +31,7 @@ import pytest
 import torch
 
 from latentsync_core.errors import BadInputError
-from latentsync_core.unet import (
+from latentsync_core.lipsync.unet import (
     JointFrameGroupNorm,
     LatentSyncUNet,
     LatentSyncUNetConfig,

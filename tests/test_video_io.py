@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from latentsync_core.errors import BadInputError
-from latentsync_core.video_io import VideoWriter, check_output_path, probe, read_windows
+from latentsync_core.media.video_io import VideoWriter, check_output_path, probe, read_windows
 
 
 def make_clip(

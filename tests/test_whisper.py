@@ -6,7 +6,7 @@ How the fixtures in tests/data were made (scripts ran outside the repository):
   sea shells by the sea shore, and the shells she sells are surely seashells."`` and
   ``espeak-ng -v en-gb -s 140 -w long.wav`` with six sentences about lip sync, Whisper windows and
   two tongue twisters (42 s); both 22.05 kHz, resampled to 16 kHz with
-  ``latentsync_core.audio.resample``, rounded to int16; the long one cut to its first 36.0 s.
+  ``latentsync_core.lipsync.audio.resample``, rounded to int16; the long one cut to its first 36.0 s.
 - whisper_reference_9s.npz / whisper_reference_36s.npz: LatentSync's reference (bytedance/LatentSync
   a229c39) ``Audio2Feature(model_path=tiny.pt, device="cpu")`` (so whisper runs in fp32), where
   tiny.pt = ``whisper_checkpoint.write_tiny_checkpoint(path, seed=0)`` and the reference's ffmpeg
@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import torch
 
-from latentsync_core.audio import (
+from latentsync_core.lipsync.audio import (
     audio_frame_count,
     log_mel,
     per_frame_embeddings,
@@ -33,7 +33,7 @@ from latentsync_core.audio import (
     whisper_features,
 )
 from latentsync_core.errors import BadInputError
-from latentsync_core.whisper import load_whisper, openai_to_transformers_key
+from latentsync_core.lipsync.whisper import load_whisper, openai_to_transformers_key
 from whisper_checkpoint import TINY_DIMS, tiny_state_shapes, write_tiny_checkpoint
 
 DATA = os.path.join(os.path.dirname(__file__), "data")

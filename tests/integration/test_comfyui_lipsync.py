@@ -18,7 +18,7 @@ The loader builds a UNet from the release architecture of the version its folder
 and a tiny file does not fit it. The pack has no switch for that, on purpose (users must
 not be able to load a checkpoint against another architecture), so this test gives its
 own server process a ``sitecustomize.py`` that maps version 1.5 to the tiny architecture
-in ``latentsync_core.checkpoints.CONFIGS`` right after that module is first imported, the
+in ``latentsync_core.lipsync.checkpoints.CONFIGS`` right after that module is first imported, the
 same swap ``tests/test_loader_node.py`` makes in-process with monkeypatch. Everything else,
 the nodes, ComfyUI's executor, model management, video decoding and encoding, is the real
 thing. The server is this module's own (not the session's shared one), started with that
@@ -61,7 +61,7 @@ LOAD_AUDIO_INFO = {"input": {"required": {"audio": [[], {"audio_upload": True}]}
 SITECUSTOMIZE = '''"""Written by tests/integration/test_comfyui_lipsync.py for its ComfyUI server only.
 
 Maps LatentSync version 1.5 to the tiny test UNet architecture in
-latentsync_core.checkpoints.CONFIGS as soon as that module is imported.
+latentsync_core.lipsync.checkpoints.CONFIGS as soon as that module is imported.
 """
 import importlib.abc
 import importlib.machinery
@@ -70,7 +70,7 @@ import sys
 
 class _TinyUNetConfig(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name != "latentsync_core.checkpoints":
+        if name != "latentsync_core.lipsync.checkpoints":
             return None
         sys.meta_path.remove(self)
         spec = importlib.machinery.PathFinder.find_spec(name, path)
@@ -78,7 +78,7 @@ class _TinyUNetConfig(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             run(module)
-            from latentsync_core.unet import LatentSyncUNetConfig
+            from latentsync_core.lipsync.unet import LatentSyncUNetConfig
 
             module.CONFIGS["1.5"] = LatentSyncUNetConfig.tiny
 
@@ -122,7 +122,7 @@ def write_models(models: str) -> None:
     """Random-weight models in the official file layout under ``models``."""
     from safetensors.torch import save_file
 
-    from latentsync_core.vae import SD_VAE_CONFIG, build_vae
+    from latentsync_core.lipsync.vae import SD_VAE_CONFIG, build_vae
     from sampler_fixtures import seeded_weights
     from test_sampler_vae import _ldm_state_dict
     from unet_fixtures import reference_key_shapes, reference_weights

@@ -21,8 +21,8 @@ from typing import Mapping
 
 import torch
 
-from .errors import BadInputError, MissingModelError
-from .model_files import UNET, UNET_FILE_NAME, VERSIONS, official_file, sha256_file
+from ..errors import BadInputError, MissingModelError
+from ..files.model_files import UNET, UNET_FILE_NAME, VERSIONS, official_file, sha256_file
 from .unet import LatentSyncUNet, LatentSyncUNetConfig, build_unet, map_reference_state_dict
 
 CONFIGS = {"1.5": LatentSyncUNetConfig.v15, "1.6": LatentSyncUNetConfig.v16}

@@ -13,7 +13,7 @@ from typing import Mapping
 import torch
 
 from .checkpoints import CONFIGS, identify_version, load_unet
-from .model_files import ModelPaths
+from ..files.model_files import ModelPaths
 from .unet import LatentSyncUNetConfig
 from .vae import vae_from_state_dict
 from .whisper import load_whisper

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import DDIMScheduler
 
-from .errors import BadInputError
+from ..errors import BadInputError
 from .mask import keep_mask
 from .vae import LATENT_CHANNELS, LATENT_SCALE, LATENT_SHIFT, VAE_DOWNSCALE
 

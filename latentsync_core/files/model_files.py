@@ -32,7 +32,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
-from .errors import BadInputError, MissingModelError
+from ..errors import BadInputError, MissingModelError
 
 VERSIONS = ("1.5", "1.6")
 LATENTSYNC_FOLDER = "latentsync"

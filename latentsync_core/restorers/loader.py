@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import torch
 
-from latentsync_core.errors import BadInputError, MissingDependencyError
+from ..errors import BadInputError, MissingDependencyError
 
 from .face_restorer import CODEFORMER, GFPGAN, FaceRestorer
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import BadInputError
+from ...errors import BadInputError
 from .base import FaceLandmarks, LandmarkBackend
 from .selection import FaceFilter, largest_face
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from latentsync_core.errors import BadInputError
+from ..errors import BadInputError
 
 GFPGAN = "GFPGAN"
 CODEFORMER = "CodeFormer"

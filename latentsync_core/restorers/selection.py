@@ -6,7 +6,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from latentsync_core.errors import BadInputError
+from ..errors import BadInputError
 
 
 def frames_needing_restore(

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MissingDependencyError
+from ...errors import MissingDependencyError
 from .anchors import AnchorIndices
 from .base import FaceLandmarks, check_frame
 from .selection import FaceFilter

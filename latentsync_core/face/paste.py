@@ -24,7 +24,7 @@ import torch
 
 from .alignment import Alignment
 from .colour import match_colour
-from .errors import BadInputError
+from ..errors import BadInputError
 from .frames import as_rgb_frames, check_same_length
 from .geometry import invert_affine
 from .mouth_roi import MouthROI, roi_to_face

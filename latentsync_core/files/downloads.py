@@ -13,7 +13,7 @@ import urllib.request
 
 from tqdm import tqdm
 
-from .errors import MissingModelError
+from ..errors import MissingModelError
 
 _CHUNK = 1 << 20
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .alignment import Alignment
-from .errors import BadInputError
+from ..errors import BadInputError
 from .frames import check_same_length
 from .geometry import apply_affine
 

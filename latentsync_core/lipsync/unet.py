@@ -25,7 +25,7 @@ import diffusers
 import torch
 import torch.nn.functional as F
 
-from .errors import BadInputError, MissingDependencyError
+from ..errors import BadInputError, MissingDependencyError
 
 # Older UNetMotionModel repeats one cross-attention context for every frame; LatentSync's differs per frame.
 if tuple(int(p) for p in re.findall(r"\d+", diffusers.__version__)[:2]) < (0, 31):

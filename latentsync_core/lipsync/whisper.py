@@ -18,7 +18,7 @@ import re
 import torch
 from torch import nn
 
-from .errors import BadInputError
+from ..errors import BadInputError
 
 # Encoder steps per second of audio (mel hop 10 ms, then a stride-2 convolution).
 FEATURE_RATE = 50

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import BadInputError
+from ..errors import BadInputError
 from .whisper import FEATURE_RATE, WhisperAudioEncoder
 
 SAMPLE_RATE = 16000

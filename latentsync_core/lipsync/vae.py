@@ -14,8 +14,8 @@ import torch
 from diffusers import AutoencoderKL
 from diffusers.loaders.single_file_utils import convert_ldm_vae_checkpoint
 
-from .errors import BadInputError, MissingModelError
-from .model_files import VAE, official_file
+from ..errors import BadInputError, MissingModelError
+from ..files.model_files import VAE, official_file
 
 LATENT_SCALE = 0.18215
 """Latents are ``(posterior sample - LATENT_SHIFT) * LATENT_SCALE``."""

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..errors import BadInputError
+from ...errors import BadInputError
 
 
 @dataclass(frozen=True)

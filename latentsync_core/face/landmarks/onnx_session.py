@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import MissingDependencyError
+from ...errors import MissingDependencyError
 
 
 def import_onnxruntime() -> Any:

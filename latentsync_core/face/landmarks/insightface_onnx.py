@@ -52,8 +52,8 @@ import zipfile
 
 import numpy as np
 
-from ..downloads import ensure_model_file
-from ..errors import MissingModelError
+from ...files.downloads import ensure_model_file
+from ...errors import MissingModelError
 from .anchors import AnchorIndices
 from .base import FaceLandmarks, check_frame
 from .landmark106 import Landmark106

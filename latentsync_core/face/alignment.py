@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .errors import BadInputError
+from ..errors import BadInputError
 
 
 @dataclass

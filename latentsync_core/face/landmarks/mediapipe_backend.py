@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MissingDependencyError
+from ...errors import MissingDependencyError
 from .anchors import AnchorIndices, extent_box
 from .base import FaceLandmarks, check_frame
 from .selection import FaceFilter

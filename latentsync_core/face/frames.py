@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .errors import BadInputError
+from ..errors import BadInputError
 
 MIN_FACE_FRAME_SIDE = 32
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .alignment import Alignment
-from .errors import BadInputError
+from ..errors import BadInputError
 from .frames import MIN_FACE_FRAME_SIDE, as_rgb_frames, to_uint8
 from .geometry import REFERENCE_SMOOTHING, SUPPORTED_RESOLUTIONS, crop_size, face_template, fit_similarity
 from .landmarks.base import FaceLandmarks, LandmarkBackend

@@ -19,7 +19,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from .errors import BadInputError
+from ..errors import BadInputError
 
 TEMPLATE_SIZE = 256
 

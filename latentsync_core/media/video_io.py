@@ -23,7 +23,7 @@ from typing import Iterator
 import av
 import numpy as np
 
-from .errors import BadInputError
+from ..errors import BadInputError
 
 #: Output file extensions and the container format each is written as.
 OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}

@@ -1,0 +1,1 @@
+"""Face path: landmarks, tracking, geometry, warp, mouth ROI, paste and colour match."""

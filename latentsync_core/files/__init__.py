@@ -1,0 +1,1 @@
+"""The official model-file table and downloads."""

@@ -1,0 +1,1 @@
+"""LatentSync inference: UNet, checkpoints, VAE, Whisper, audio windows, mask and sampler."""

@@ -1,0 +1,1 @@
+"""Video and audio I/O (PyAV, in-process) and frame-array helpers."""
