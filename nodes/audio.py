@@ -9,10 +9,10 @@ import folder_paths
 import torch
 from comfy_api.latest import io
 
-from latentsync_core.lipsync.audio import LENGTH_MODES, audio_frame_count, embed_audio_for_video
-from latentsync_core.errors import MissingModelError
-from latentsync_core.files.model_files import WHISPER, find_official, official_file, whisper_choices
-from latentsync_core.lipsync.whisper import load_whisper
+from ..latentsync_core.lipsync.audio import LENGTH_MODES, audio_frame_count, embed_audio_for_video
+from ..latentsync_core.errors import MissingModelError
+from ..latentsync_core.files.model_files import WHISPER, find_official, official_file, whisper_choices
+from ..latentsync_core.lipsync.whisper import load_whisper
 
 from .paths import LATENTSYNC_FOLDER as MODEL_FOLDER
 from .types import CATEGORY, AudioEmbeds, Whisper

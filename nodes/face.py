@@ -6,11 +6,11 @@ from comfy_api.latest import io
 
 import comfy.model_management
 import comfy.utils
-from latentsync_core.face.colour import COLOUR_MODES
-from latentsync_core.face.face_align import SELECTION_MODES, FaceAligner
-from latentsync_core.face.landmarks import BACKENDS, get_backend
-from latentsync_core.face.mouth_roi import crop_mouth
-from latentsync_core.face.paste import PASTE_REGIONS, paste_back
+from ..latentsync_core.face.colour import COLOUR_MODES
+from ..latentsync_core.face.face_align import SELECTION_MODES, FaceAligner
+from ..latentsync_core.face.landmarks import BACKENDS, get_backend
+from ..latentsync_core.face.mouth_roi import crop_mouth
+from ..latentsync_core.face.paste import PASTE_REGIONS, paste_back
 
 from .paths import insightface_dir
 from .types import CATEGORY, Alignment, MouthROI

@@ -9,7 +9,7 @@ import torch
 from comfy.model_patcher import ModelPatcher
 from comfy_api.latest import io
 
-from latentsync_core.files.model_files import (
+from ..latentsync_core.files.model_files import (
     LATENTSYNC_FOLDER,
     UNET,
     VAE_FOLDER,
@@ -20,7 +20,7 @@ from latentsync_core.files.model_files import (
     vae_choices,
     whisper_choices,
 )
-from latentsync_core.lipsync.model_loader import DTYPES, check_sd_vae, load_models
+from ..latentsync_core.lipsync.model_loader import DTYPES, check_sd_vae, load_models
 
 from .patcher import PatcherHost
 from .types import CATEGORY, Model, Whisper

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from comfy_api.latest import io
 
-from latentsync_core.files.downloads import ensure_model_file
-from latentsync_core.errors import BadInputError
-from latentsync_core.restorers import (
+from ..latentsync_core.files.downloads import ensure_model_file
+from ..latentsync_core.errors import BadInputError
+from ..latentsync_core.restorers import (
     CODEFORMER,
     FOLDER_NAME,
     GFPGAN,

@@ -12,10 +12,10 @@ import comfy.utils
 from comfy.model_patcher import ModelPatcher
 from comfy_api.latest import io
 
-from latentsync_core.face.alignment import Alignment as AlignmentRecord
-from latentsync_core.errors import BadInputError
-from latentsync_core.lipsync.sampler import DEFAULT_CHUNK, MAX_CHUNK, SamplerSettings, sample_video
-from latentsync_core.lipsync.vae import vae_from_state_dict
+from ..latentsync_core.face.alignment import Alignment as AlignmentRecord
+from ..latentsync_core.errors import BadInputError
+from ..latentsync_core.lipsync.sampler import DEFAULT_CHUNK, MAX_CHUNK, SamplerSettings, sample_video
+from ..latentsync_core.lipsync.vae import vae_from_state_dict
 
 from .patcher import PatcherHost, hosted
 from .types import CATEGORY, Alignment, AudioEmbeds, Model

@@ -1,7 +1,8 @@
 """In-process access to the pack's ComfyUI nodes, for the opt-in node tests (set COMFYUI_PATH).
 
-With ComfyUI on ``sys.path`` the name ``nodes`` is ComfyUI's own module, so the pack's
-``nodes/`` folder is loaded as the package ``latentsync_nodes``.
+The pack is loaded the way ComfyUI loads it: its folder as one package (here named
+``comfyui_latentsync``), so ``nodes/`` reaches the core by relative imports. Objects that cross
+the node boundary (errors, alignments, ROIs) must come from that package's core: :func:`core`.
 """
 from __future__ import annotations
 
@@ -35,17 +36,31 @@ def import_comfy() -> ModuleType:
     return comfy
 
 
-def node_module(name: str) -> ModuleType:
-    """``nodes/<name>.py`` of the pack, imported as ``latentsync_nodes.<name>``."""
+PACK = "comfyui_latentsync"
+
+
+def _pack() -> ModuleType:
+    """The pack folder imported as the package :data:`PACK`, as ComfyUI's custom-node loader does."""
     import_comfy()
-    if "latentsync_nodes" not in sys.modules:
-        folder = os.path.join(ROOT, "nodes")
-        spec = importlib.util.spec_from_file_location("latentsync_nodes", os.path.join(folder, "__init__.py"), submodule_search_locations=[folder])
+    if PACK not in sys.modules:
+        spec = importlib.util.spec_from_file_location(PACK, os.path.join(ROOT, "__init__.py"), submodule_search_locations=[ROOT])
         package = importlib.util.module_from_spec(spec)
-        sys.modules["latentsync_nodes"] = package
+        sys.modules[PACK] = package
         spec.loader.exec_module(package)
-        sys.modules["latentsync_nodes.paths"].register_model_folders()
-    return importlib.import_module(f"latentsync_nodes.{name}")
+        importlib.import_module(f"{PACK}.nodes.paths").register_model_folders()
+    return sys.modules[PACK]
+
+
+def node_module(name: str) -> ModuleType:
+    """``nodes/<name>.py`` of the pack, imported as ``comfyui_latentsync.nodes.<name>``."""
+    _pack()
+    return importlib.import_module(f"{PACK}.nodes.{name}")
+
+
+def core(name: str) -> ModuleType:
+    """``latentsync_core.<name>`` as the pack's nodes see it (``comfyui_latentsync.latentsync_core.<name>``)."""
+    _pack()
+    return importlib.import_module(f"{PACK}.latentsync_core.{name}")
 
 
 @contextmanager

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from comfy_nodes import node_module, only_model_folders, requires_comfyui
-from latentsync_core.errors import MissingModelError
+from comfy_nodes import core, node_module, only_model_folders, requires_comfyui
 from test_whisper import DATA, read_wav
 from whisper_checkpoint import write_tiny_checkpoint
 
@@ -25,7 +24,7 @@ def audio_nodes(tmp_path_factory):
 
 def test_loader_names_the_missing_file_folder_and_url(audio_nodes):
     module, models = audio_nodes
-    with pytest.raises(MissingModelError) as err:
+    with pytest.raises(core("errors").MissingModelError) as err:
         module.LatentSync_WhisperLoader.execute(whisper_file="LatentSync-1.6/whisper/tiny.pt")
     message = str(err.value)
     assert "tiny.pt" in message and str(models) in message and module.WHISPER_DEFAULT.url in message

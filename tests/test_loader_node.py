@@ -13,7 +13,7 @@ import math
 import pytest
 import torch
 
-from comfy_nodes import node_module, only_model_folders, requires_comfyui
+from comfy_nodes import core, node_module, only_model_folders, requires_comfyui
 
 pytestmark = requires_comfyui
 
@@ -78,7 +78,7 @@ def test_schema_lists_official_files_first_with_tooltips(comfy_env):
 
 def test_missing_files_name_every_file_folder_and_url(comfy_env):
     loader, base, _ = comfy_env
-    from latentsync_core.errors import MissingModelError
+    MissingModelError = core("errors").MissingModelError
 
     with pytest.raises(MissingModelError) as info:
         loader.LatentSyncModelLoader.execute(version=loader.AUTO_VERSION, unet_name="LatentSync-1.5/latentsync_unet.pt",
@@ -93,7 +93,7 @@ def test_missing_files_name_every_file_folder_and_url(comfy_env):
 
 def test_loads_unet_whisper_and_vae_into_comfyui_objects(comfy_env, monkeypatch):
     loader, base, folder_paths = comfy_env
-    from latentsync_core.lipsync import checkpoints
+    checkpoints = core("lipsync.checkpoints")
     from latentsync_core.lipsync.unet import LatentSyncUNetConfig
 
     import comfy.model_management as mm
@@ -126,7 +126,7 @@ def test_a_vae_of_another_kind_is_refused(comfy_env):
     loader, base, _ = comfy_env
     from safetensors.torch import save_file
 
-    from latentsync_core.errors import BadInputError
+    BadInputError = core("errors").BadInputError
 
     _write_models(base)
     save_file({"encoder.conv_in.weight": torch.zeros(8, 3, 3, 3), "decoder.conv_in.weight": torch.zeros(8, 16, 3, 3)},

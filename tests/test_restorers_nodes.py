@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from comfy_nodes import node_module, only_model_folders, requires_comfyui
-from latentsync_core.face.mouth_roi import MouthROI
+from comfy_nodes import core, node_module, only_model_folders, requires_comfyui
 from test_restorers_common import GFPGAN_SEED, face_image, load_fixture, max_fixture_diff, seeded_state_dict
 
 pytestmark = requires_comfyui
@@ -32,7 +31,7 @@ def test_schemas_and_official_choices(restore_nodes):
 
 
 def test_missing_official_file_without_download(restore_nodes, tmp_path):
-    from latentsync_core.errors import MissingModelError
+    MissingModelError = core("errors").MissingModelError
 
     with only_model_folders(facerestore_models=tmp_path), pytest.raises(MissingModelError, match="codeformer.pth.*github.com/sczhou/CodeFormer"):
         restore_nodes.LatentSync_FaceRestoreModelLoader.execute("codeformer.pth", False, "fp32")
@@ -41,7 +40,7 @@ def test_missing_official_file_without_download(restore_nodes, tmp_path):
 def test_loader_and_gfpgan_node_restore_selected_frames(restore_nodes, tmp_path):
     from spandrel.architectures.GFPGAN import GFPGAN
 
-    from latentsync_core.errors import BadInputError
+    BadInputError = core("errors").BadInputError
 
     with torch.device("meta"):
         shapes = {k: tuple(v.shape) for k, v in GFPGAN().state_dict().items()}
@@ -50,7 +49,7 @@ def test_loader_and_gfpgan_node_restore_selected_frames(restore_nodes, tmp_path)
         assert "my_gfpgan.pth" in restore_nodes._model_choices()
         model = restore_nodes.LatentSync_FaceRestoreModelLoader.execute("my_gfpgan.pth", False, "fp32").result[0]
     face = face_image().permute(0, 2, 3, 1)
-    roi = MouthROI(
+    roi = core("face.mouth_roi").MouthROI(
         crops=torch.cat([face, face]),
         boxes=np.tile([64.0, 96.0, 192.0, 224.0], (2, 1)),
         valid=np.array([True, True]),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from comfy_nodes import import_comfy, node_module, requires_comfyui
+from comfy_nodes import core, import_comfy, node_module, requires_comfyui
 
 pytestmark = requires_comfyui
 
@@ -22,7 +22,7 @@ def comfy():
 
 
 def _alignment(n: int, has_face: np.ndarray):
-    from latentsync_core.face.alignment import Alignment
+    Alignment = core("face.alignment").Alignment
 
     return Alignment(
         resolution=SIZE, crop_size=(SIZE, SIZE), source_size=(SIZE, SIZE),

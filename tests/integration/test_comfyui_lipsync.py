@@ -70,7 +70,7 @@ import sys
 
 class _TinyUNetConfig(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name != "latentsync_core.lipsync.checkpoints":
+        if not name.endswith("latentsync_core.lipsync.checkpoints"):
             return None
         sys.meta_path.remove(self)
         spec = importlib.machinery.PathFinder.find_spec(name, path)
@@ -78,9 +78,8 @@ class _TinyUNetConfig(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             run(module)
-            from latentsync_core.lipsync.unet import LatentSyncUNetConfig
-
-            module.CONFIGS["1.5"] = LatentSyncUNetConfig.tiny
+            unet = sys.modules[module.__name__.rsplit(".", 1)[0] + ".unet"]
+            module.CONFIGS["1.5"] = unet.LatentSyncUNetConfig.tiny
 
         spec.loader.exec_module = exec_module
         return spec
