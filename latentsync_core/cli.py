@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     enhance.add_argument("--device", default=None, help="torch device for the restorers, e.g. cpu or cuda (default: cuda when available)")
     enhance.add_argument("--crf", type=int, default=18, help="H.264 quality, 0 (lossless) .. 51 (default 18)")
     enhance.add_argument("--preset", choices=X264_PRESETS, default="medium", help="H.264 speed preset: faster = bigger file (default medium)")
+    enhance.add_argument("--landmark_cache", default=None, help="folder of the face landmark cache (default $LATENTSYNC_LANDMARK_CACHE or ~/.cache/comfyui-latentsync/landmarks); off = detect every time")
     enhance.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -271,10 +272,12 @@ def enhance(args: argparse.Namespace) -> None:
     restore = load_restorer(args.superres, args.sr_ratio, args.models_dir, device, args.fidelity, args.batch_size)
 
     from .face.face_align import FaceAligner
+    from .face.landmark_cache import open_cache
     from .face.landmarks import get_backend
 
     backend = get_backend(args.backend, **backend_options(args.backend, args.models_dir, device))
-    enhancer = WindowEnhancer(FaceAligner(backend, resolution=args.resolution), restore, args.mask_smooth)
+    aligner = FaceAligner(backend, resolution=args.resolution, cache=open_cache(args.landmark_cache))
+    enhancer = WindowEnhancer(aligner, restore, args.mask_smooth)
     from tqdm import tqdm
 
     with VideoWriter(args.output, info, crf=args.crf, preset=args.preset) as writer, tqdm(
