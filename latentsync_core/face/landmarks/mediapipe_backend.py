@@ -92,8 +92,8 @@ class MediaPipeBackend:
     Static mode (default) is two-stage: the engine's detector finds the faces in the
     whole frame (mediapipe 0.10.21: the full-range face detector, ``model_selection=1``,
     faces down to about 8% of the frame width; Tasks: see :mod:`.mediapipe_tasks`),
-    then Face Mesh runs on a square crop ``CROP_FACTOR`` times the box around each
-    face the detector did not already mesh. Face Mesh alone on the whole frame uses
+    then Face Mesh runs on a square crop ``CROP_FACTOR`` times the box around each.
+    Face Mesh alone on the whole frame uses
     the short-range detector, which misses faces narrower than about a fifth of the
     frame (most faces in a 1080p shot that is not a close-up).
 
@@ -188,13 +188,10 @@ class MediaPipeBackend:
         return [(points, 1.0) for points in self._mesh_engine().track(frame)]
 
     def _detect_static(self, frame: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """Detection on the whole frame, then Face Mesh on a crop around each face the detector did not mesh."""
+        """Detection on the whole frame, then Face Mesh on a crop around each detected face."""
         engine = self._mesh_engine()
         found = []
         for face in engine.find_faces(frame):
-            if face.points is not None:
-                found.append((face.points, face.score))
-                continue
             crop, offset = square_crop(frame, face.box, self.CROP_FACTOR)
             meshes = engine.mesh(crop)
             if not meshes:

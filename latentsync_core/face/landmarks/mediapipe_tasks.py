@@ -118,7 +118,12 @@ class TasksEngine:
         return [mesh_points(face, width, height) for face in result.face_landmarks]
 
     def find_faces(self, frame: np.ndarray) -> list[FoundFace]:
-        """Meshed faces of the whole frame, else of the windows (see module doc); score 1.0 (Tasks reports none)."""
+        """Boxes of the faces meshed in the whole frame, else in the windows (see module doc).
+
+        The box is the mesh's extent; the score is 1.0 (the Tasks API reports none). The
+        caller meshes a crop around each box again: a face meshed from a detection on a
+        downscaled whole frame comes out less precise than from a crop.
+        """
         meshes = self.mesh(frame)
         if not meshes:
             height, width = frame.shape[:2]
@@ -127,7 +132,7 @@ class TasksEngine:
                     points = points + np.array([x0, y0], dtype=np.float64)
                     if not any(_inside(points.mean(axis=0), extent_box(kept)) for kept in meshes):
                         meshes.append(points)
-        return [FoundFace(box=extent_box(points), score=1.0, points=points) for points in meshes[: self.max_faces]]
+        return [FoundFace(box=extent_box(points), score=1.0) for points in meshes[: self.max_faces]]
 
     def close(self) -> None:
         with quiet_native_logs():

@@ -32,13 +32,10 @@ class FoundFace:
     Attributes:
         box: ``(4,)`` float64 ``x1, y1, x2, y2`` in frame pixels.
         score: detector confidence in ``[0, 1]``.
-        points: ``(478, 2)`` float64 mesh when the detector already produced one, else ``None``
-            (the caller meshes a crop around ``box``).
     """
 
     box: np.ndarray
     score: float
-    points: np.ndarray | None = None
 
 
 class MeshEngine(Protocol):
