@@ -13,9 +13,10 @@ MediaPipe's own "left/right" names are the subject's):
 ==============  ===============================  ==================================  ==========================
 anchor          InsightFace 106 (LatentSync)     MediaPipe mesh                      meaning
 ==============  ===============================  ==================================  ==========================
-left brow       43, 48, 49, 51, 50               70, 63, 105, 66, 107                upper brow contour, outer
-                                                                                     end to inner end
-right brow      101, 102, 103, 104, 105          300, 293, 334, 296, 336             same, other brow
+left brow       43, 48, 49, 51, 50               70, 63, 105, 66, 107 and          upper and lower brow
+                                                 46, 53, 52, 65, 55                  contour (brow centre line)
+right brow      101, 102, 103, 104, 105          300, 293, 334, 296, 336 and         same, other brow
+                                                 276, 283, 282, 295, 285
 nose            74                               5                                   lower nose bridge
 nose            86                               1                                   nose tip
 nose            77, 83                           98, 327                             left / right nostril wing
@@ -27,10 +28,12 @@ mouth           (52..71)                         61, 185, 40, 39, 37, 0, 267, 26
 InsightFace's brow picks are the points LatentSync lists in the 68-point brow
 slots (17-21, 22-26) of its landmark re-ordering, and 73, 74, 86 fill the nose
 bridge slots down to the tip; 77 and 83 are a left/right pair on the lower nose.
-MediaPipe's equivalents are the upper brow contour, the bridge point about 60%
-of the way from between the eyes (6) to the tip (1), the tip, and the outer lower
-nostril-wing points. The mapping is semantic, not fitted to InsightFace outputs
-(no InsightFace weights were available to compare against).
+MediaPipe's equivalents are the brow centre line (upper and lower contour), the
+bridge point about 60% of the way from between the eyes (6) to the tip (1), the
+tip, and the outer lower nostril-wing points. The brows were first mapped to the
+upper contour alone; measured against dlib's 68-point model that put both brow
+anchors about 3.4 template px (at 256) too high, so the lower contour was added
+(see :mod:`.anchors` for the figures and ``bench/calibrate_anchors.py``).
 
 The mouth ring starts at the image-left mouth corner and runs clockwise on
 screen (along the upper lip first). Coordinates are pixels with integer values
@@ -61,8 +64,8 @@ from .mesh_engine import MeshEngine, open_mesh_engine
 from .selection import FaceFilter
 
 MEDIAPIPE_478 = AnchorIndices(
-    left_brow=(70, 63, 105, 66, 107),
-    right_brow=(300, 293, 334, 296, 336),
+    left_brow=(70, 63, 105, 66, 107, 46, 53, 52, 65, 55),
+    right_brow=(300, 293, 334, 296, 336, 276, 283, 282, 295, 285),
     nose=(5, 1, 98, 327),
     mouth=(61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146),
 )
