@@ -13,15 +13,16 @@ BASE = np.array([[1.0, 0.0, 64.0], [0.0, 1.0, -16.0]])
 
 
 def counting(backend, monkeypatch):
-    """Count the frames ``backend`` (the real one, same settings, same cache key) is asked about."""
+    """Count the frames ``backend`` (the real one: same settings, same cache key) detects or follows in."""
     seen = []
-    real = type(backend).detect
+    for method in ("detect", "follow"):
+        real = getattr(type(backend), method)
 
-    def detect(frame):
-        seen.append(frame.shape)
-        return real(backend, frame)
+        def spy(*args, real=real):
+            seen.append(args[0].shape)
+            return real(backend, *args)
 
-    monkeypatch.setattr(backend, "detect", detect)
+        monkeypatch.setattr(backend, method, spy)
     return seen
 
 
@@ -127,8 +128,9 @@ def test_command_line_second_run_skips_detection(tmp_path, monkeypatch, capsys):
     clip = tmp_path / "clip.mp4"
     make_clip(clip, frames=face_frames(), fps=Fraction(25), time_base=Fraction(1, 25), pts=list(range(5)))
     seen = []
-    real = MediaPipeBackend.detect
-    monkeypatch.setattr(MediaPipeBackend, "detect", lambda self, frame: seen.append(1) or real(self, frame))
+    for method in ("detect", "follow"):
+        real = getattr(MediaPipeBackend, method)
+        monkeypatch.setattr(MediaPipeBackend, method, lambda self, *args, real=real: seen.append(1) or real(self, *args))
     for run in range(2):
         args = ["enhance", "--input", str(clip), "--output", str(tmp_path / f"out{run}.mp4"), "--superres", "none", "--window", "2"]
         assert cli.main([*args, "--landmark_cache", str(tmp_path / "cache"), "--quiet"]) == cli.EXIT_OK, capsys.readouterr().err

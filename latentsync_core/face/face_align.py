@@ -1,6 +1,6 @@
 """FaceAligner: landmarks -> per-frame template transforms -> aligned faces.
 
-Per frame: detect faces, keep following one person (by box overlap within a
+Per frame: find faces, keep following one person (by box overlap within a
 shot; on a new shot re-acquire by the selection rule), fit the LatentSync
 similarity to the three anchors with the reference's nose-offset smoothing,
 warp the template crop and resize it. Frames where no face is kept are
@@ -8,6 +8,13 @@ flagged and later pass through untouched; a dropout of at most ``max_gap``
 frames inside one shot is bridged by interpolating its neighbours'
 transforms. A shot cut is a large change between 16x16 thumbnails of
 consecutive frames; it resets tracking and smoothing.
+
+Detection runs only to (re)acquire a face: at a shot start, after a frame
+without a face, or when following fails. While a face is followed and the
+backend can follow (:class:`~.landmarks.base.FollowingBackend`), the next frame
+is meshed on a crop around the previous frame's face instead, which skips the
+whole-frame detector; the backend's face gate makes a cutaway or a face-free
+frame a miss, and a miss falls back to detection on that frame.
 
 With a :class:`~.landmark_cache.LandmarkCache` the faces kept per call are
 stored on disk and a later run over the same frames with the same backend
@@ -49,10 +56,11 @@ def _box_area(face: FaceLandmarks) -> float:
     return float((face.bbox[2] - face.bbox[0]) * (face.bbox[3] - face.bbox[1]))
 
 
-def _thumbnail(frame: np.ndarray) -> np.ndarray:
-    """16x16 grayscale thumbnail in 0..1 for shot-cut detection."""
-    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    return cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+def _thumbnail(frame: torch.Tensor) -> np.ndarray:
+    """16x16 grayscale thumbnail in 0..1 of an ``[H, W, 3]`` float frame (every 4th pixel), for shot-cut detection."""
+    sparse = np.ascontiguousarray(frame[::4, ::4].cpu().numpy(), dtype=np.float32)
+    gray = cv2.cvtColor(np.clip(sparse, 0.0, 1.0), cv2.COLOR_RGB2GRAY)
+    return cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA)
 
 
 def _identity(frame: np.ndarray, face: FaceLandmarks, resolution: int) -> np.ndarray | None:
@@ -82,6 +90,8 @@ class FaceAligner:
             average (reference: 0.2).
         max_gap: longest detection dropout (frames) bridged by interpolation.
         cache: landmark cache to replay from and store into; ``None`` detects every time.
+        follow: mesh a followed face on a crop around its previous position (when
+            the backend can) instead of detecting in every frame.
     """
 
     def __init__(
@@ -93,6 +103,7 @@ class FaceAligner:
         smoothing: float = REFERENCE_SMOOTHING,
         max_gap: int = 4,
         cache: LandmarkCache | None = None,
+        follow: bool = True,
     ) -> None:
         if resolution not in SUPPORTED_RESOLUTIONS:
             raise BadInputError(f"resolution must be one of {SUPPORTED_RESOLUTIONS} (256 = LatentSync 1.5, 512 = 1.6), got {resolution}.")
@@ -108,6 +119,8 @@ class FaceAligner:
         self.max_gap = max(0, int(max_gap))
         self._template = face_template(resolution)
         self._crop_size = crop_size(resolution)
+        self._follow = getattr(backend, "follow", None) if follow else None
+        self._followed: FaceLandmarks | None = None
         self._track_box: np.ndarray | None = None
         self._track_frame = -1
         self._nose_offset: np.ndarray | None = None
@@ -115,11 +128,12 @@ class FaceAligner:
         self._prev_thumb: np.ndarray | None = None
         self._frame_counter = 0
         self.cache = cache
-        settings = f"{backend_signature(backend)}|{resolution}|{selection}|{face_index}|{self.max_gap}"
+        settings = f"{backend_signature(backend)}|{resolution}|{selection}|{face_index}|{self.max_gap}|{self._follow is not None}"
         self._hasher = FrameHasher(settings) if cache is not None else None
 
     def _new_shot(self) -> None:
         self._track_box = None
+        self._followed = None
         self._nose_offset = None
 
     def _acquire(self, faces: list[FaceLandmarks], frame: np.ndarray) -> FaceLandmarks | None:
@@ -145,21 +159,33 @@ class FaceAligner:
             return best if _box_iou(best.bbox, self._track_box) >= _TRACK_MIN_IOU else None
         return self._acquire(faces, frame)
 
-    def _is_cut(self, frame: np.ndarray) -> bool:
+    def _follow_face(self, frame: torch.Tensor, index: int) -> FaceLandmarks | None:
+        """The followed face found again near its place in the previous frame, or ``None``."""
+        if self._follow is None or self._followed is None or self._track_frame != index - 1:
+            return None
+        face = self._follow(frame, self._followed)
+        return face if face is not None and _box_iou(face.bbox, self._track_box) >= _TRACK_MIN_IOU else None
+
+    def _is_cut(self, frame: torch.Tensor) -> bool:
         """Whether ``frame`` starts a new shot; remembers its thumbnail for the next frame."""
         thumb = _thumbnail(frame)
         cut = self._prev_thumb is not None and float(np.abs(thumb - self._prev_thumb).mean()) > _CUT_THRESHOLD
         self._prev_thumb = thumb
         return cut
 
-    def _face_of(self, frames: torch.Tensor, i: int, record: TrackRecord, searchable: bool) -> FaceLandmarks | None:
-        """Detect and choose the face of frame ``i``, filling ``record``."""
-        frame = to_uint8(frames[i])
-        record.cut_before[i] = self._is_cut(frame)
+    def _face_of(self, frames: torch.Tensor, i: int, index: int, record: TrackRecord, searchable: bool) -> FaceLandmarks | None:
+        """Follow, or detect and choose, the face of frame ``i`` (``index`` in the video), filling ``record``."""
+        record.cut_before[i] = self._is_cut(frames[i])
         if record.cut_before[i]:
             self._new_shot()
-        record.faces[i] = self._choose(self.backend.detect(frame), frame) if searchable else None
-        return record.faces[i]
+        if not searchable:
+            return None
+        face = self._follow_face(frames[i], index)
+        if face is None:
+            frame = to_uint8(frames[i])
+            face = self._choose(self.backend.detect(frame), frame)
+        record.faces[i] = face
+        return face
 
     def _store(self, key: str, record: TrackRecord) -> None:
         record.identity, record.last_thumb = self._identity, self._prev_thumb
@@ -205,7 +231,7 @@ class FaceAligner:
             if self._track_box is not None and index - self._track_frame > self.max_gap + 1:
                 self._new_shot()
             if cached is None:
-                face = self._face_of(frames, i, record, searchable)
+                face = self._face_of(frames, i, index, record, searchable)
             else:
                 if record.cut_before[i]:
                     self._new_shot()
@@ -217,7 +243,7 @@ class FaceAligner:
             fit = fit_similarity(face.anchors, self._template, self._nose_offset, self.smoothing)
             if fit is None:
                 continue
-            self._track_box, self._track_frame, self._nose_offset = face.bbox, index, fit.nose_offset
+            self._followed, self._track_box, self._track_frame, self._nose_offset = face, face.bbox, index, fit.nose_offset
             affines[i], has_face[i], faces_kept[i] = fit.matrix, True, face
         self._frame_counter += n
         if cached is not None:

@@ -9,8 +9,8 @@ from (the followed face's appearance, the last frame's cut thumbnail).
 
 The key is a 128-bit xxHash of the format version, the backend (class, its
 public settings, library version), the aligner settings that decide which
-face is kept (resolution, selection, face index, max gap; not smoothing,
-which only changes the fit) and the bytes and shapes of every frame the
+face is kept (resolution, selection, face index, max gap, following; not
+smoothing, which only changes the fit) and the bytes and shapes of every frame the
 aligner has seen so far, so a later window of a streamed video is keyed by
 everything before it too. A changed frame, video or setting gives a new key;
 nothing is ever looked up by file name or date.
@@ -35,7 +35,7 @@ from .landmarks.base import FaceLandmarks, LandmarkBackend
 
 CACHE_ENV = "LATENTSYNC_LANDMARK_CACHE"
 CACHE_OFF = "off"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _ARRAYS = ("points", "anchors", "mouth", "bbox")
 
 

@@ -57,10 +57,11 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import torch
 
 from .anchors import AnchorIndices, extent_box
-from .base import FaceLandmarks, check_frame
-from .mesh_engine import MeshEngine, open_mesh_engine
+from .base import FaceLandmarks, check_frame, square_crop
+from .mesh_engine import MeshEngine, import_mediapipe, open_mesh_engine
 from .selection import FaceFilter
 
 MEDIAPIPE_478 = AnchorIndices(
@@ -69,24 +70,6 @@ MEDIAPIPE_478 = AnchorIndices(
     nose=(5, 1, 98, 327),
     mouth=(61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146),
 )
-
-
-def square_crop(frame: np.ndarray, box: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
-    """Square window of side ``factor * max(w, h)`` centred on ``box``, black outside ``frame``.
-
-    Returns the ``(S, S, 3)`` uint8 crop and its integer ``(x0, y0)`` frame offset
-    (crop pixel ``(i, j)`` is frame pixel ``(x0 + i, y0 + j)``).
-    """
-    x1, y1, x2, y2 = box
-    side = max(int(np.ceil(factor * max(x2 - x1, y2 - y1))), 1)
-    x0 = int(round((x1 + x2) / 2 - side / 2))
-    y0 = int(round((y1 + y2) / 2 - side / 2))
-    crop = np.zeros((side, side, 3), dtype=np.uint8)
-    height, width = frame.shape[:2]
-    fx1, fy1, fx2, fy2 = max(x0, 0), max(y0, 0), min(x0 + side, width), min(y0 + side, height)
-    if fx2 > fx1 and fy2 > fy1:
-        crop[fy1 - y0 : fy2 - y0, fx1 - x0 : fx2 - x0] = frame[fy1:fy2, fx1:fx2]
-    return crop, np.array([x0, y0], dtype=np.float64)
 
 
 class MediaPipeBackend:
@@ -115,6 +98,7 @@ class MediaPipeBackend:
 
     name = "mediapipe"
     CROP_FACTOR = 3.0
+    FOLLOW_CROP_FACTOR = 2.0
 
     def __init__(
         self,
@@ -163,6 +147,11 @@ class MediaPipeBackend:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    @property
+    def library_version(self) -> str:
+        """The installed mediapipe release (part of the landmark cache key)."""
+        return str(import_mediapipe().__version__)
+
     def detect(self, frame: np.ndarray) -> list[FaceLandmarks]:
         """Faces in ``frame`` (``(H, W, 3)`` uint8 RGB), largest first.
 
@@ -173,18 +162,26 @@ class MediaPipeBackend:
         frame = np.ascontiguousarray(frame)
         with self._lock:
             found = self._track(frame) if self.tracking else self._detect_static(frame)
-        faces = [
-            FaceLandmarks(
-                points=points,
-                anchors=MEDIAPIPE_478.anchors(points),
-                mouth=MEDIAPIPE_478.mouth_contour(points),
-                bbox=extent_box(points),
-                score=score,
-            )
-            for points, score in found
-        ]
+        faces = [_face(points, score) for points, score in found]
         faces.sort(key=lambda f: -(f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1]))
         return self.face_filter(faces) if self.face_filter is not None else faces
+
+    def follow(self, frame: np.ndarray | torch.Tensor, previous: FaceLandmarks) -> FaceLandmarks | None:
+        """The face continuing ``previous``: Face Mesh on a crop ``FOLLOW_CROP_FACTOR`` times its box.
+
+        Skips the whole-frame detector. The mesh's own short-range detector runs on the
+        crop and is the face gate: a crop without a face gives no mesh, so ``None``
+        (the caller then detects on the whole frame). The score is ``previous``'s.
+        """
+        crop, offset = square_crop(frame, previous.bbox, self.FOLLOW_CROP_FACTOR)
+        with self._lock:
+            meshes = self._mesh_engine().mesh(crop)
+        if not meshes:
+            return None
+        centre = (previous.bbox[:2] + previous.bbox[2:]) / 2 - offset
+        points = min(meshes, key=lambda p: float(np.linalg.norm(p.mean(axis=0) - centre)))
+        face = _face(points + offset, previous.score)
+        return face if self.face_filter is None or self.face_filter.accepts(face) else None
 
     def _track(self, frame: np.ndarray) -> list[tuple[np.ndarray, float]]:
         """Video-mode Face Mesh on the whole frame."""
@@ -204,3 +201,14 @@ class MediaPipeBackend:
             points = min(meshes, key=lambda p: float(np.linalg.norm(p.mean(axis=0) - centre)))
             found.append((points + offset, face.score))
         return found
+
+
+def _face(points: np.ndarray, score: float) -> FaceLandmarks:
+    """:class:`FaceLandmarks` of a ``(478, 2)`` mesh."""
+    return FaceLandmarks(
+        points=points,
+        anchors=MEDIAPIPE_478.anchors(points),
+        mouth=MEDIAPIPE_478.mouth_contour(points),
+        bbox=extent_box(points),
+        score=score,
+    )
