@@ -57,8 +57,8 @@ def _box_area(face: FaceLandmarks) -> float:
 
 
 def _thumbnail(frame: torch.Tensor) -> np.ndarray:
-    """16x16 grayscale thumbnail in 0..1 of an ``[H, W, 3]`` float frame (every 4th pixel), for shot-cut detection."""
-    sparse = np.ascontiguousarray(frame[::4, ::4].cpu().numpy(), dtype=np.float32)
+    """16x16 grayscale thumbnail in 0..1 of an ``[H, W, 3]`` float frame (every 8th pixel), for shot-cut detection."""
+    sparse = np.ascontiguousarray(frame[::8, ::8].cpu().numpy(), dtype=np.float32)
     gray = cv2.cvtColor(np.clip(sparse, 0.0, 1.0), cv2.COLOR_RGB2GRAY)
     return cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA)
 
