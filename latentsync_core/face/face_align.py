@@ -22,9 +22,8 @@ and selection settings replays them instead of detecting again.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import warnings
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -33,8 +32,8 @@ import torch
 from .alignment import Alignment
 from ..errors import BadInputError
 from .frames import MIN_FACE_FRAME_SIDE, as_rgb_frames, to_uint8
-from .landmark_cache import FrameHasher, LandmarkCache, TrackRecord, backend_signature
 from .geometry import REFERENCE_SMOOTHING, SUPPORTED_RESOLUTIONS, crop_size, face_template, fit_similarity
+from .landmark_cache import FrameHasher, LandmarkCache, TrackRecord, backend_signature
 from .landmarks.base import FaceLandmarks, LandmarkBackend
 from .warp import FILL_VALUE, resize_crop, warp_to_crop
 

@@ -13,7 +13,7 @@ MediaPipe's own "left/right" names are the subject's):
 ==============  ===============================  ==================================  ==========================
 anchor          InsightFace 106 (LatentSync)     MediaPipe mesh                      meaning
 ==============  ===============================  ==================================  ==========================
-left brow       43, 48, 49, 51, 50               70, 63, 105, 66, 107 and          upper and lower brow
+left brow       43, 48, 49, 51, 50               70, 63, 105, 66, 107 and            upper and lower brow
                                                  46, 53, 52, 65, 55                  contour (brow centre line)
 right brow      101, 102, 103, 104, 105          300, 293, 334, 296, 336 and         same, other brow
                                                  276, 283, 282, 295, 285
@@ -50,7 +50,10 @@ more). On a synthetic drifting 720p shot (``bench/bench_landmarks.py``) static m
 found the face in 60/60 frames with 0.40 px mean anchor error and 0.34 px rms
 frame-to-frame change; tracking mode lost 24/60 frames, 1.12 px and 0.33 px. So
 static mode is the default; remaining jitter is for the alignment stage's temporal
-smoothing, as LatentSync smooths its per-frame InsightFace landmarks.
+smoothing, as LatentSync smooths its per-frame InsightFace landmarks. Within a shot
+the aligner does not detect in every frame: it follows the face with
+:meth:`MediaPipeBackend.follow` (static-mode Face Mesh on a crop around the previous
+frame's face, no whole-frame detector).
 """
 from __future__ import annotations
 
