@@ -43,6 +43,15 @@ def pip_install(*requirements: str) -> tuple[bool, str]:
     return done.returncode == 0, done.stdout + done.stderr
 
 
+def solutions_plan(python: tuple[int, int], protobuf: str | None) -> tuple[tuple[str, ...], str]:
+    """Requirements that install mediapipe 0.10.21 here, or ``()`` and why the Tasks release is used instead."""
+    if python > LAST_SOLUTIONS_PYTHON:
+        return (), f"Python {python[0]}.{python[1]} has no mediapipe 0.10.21 wheel"
+    if protobuf is not None and major(protobuf) >= 7:
+        return (), f"protobuf {protobuf} is too new for mediapipe 0.10.21"
+    return (SOLUTIONS_RELEASE,) + (() if protobuf is not None else (PROTOBUF_FOR_SOLUTIONS,)), ""
+
+
 def main() -> int:
     current = installed("mediapipe")
     protobuf = installed("protobuf")
@@ -53,19 +62,13 @@ def main() -> int:
         print(f"{PREFIX} mediapipe {current} already installed, left as is{note}")
         return 0
     python = sys.version_info[:2]
-    py = f"Python {python[0]}.{python[1]}"
-    if python > LAST_SOLUTIONS_PYTHON:
-        reason = f"{py} has no mediapipe 0.10.21 wheel"
-    elif protobuf is not None and major(protobuf) >= 7:
-        reason = f"protobuf {protobuf} is too new for mediapipe 0.10.21"
-    else:
-        extra = () if protobuf is not None else (PROTOBUF_FOR_SOLUTIONS,)
-        ok, log = pip_install(SOLUTIONS_RELEASE, *extra)
+    requirements, reason = solutions_plan(python, protobuf)
+    if requirements:
+        ok, log = pip_install(*requirements)
         if ok:
-            added = f" and {PROTOBUF_FOR_SOLUTIONS}" if extra else ""
-            print(f"{PREFIX} installed {SOLUTIONS_RELEASE}{added} (--no-deps; bundled face mesh, works offline)")
+            print(f"{PREFIX} installed {' and '.join(requirements)} (--no-deps; bundled face mesh, works offline)")
             return 0
-        reason = f"no mediapipe 0.10.21 wheel for this platform ({py})"
+        reason = f"no mediapipe 0.10.21 wheel for this platform (Python {python[0]}.{python[1]})"
     ok, log = pip_install(TASKS_RELEASE)
     if ok:
         print(

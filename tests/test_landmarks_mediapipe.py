@@ -12,8 +12,6 @@ import cv2
 import numpy as np
 import pytest
 
-pytest.importorskip("mediapipe")
-
 from latentsync_core.errors import BadInputError, MissingDependencyError  # noqa: E402
 from latentsync_core.face.landmarks import BACKENDS, FaceFilter, get_backend  # noqa: E402
 from latentsync_core.face.landmarks.mediapipe_backend import MEDIAPIPE_478, MediaPipeBackend  # noqa: E402
