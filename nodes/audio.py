@@ -7,7 +7,7 @@ import comfy.model_management as mm
 import comfy.model_patcher
 import folder_paths
 import torch
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 from ..latentsync_core.lipsync.audio import LENGTH_MODES, audio_frame_count, embed_audio_for_video
 from ..latentsync_core.errors import MissingModelError

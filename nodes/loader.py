@@ -7,7 +7,7 @@ import comfy.utils
 import folder_paths
 import torch
 from comfy.model_patcher import ModelPatcher
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 from ..latentsync_core.files.model_files import (
     LATENTSYNC_FOLDER,

@@ -15,7 +15,7 @@ import comfy.utils
 import folder_paths
 import numpy as np
 import torch
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 from ..latentsync_core.files.downloads import ensure_model_file
 from ..latentsync_core.errors import BadInputError

@@ -10,7 +10,7 @@ from typing_extensions import override
 import comfy.model_management as mm
 import comfy.utils
 from comfy.model_patcher import ModelPatcher
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 from ..latentsync_core.face.alignment import Alignment as AlignmentRecord
 from ..latentsync_core.errors import BadInputError
