@@ -121,3 +121,17 @@ def default_dtype(device: torch.device | str) -> torch.dtype:
     if device.type == "cuda" and bf16_native(device):
         return torch.bfloat16
     return torch.float32
+
+
+ACTIVATION_BYTES_PER_FACE = {GFPGAN: 0, CODEFORMER: 0}
+"""Peak activation bytes of one float32 forward pass per 512 px face, measured on the CPU by
+``bench/activation_memory.py`` (storages alive during the pass, counted by a ``TorchDispatchMode``)."""
+
+
+def restorer_activation_bytes(size: int, faces: int, dtype: torch.dtype, margin: float = 1.5) -> int:
+    """Bytes to keep free for restoring ``faces`` crops of ``size`` px (the larger network's figure).
+
+    ``margin`` covers GPU kernel workspaces the CPU count does not see.
+    """
+    per_face = max(ACTIVATION_BYTES_PER_FACE.values()) * (size / 512) ** 2
+    return int(margin * per_face * faces * dtype.itemsize / 4)
