@@ -44,12 +44,12 @@ def _vae_patcher(vae: object) -> ModelPatcher:
     It goes where ComfyUI puts that VAE (its device, so ``--cpu-vae`` holds, and offload device) in the
     dtype ComfyUI picked for it (through the pack's dtype policy); cached per VAE object.
     """
-    device, dtype = vae.device, vae_dtype(vae.vae_dtype, vae.device)
+    device, dtype, offload = vae.device, vae_dtype(vae.vae_dtype, vae.device), vae.patcher.offload_device
     patcher = _VAE_CACHE.get(vae)
     if patcher is None or patcher.load_device != device or hosted(patcher).dtype != dtype:
-        diffusers_vae = vae_from_state_dict(vae.get_sd(), device=vae.offload_device, dtype=dtype,
+        diffusers_vae = vae_from_state_dict(vae.get_sd(), device=offload, dtype=dtype,
                                             source="The connected VAE's weights")
-        patcher = ModelPatcher(PatcherHost(diffusers_vae), load_device=device, offload_device=vae.offload_device)
+        patcher = ModelPatcher(PatcherHost(diffusers_vae), load_device=device, offload_device=offload)
         _VAE_CACHE[vae] = patcher
     return patcher
 
