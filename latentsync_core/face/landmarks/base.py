@@ -45,6 +45,10 @@ class LandmarkBackend(Protocol):
         """Return every face in ``frame`` (``(H, W, 3)`` uint8 RGB), any order."""
         ...
 
+    def close(self) -> None:
+        """Free the models and native graphs (``contextlib.closing`` it); :meth:`detect` reopens them."""
+        ...
+
 
 class FollowingBackend(LandmarkBackend, Protocol):
     """A backend that can also find a face again near where it was in the previous frame."""

@@ -8,12 +8,25 @@ video mode on the whole frame for :meth:`SolutionsEngine.track`.
 from __future__ import annotations
 
 import warnings
+from importlib import metadata
 from typing import Any
 
 import numpy as np
 
-from .mesh_engine import FoundFace, mesh_points
+from ...errors import LatentSyncError
+from ...mediapipe_release import TASKS_RELEASE
+from .mesh_engine import FoundFace, mesh_faces, mesh_points
 from .native_logs import quiet_native_logs
+
+
+def check_protobuf() -> None:
+    """Raise :class:`LatentSyncError` when protobuf is too new for ``mp.solutions`` (>= 7 removed an API it uses)."""
+    version = metadata.version("protobuf")
+    if int(version.split(".", 1)[0]) >= 7:
+        raise LatentSyncError(
+            f"mediapipe 0.10.21 cannot run with protobuf {version}. Run: pip install --no-deps {TASKS_RELEASE} "
+            "(its face model downloads on first use), or pip install 'protobuf<7'."
+        )
 
 
 class SolutionsEngine:
@@ -61,8 +74,16 @@ class SolutionsEngine:
             return graph.process(image)
 
     def find_faces(self, frame: np.ndarray) -> list[FoundFace]:
+        """Full-range detections; when there are none, the faces Face Mesh finds in the whole frame.
+
+        The full-range detector misses a face cut by the frame edges in an extreme
+        close-up (wider than about 70% of a 16:9 frame), which the mesh's own
+        short-range detector finds.
+        """
         height, width = frame.shape[:2]
         detections = self._process("detector", frame).detections or []
+        if not detections:
+            return mesh_faces(self.mesh(frame), self.max_faces)
         found = []
         for detection in sorted(detections, key=lambda d: -d.score[0])[: self.max_faces]:
             rel = detection.location_data.relative_bounding_box

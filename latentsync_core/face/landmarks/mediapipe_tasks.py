@@ -13,14 +13,16 @@ into range (the solutions engine's full-range detector reaches about 8%).
 """
 from __future__ import annotations
 
+import atexit
 import os
+import weakref
 from typing import Any
 
 import numpy as np
 
 from ...files.downloads import ensure_model_file
 from .anchors import extent_box
-from .mesh_engine import FoundFace, mesh_points
+from .mesh_engine import FoundFace, mesh_faces, mesh_points
 from .native_logs import quiet_native_logs
 
 FACE_LANDMARKER_FILE = "face_landmarker.task"
@@ -34,6 +36,11 @@ MODEL_SUBFOLDER = "mediapipe"
 MIN_WINDOW_SIDE = 96
 # Tasks video mode needs increasing timestamps; frames are spaced as at 30 fps.
 FRAME_MS = 33
+
+# Landmarkers still open at exit are closed while mediapipe is intact (its own
+# finaliser fails with a traceback once the interpreter has torn its modules down).
+_open_engines: weakref.WeakSet[TasksEngine] = weakref.WeakSet()
+atexit.register(lambda: [engine.close() for engine in list(_open_engines)])
 
 
 def face_landmarker_file(model_dir: str | None, download: bool) -> str:
@@ -97,6 +104,7 @@ class TasksEngine:
             )
             with quiet_native_logs():
                 self._landmarkers[kind] = vision.FaceLandmarker.create_from_options(options)
+            _open_engines.add(self)
         return self._landmarkers[kind]
 
     def _image(self, pixels: np.ndarray) -> Any:
@@ -132,7 +140,7 @@ class TasksEngine:
                     points = points + np.array([x0, y0], dtype=np.float64)
                     if not any(_inside(points.mean(axis=0), extent_box(kept)) for kept in meshes):
                         meshes.append(points)
-        return [FoundFace(box=extent_box(points), score=1.0) for points in meshes[: self.max_faces]]
+        return mesh_faces(meshes, self.max_faces)
 
     def close(self) -> None:
         with quiet_native_logs():

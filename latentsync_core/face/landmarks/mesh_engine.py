@@ -22,6 +22,7 @@ import numpy as np
 
 from ...errors import MissingDependencyError
 from ...mediapipe_release import mediapipe_install_command
+from .anchors import extent_box
 from .native_logs import quiet_native_logs
 
 
@@ -74,6 +75,11 @@ def mesh_points(landmarks: Sequence[Any], width: int, height: int) -> np.ndarray
     return np.array([(p.x, p.y) for p in landmarks], dtype=np.float64) * scale - 0.5
 
 
+def mesh_faces(meshes: list[np.ndarray], max_faces: int) -> list[FoundFace]:
+    """The extent boxes of ``meshes`` as detections (score 1.0: a mesh reports no detector score)."""
+    return [FoundFace(box=extent_box(points), score=1.0) for points in meshes[:max_faces]]
+
+
 def open_mesh_engine(
     max_faces: int,
     min_detection_confidence: float,
@@ -88,7 +94,8 @@ def open_mesh_engine(
     """
     mp = import_mediapipe()
     if hasattr(mp, "solutions") and hasattr(mp.solutions, "face_mesh"):
-        from .mediapipe_solutions import SolutionsEngine
+        from .mediapipe_solutions import SolutionsEngine, check_protobuf
+        check_protobuf()
 
         return SolutionsEngine(mp, max_faces, min_detection_confidence, min_tracking_confidence)
     from .mediapipe_tasks import TasksEngine, face_landmarker_file
