@@ -9,6 +9,7 @@ be compared bit for bit. Windows and chunks are small so that the job re-reads f
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from fractions import Fraction
 
 import av
@@ -95,7 +96,7 @@ def test_streamed_equals_in_memory_when_the_video_is_shorter(tmp_path, models, b
     write_lossless(src, face_clip(n_video, seed=1))
     frames = decode(src)
     waveform = speech(n_audio)
-    options = JobOptions(**{**OPTIONS.__dict__, "length_mode": mode})
+    options = replace(OPTIONS, length_mode=mode)
     events: dict[str, list] = {}
     result = lip_sync_video(
         str(src), waveform, RATE, str(out), models, FaceAligner(backend), options,
@@ -123,7 +124,7 @@ def test_cutaway_in_the_middle_is_bit_identical_and_faces_match_in_memory(tmp_pa
     write_lossless(src, frames)
     frames = decode(src)
     waveform = speech(5)
-    options = JobOptions(**{**OPTIONS.__dict__, "length_mode": "trim"})
+    options = replace(OPTIONS, length_mode="trim")
     lip_sync_video(str(src), waveform, RATE, str(out), models, FaceAligner(backend), options)
     _, expected = in_memory(frames, waveform, models, backend, options)
     got = decode(out)
@@ -138,7 +139,7 @@ def test_audio_longer_or_shorter_than_the_video(tmp_path, models, backend, mode,
     frames = face_clip(5, seed=2)
     frames[3] = cutaway(seed=3)
     source = IterableSource(lambda: [frames[:2], frames[2:]], FPS, 640, 480)
-    options = JobOptions(**{**OPTIONS.__dict__, "length_mode": mode})
+    options = replace(OPTIONS, length_mode=mode)
     job = LipSyncJob(source, speech(3), RATE, models, FaceAligner(backend), options)
     result = job.write(str(tmp_path / "out.mp4"))
     assert result.frames == n_out and job.audio.frame_map.tolist() == list(range(n_out))
@@ -182,7 +183,7 @@ def test_restorer_that_restores_nothing_leaves_frames_bit_identical(tmp_path, mo
     waveform = speech(1)
     outputs = {}
     for name, ratio, restorers in [("none", 1.0, ()), ("skipped", 1000.0, (random_gfpgan,)), ("all", 0.0, (random_gfpgan,))]:
-        options = JobOptions(**{**OPTIONS.__dict__, "sr_ratio": ratio, "length_mode": "trim"})
+        options = replace(OPTIONS, sr_ratio=ratio, length_mode="trim")
         path = tmp_path / f"{name}.mkv"
         result = lip_sync_video(str(src), waveform, RATE, str(path), models, FaceAligner(backend), options, restorers)
         outputs[name] = (decode(path), result.restored)
@@ -205,7 +206,7 @@ def test_background_hook_upscales_the_frame_and_pastes_the_face_at_the_new_size(
         seen.append(len(batch))
         return batch.repeat(2, axis=1).repeat(2, axis=2)
 
-    options = JobOptions(**{**OPTIONS.__dict__, "length_mode": "trim"})
+    options = replace(OPTIONS, length_mode="trim")
     plain = np.concatenate([w.frames for w in LipSyncJob(source, speech(2), RATE, models, FaceAligner(backend), options).windows()])
     job = LipSyncJob(source, speech(2), RATE, models, FaceAligner(backend), options, background=double)
     big = np.concatenate([w.frames for w in job.windows()])
