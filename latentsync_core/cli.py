@@ -13,6 +13,7 @@ unexpected one); the output path is only written on success.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from typing import TYPE_CHECKING, Sequence
@@ -106,14 +107,16 @@ def backend_options(name: str, models_dir: str | None, device: torch.device) -> 
     ``insightface`` reads ``det_10g.onnx`` and ``2d106det.onnx`` from
     ``insightface/models/buffalo_l`` under the models folder (ComfyUI's layout)
     when that exists, else from the models folder itself; it never downloads.
+    ``mediapipe`` (Tasks releases only) reads ``face_landmarker.task`` from its
+    ``mediapipe`` subfolder, downloading it there on first use.
     """
+    root = os.path.abspath(models_dir or "models")
     if name == "insightface":
-        root = os.path.abspath(models_dir or "models")
         pack = os.path.join(root, "insightface", "models", "buffalo_l")
-        return {"model_dir": pack if os.path.isdir(pack) else root, "device": device.type}
+        return {"model_dir": pack if os.path.isdir(pack) else root, "device": str(device)}
     if name == "face_alignment":
         return {"device": device.type}
-    return {}
+    return {"model_dir": os.path.join(root, "mediapipe")}
 
 
 def _restorer_file(arch: str, folder: str) -> str:
@@ -184,7 +187,7 @@ def enhance(args: argparse.Namespace) -> None:
 
     backend = get_backend(args.backend, **backend_options(args.backend, args.models_dir, device))
     aligner = FaceAligner(backend, resolution=args.resolution)
-    with tqdm(
+    with contextlib.closing(backend), tqdm(
         total=source.info.estimated_frames(), unit="frame", desc="enhance", disable=args.quiet, file=sys.stderr,
         dynamic_ncols=True,
     ) as bar:
