@@ -152,9 +152,9 @@ def test_failure_leaves_nothing_behind(tmp_path, models, backend):
     source = IterableSource(lambda: [frames], FPS, 640, 480)
     calls = []
 
-    def interrupt():
+    def interrupt():  # checks: 2 aligned windows, then per chunk one before it and one per step
         calls.append(1)
-        if len(calls) == 4:
+        if len(calls) == 6:  # the second chunk's step: the first chunk is already encoded
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
