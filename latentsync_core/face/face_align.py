@@ -35,7 +35,7 @@ from .frames import MIN_FACE_FRAME_SIDE, as_rgb_frames, to_uint8
 from .geometry import REFERENCE_SMOOTHING, SUPPORTED_RESOLUTIONS, crop_size, face_template, fit_similarity
 from .landmark_cache import FrameHasher, LandmarkCache, TrackRecord, backend_signature
 from .landmarks.base import FaceLandmarks, LandmarkBackend
-from .warp import FILL_VALUE, resize_crop, warp_to_crop
+from .warp import aligned_faces, warp_to_crop
 
 SELECTION_MODES = ("largest", "index", "follow_first")
 _TRACK_MIN_IOU = 0.2
@@ -207,11 +207,7 @@ class FaceAligner:
         """
         frames = as_rgb_frames(frames)
         alignment = self.locate(frames, on_frame)
-        aligned = torch.full((frames.shape[0], self.resolution, self.resolution, 3), FILL_VALUE / 255.0)
-        for i in np.flatnonzero(alignment.has_face):
-            crop = warp_to_crop(frames[i], alignment.affines[i], self._crop_size)
-            aligned[i] = torch.from_numpy(resize_crop(crop, self.resolution)).float() / 255.0
-        return aligned, alignment
+        return aligned_faces(frames, alignment.affines, alignment.has_face, self._crop_size, self.resolution), alignment
 
     def locate(self, frames: torch.Tensor, on_frame: Callable[[int], None] | None = None) -> Alignment:
         """The :class:`Alignment` of a batch (landmarks and transforms, no crops), as :meth:`align` makes it."""
