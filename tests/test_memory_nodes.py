@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import pytest
 import torch
 
@@ -56,8 +55,8 @@ def test_faces_of_the_wrong_size_name_the_face_align_setting(comfy):
     faces = torch.zeros(2, 256, 256, 3)
     with pytest.raises(core("errors").BadInputError, match="1.6 model works on 512 px faces but the faces are 256 px; "
                        "set resolution to 512 on the LatentSync Face Align node"):
-        sampler._check_face_size(patcher, faces)
-    sampler._check_face_size(patcher, torch.zeros(2, 512, 512, 3))
+        sampler.check_face_size(patcher, faces)
+    sampler.check_face_size(patcher, torch.zeros(2, 512, 512, 3))
 
 
 def _gfpgan():
