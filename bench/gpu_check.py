@@ -110,7 +110,7 @@ def check_sampler(case: Case, device: torch.device) -> None:
     del vae
 
 
-def check_restorers(device: torch.device, faces: int) -> None:
+def check_restorers(device: torch.device, faces: int, warm_up: bool = True) -> None:
     from spandrel.architectures.GFPGAN import GFPGAN
     from spandrel_extra_arches.architectures.CodeFormer import CodeFormer
 
@@ -120,8 +120,9 @@ def check_restorers(device: torch.device, faces: int) -> None:
             net = net.to(dtype)
             x = torch.rand((faces, 3, 512, 512), device=device, dtype=dtype) * 2 - 1
             with torch.inference_mode():
-                net(x[:1])  # warm-up
-                _sync(device)
+                if warm_up:  # first-call costs (cuDNN autotuning, allocator) out of the timing
+                    net(x[:1])
+                    _sync(device)
                 start = time.perf_counter()
                 net(x)
                 _sync(device)
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"device {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
     for case in cases(args.tiny):
         check_sampler(case, device)
-    check_restorers(device, args.restorer_faces or (1 if args.tiny else 8))
+    check_restorers(device, args.restorer_faces or (1 if args.tiny else 8), warm_up=not args.tiny)
     if args.comfyui:
         for case in cases(args.tiny):
             check_comfyui_lowvram(case, args.comfyui, device)

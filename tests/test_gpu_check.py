@@ -2,12 +2,9 @@
 import os
 import sys
 
-import pytest
-
 BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
 
 
-@pytest.mark.slow  # ~4 min on a loaded 2-core CPU (full-size restorers); TODO: make quick
 def test_gpu_check_tiny_runs_on_cpu(capsys):
     sys.path.insert(0, BENCH)
     try:
