@@ -124,9 +124,10 @@ def default_dtype(device: torch.device | str) -> torch.dtype:
     return torch.float32
 
 
-ACTIVATION_BYTES_PER_FACE = {GFPGAN: 0, CODEFORMER: 0}
-"""Peak activation bytes of one float32 forward pass per 512 px face, measured on the CPU by
-``bench/activation_memory.py`` (storages alive during the pass, counted by a ``TorchDispatchMode``)."""
+ACTIVATION_BYTES_PER_FACE = {GFPGAN: int(542.7 * 2**20), CODEFORMER: int(588.6 * 2**20)}
+"""Peak activation bytes of one float32 forward pass on one 512 px face (GFPGAN 542.7 MiB, CodeFormer
+588.6 MiB), measured on the CPU by ``bench/activation_memory.py`` (storages alive during the pass,
+counted by a ``TorchDispatchMode``; spandrel's networks with random weights); taken as linear in faces."""
 
 
 def restorer_activation_bytes(arch: str, faces: int, dtype: torch.dtype, size: int = 512) -> int:
