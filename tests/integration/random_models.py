@@ -24,12 +24,19 @@ CODEFORMER_FILE = "codeformer.pth"
 
 TINY_UNET_SITECUSTOMIZE = '''"""Written by the ComfyUI integration tests for their own ComfyUI server only.
 
-Maps LatentSync versions 1.5 and 1.6 to the tiny test UNet architecture in
-latentsync_core.lipsync.checkpoints.CONFIGS as soon as that module is imported.
+Maps LatentSync versions 1.5 and 1.6 to the tiny test UNet architecture (with their face sizes,
+256 and 512) in latentsync_core.lipsync.checkpoints.CONFIGS as soon as that module is imported.
 """
+import dataclasses
+import functools
 import importlib.abc
 import importlib.machinery
 import sys
+
+
+def tiny(config_class, resolution):
+    """The tiny architecture, for the face size of the version it stands in for."""
+    return dataclasses.replace(config_class.tiny(), resolution=resolution)
 
 
 class _TinyUNetConfig(importlib.abc.MetaPathFinder):
@@ -43,8 +50,8 @@ class _TinyUNetConfig(importlib.abc.MetaPathFinder):
         def exec_module(module):
             run(module)
             unet = sys.modules[module.__name__.rsplit(".", 1)[0] + ".unet"]
-            for version in ("1.5", "1.6"):
-                module.CONFIGS[version] = unet.LatentSyncUNetConfig.tiny
+            for version, resolution in (("1.5", 256), ("1.6", 512)):
+                module.CONFIGS[version] = functools.partial(tiny, unet.LatentSyncUNetConfig, resolution)
 
         spec.loader.exec_module = exec_module
         return spec

@@ -14,6 +14,9 @@ is this module's own, started with ``random_models.TINY_UNET_SITECUSTOMIZE`` on 
 so that both versions build the tiny UNet architecture; everything else (the nodes, ComfyUI's
 executor, model management, video decoding and encoding) is the real thing.
 
+``lipsync_video`` also runs under ComfyUI's ``--cpu-vae``, ``--lowvram`` and ``--novram``, each
+in a server of its own.
+
 The restoration check (issue 7, deliverable 5) runs ``lipsync_gfpgan`` with ``sr_ratio`` so
 high that no mouth qualifies and compares the paste node's frames (saved as PNG by an added
 SaveImage node) with those of ``lipsync_video``, which has no restorer: they must be equal bit
@@ -31,7 +34,8 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,14 +99,14 @@ def audio_through_video(prompt: dict[str, dict], input_dir: str, speech: np.ndar
                     node["inputs"][name] = [split, 1]
 
 
-@pytest.fixture(scope="module")
-def lipsync_server(tmp_path_factory: pytest.TempPathFactory):
-    """A ComfyUI server of its own with the random models and the tiny-UNet sitecustomize."""
-    pytest.importorskip("spandrel_extra_arches")
-    base = str(tmp_path_factory.mktemp("comfyui_lipsync"))
+@contextmanager
+def tiny_model_server(base: str, flags: tuple[str, ...] = (), restorers: bool = True) -> Iterator[ComfyUIServer]:
+    """A ComfyUI server of its own under ``base``, started with ``flags``, the random models and the
+    tiny-UNet sitecustomize; the 0.4-1.1 GB of random weights are deleted when it stops."""
     make_base_dir(base, PACK_DIR)
     write_latentsync_models(os.path.join(base, "models"), versions=("1.5", "1.6"))
-    write_restorers(os.path.join(base, "models"))
+    if restorers:
+        write_restorers(os.path.join(base, "models"))
     site = os.path.join(base, "test_site")
     os.makedirs(site)
     with open(os.path.join(site, "sitecustomize.py"), "w", encoding="utf-8") as f:
@@ -112,6 +116,7 @@ def lipsync_server(tmp_path_factory: pytest.TempPathFactory):
         python=os.environ.get("COMFYUI_PYTHON", sys.executable),
         base=base,
         pycache_dir=os.environ.get("COMFYUI_PYCACHE", os.path.join(tempfile.gettempdir(), "comfyui-latentsync-pycache")),
+        extra_args=flags,
     )
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PYTHONPATH", os.pathsep.join(p for p in (site, os.environ.get("PYTHONPATH")) if p))
@@ -120,7 +125,25 @@ def lipsync_server(tmp_path_factory: pytest.TempPathFactory):
         yield server
     finally:
         server.stop()
-        shutil.rmtree(os.path.join(base, "models"), ignore_errors=True)  # 1.1 GB of random weights
+        shutil.rmtree(os.path.join(base, "models"), ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def lipsync_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUIServer]:
+    """The server every example workflow runs in: ComfyUI's default memory mode, restorers included."""
+    pytest.importorskip("spandrel_extra_arches")
+    with tiny_model_server(str(tmp_path_factory.mktemp("comfyui_lipsync"))) as server:
+        yield server
+
+
+MEMORY_MODES = [("--cpu-vae",), ("--lowvram",), ("--novram",)]
+"""Server flags ``lipsync_video`` must run under too: ComfyUI's VAE on the CPU, low and no VRAM modes."""
+
+
+@pytest.fixture(scope="module", params=MEMORY_MODES, ids=" ".join)
+def memory_mode_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[ComfyUIServer]:
+    with tiny_model_server(str(tmp_path_factory.mktemp("comfyui_lipsync_mode")), request.param, restorers=False) as server:
+        yield server
 
 
 @dataclass
@@ -201,11 +224,9 @@ def runs(lipsync_server: ComfyUIServer) -> Callable[[str], Run]:
     return get
 
 
-@pytest.mark.parametrize("name", sorted(RESTORERS))
-def test_lipsync_workflow_follows_the_audio(runs: Callable[[str], Run], name: str) -> None:
-    run = runs(name)
-    clip = CLIPS.get(name, CLIP)
-
+def check_follows_the_audio(run: Run, clip: Clip) -> None:
+    """The output has one frame per speech frame, showing the source frame the length mode names with its face
+    regenerated, at the source's fps, with the speech fitted to its length as sound track."""
     n_out = len(clip.frame_map)
     assert len(run.source) == clip.video_frames and len(run.frames) == n_out, "the output follows the audio, not the video"
     assert run.fps == VIDEO_FPS
@@ -219,8 +240,21 @@ def test_lipsync_workflow_follows_the_audio(runs: Callable[[str], Run], name: st
         assert int(np.argmin(errors)) == src, f"output frame {j} does not show source frame {src}"
         changed = np.abs(run.frames[j].astype(int) - run.source[src].astype(int)).max(-1) > 40
         assert changed[:300].any(), f"the face of output frame {j} was not regenerated"
+
+
+@pytest.mark.parametrize("name", sorted(RESTORERS))
+def test_lipsync_workflow_follows_the_audio(runs: Callable[[str], Run], name: str) -> None:
+    run = runs(name)
+    clip = CLIPS.get(name, CLIP)
+
+    check_follows_the_audio(run, clip)
     # every mouth of the 512 px clip is enlarged to reach 512, more than sr_ratio: all are restored
+    n_out = len(clip.frame_map)
     assert run.reports == [f"{arch}: restored {n_out} of {n_out} frames" for arch in RESTORERS[name]]
+
+
+def test_lipsync_video_in_low_memory_modes(memory_mode_server: ComfyUIServer) -> None:
+    check_follows_the_audio(run_workflow(memory_mode_server, "lipsync_video", CLIP), CLIP)
 
 
 def test_skipped_restoration_leaves_frames_bit_identical(lipsync_server: ComfyUIServer,
