@@ -71,6 +71,12 @@ def _codeformer():
     return CodeFormer().eval()
 
 
+def _unet():
+    from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet
+
+    return node_module("patcher").PatcherHost(build_unet(LatentSyncUNetConfig.tiny()))
+
+
 @pytest.fixture
 def novram(comfy, monkeypatch):
     """ComfyUI in --novram mode with a roomy fake device: every load it makes is partial."""
@@ -81,8 +87,8 @@ def novram(comfy, monkeypatch):
     mm.unload_all_models()
 
 
-@pytest.mark.parametrize("build", [_gfpgan, _codeformer])
-def test_restorers_load_whole_where_comfyui_would_load_them_partially(novram, caplog, build):
+@pytest.mark.parametrize("build", [_gfpgan, _codeformer, _unet])
+def test_models_load_whole_where_comfyui_would_load_them_partially(novram, caplog, build):
     from comfy.model_patcher import ModelPatcher
 
     patcher_module = node_module("patcher")
