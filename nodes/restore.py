@@ -184,7 +184,7 @@ class _RestoreNode(io.ComfyNode):
             crops = aligned_faces
             mask = np.ones(crops.shape[0], dtype=bool)
         dtype = next(restorer.net.parameters()).dtype
-        load_fully([face_restore_model.patcher], restorer_activation_bytes(crops.shape[1], batch_size, dtype))
+        load_fully([face_restore_model.patcher], restorer_activation_bytes(restorer.arch, batch_size, dtype, restorer.size))
         total = int(mask.sum())
         progress = comfy.utils.ProgressBar(total)
         restored = restore_selected(
