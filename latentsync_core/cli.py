@@ -130,7 +130,7 @@ def _restorer_file(arch: str, folder: str) -> str:
     """
     from .restorers import RESTORER_FILES
 
-    files = [f for f in RESTORER_FILES.values() if f.arch == arch]
+    files = [f for f in RESTORER_FILES.values() if f.role == arch]
     for f in files:
         path = os.path.join(folder, f.file_name)
         if os.path.isfile(path):
