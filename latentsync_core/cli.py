@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import logging
 import os
 import sys
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from .errors import BadInputError, LatentSyncError, MissingDependencyError, MissingModelError
+from .files.run_files import SUPERRES_CHOICES
 from .media.video_io import VideoWriter, check_output_path, probe, read_windows
 
 if TYPE_CHECKING:
@@ -35,7 +37,7 @@ EXIT_BAD_INPUT = 2
 EXIT_MISSING_MODEL = 3
 EXIT_MISSING_DEPENDENCY = 4
 
-SUPERRES_CHOICES = ("GFPGAN", "CodeFormer", "both", "none")
+DEFAULT_SUPERRES = "GFPGAN"
 LANDMARK_BACKENDS = ("mediapipe", "insightface", "face_alignment")
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
@@ -64,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     enhance.add_argument("--input", required=True, help="source video (mp4, mov, mkv, ...)")
     enhance.add_argument("--output", required=True, help="video to write (.mp4, .m4v, .mov or .mkv); replaced only on success")
-    enhance.add_argument("--superres", choices=SUPERRES_CHOICES, default="GFPGAN", help="mouth restorer (default GFPGAN); none = align and paste only")
+    enhance.add_argument("--superres", choices=SUPERRES_CHOICES, default=DEFAULT_SUPERRES, help=f"mouth restorer (default {DEFAULT_SUPERRES}); none = align and paste only")
     enhance.add_argument(
         "--sr_ratio", type=float, default=2.0,
         help="restore a mouth crop only when it was enlarged more than this factor from the source "
@@ -92,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     enhance.add_argument("--crf", type=int, default=18, help="H.264 quality, 0 (lossless) .. 51 (default 18)")
     enhance.add_argument("--preset", choices=X264_PRESETS, default="medium", help="H.264 speed preset: faster = bigger file (default medium)")
     enhance.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_lipsync(commands)
     return parser
 
 
@@ -298,9 +301,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as stop:  # --help, or a usage error already printed
         return int(stop.code or 0)
-    prog = "latentsync enhance"
+    prog = f"latentsync {args.command}"
+    for library in ("diffusers", "transformers"):  # a normal run is quiet: progress bars and one summary line
+        logging.getLogger(library).setLevel(logging.ERROR)
     try:
-        enhance(args)
+        COMMANDS[args.command](args)
     except MissingModelError as exc:
         print(f"{prog}: missing model: {_one_line(exc)}", file=sys.stderr)
         return EXIT_MISSING_MODEL
@@ -322,3 +327,193 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prog}: error: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
+
+
+# ---------------------------------------------------------------- lipsync
+
+DEFAULT_VERSION = "1.5"
+"""LatentSync version of ``lipsync`` (1.5: 256 px faces, runs on 8 GB cards; 1.6: 512 px)."""
+DTYPE_CHOICES = ("auto", "fp32", "fp16", "bf16")
+EXIT_NAMES = "Exit codes: 0 done, 1 unexpected error, 2 bad input, 3 missing model file, 4 missing Python package."
+
+
+def _add_lipsync(commands: argparse._SubParsersAction) -> None:
+    """The ``lipsync`` subcommand; every default comes from :class:`latentsync_core.job.JobOptions`."""
+    from .files.model_files import VERSIONS
+    from .job import JobOptions
+    from .lipsync.audio import LENGTH_MODES
+
+    job = JobOptions()
+    sampler = job.sampler
+    p = commands.add_parser(
+        "lipsync",
+        help="lip-sync a video to new speech with LatentSync 1.5/1.6, restoring the mouth (streaming)",
+        description=(
+            "Make the face in a video speak new audio with LatentSync, restore the generated mouth with GFPGAN "
+            "and/or CodeFormer and paste it back; frames without a face are left as they are. The output keeps "
+            "the video's frame rate; its sound is the new speech, fitted to the output length. Missing model "
+            "files are downloaded into --models-dir on first use (with --offline or HF_HUB_OFFLINE=1 the run "
+            f"stops and names each missing file, its folder and URL). {EXIT_NAMES}"
+        ),
+    )
+    p.add_argument("--video", required=True, help="source video with a face (mp4, mov, mkv, ...)")
+    p.add_argument("--audio", required=True, help="speech: wav, mp3, m4a, flac, or a video whose sound track is used")
+    p.add_argument("--output", required=True, help="video to write (.mp4, .m4v, .mov or .mkv); replaced only on success")
+    p.add_argument("--version", choices=VERSIONS, default=DEFAULT_VERSION,
+                   help=f"LatentSync version: 1.5 (256 px faces) or 1.6 (512 px faces: sharper, 4x the pixels to sample); default {DEFAULT_VERSION}")
+    p.add_argument("--superres", choices=SUPERRES_CHOICES, default=DEFAULT_SUPERRES,
+                   help=f"mouth restorer after lip-sync: GFPGAN, CodeFormer, both (GFPGAN then CodeFormer) or none; default {DEFAULT_SUPERRES}")
+    p.add_argument("--sr_ratio", type=float, default=job.sr_ratio,
+                   help="restore a mouth only when its crop was enlarged more than this from the source "
+                        f"(mouth side in source pixels x sr_ratio < 512); other frames are left alone; 0 restores every face frame (default {job.sr_ratio:g})")
+    p.add_argument("--fidelity", type=float, default=job.fidelity, help=f"CodeFormer fidelity, 0 (most restoration) .. 1 (closest to input); default {job.fidelity:g}")
+    p.add_argument("--mask_smooth", type=float, default=job.mask_smooth, help=f"feathering of the pasted mouth, 0 (hard edge) .. 1; default {job.mask_smooth:g}")
+    p.add_argument("--inference_steps", type=int, default=sampler.steps, help=f"DDIM steps per chunk of frames (default {sampler.steps})")
+    p.add_argument("--guidance_scale", type=float, default=sampler.guidance_scale,
+                   help=f"audio guidance: higher follows the audio more closely; 1 turns guidance off (default {sampler.guidance_scale:g})")
+    p.add_argument("--seed", type=int, default=sampler.seed, help=f"random seed; the same seed gives the same frames (default {sampler.seed})")
+    p.add_argument("--length_mode", choices=LENGTH_MODES, default=job.length_mode,
+                   help="when audio and video lengths differ: pingpong (follow the audio, video plays forward then backward), "
+                        "loop (follow the audio, video repeats), trim (cut the longer one), pad_audio (follow the video, "
+                        f"pad the speech with silence); default {job.length_mode}")
+    p.add_argument("--deepcache", "--enable_deepcache", dest="deepcache", type=int, nargs="?", const=3, default=sampler.deep_cache_interval,
+                   metavar="N", help="DeepCache: reuse the UNet's deep features on all but every N-th step (N = 3 when given "
+                                     "without a value: faster, slightly different frames); off by default")
+    p.add_argument("--chunk_size", type=int, default=sampler.chunk_size, help=f"frames sampled together, 1..24 (default {sampler.chunk_size})")
+    p.add_argument("--models-dir", "--models_dir", dest="models_dir", default=None,
+                   help="models folder in ComfyUI's layout (latentsync/, vae/, facerestore_models/, upscale_models/); "
+                        "a ComfyUI models folder works as is; missing files are downloaded into it (default: ./models)")
+    p.add_argument("--offline", action="store_true", help="never download; a missing model stops the run (also HF_HUB_OFFLINE=1)")
+    p.add_argument("--bg_upscale", default=None, metavar="MODEL",
+                   help="upscale every frame with this upscaler before the face is pasted (RealESRGAN x2/x4 or any spandrel "
+                        "upscaler: a file path, a name in <models>/upscale_models, or RealESRGAN_x2plus.pth / "
+                        "RealESRGAN_x4plus.pth to download); the output is that many times larger")
+    p.add_argument("--device", default=None, help="torch device, e.g. cpu, cuda or cuda:1 (default: cuda when available)")
+    p.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto", help="UNet precision: auto = fp16 on CUDA, fp32 on the CPU")
+    p.add_argument("--backend", choices=LANDMARK_BACKENDS, default="mediapipe", help="face landmark detector (see enhance --help)")
+    p.add_argument("--window", type=int, default=job.window, help=f"source frames decoded and aligned at a time (memory bound; default {job.window})")
+    p.add_argument("--batch_size", type=int, default=job.batch_size, help="mouth crops per restorer call (default 4 on CUDA, 1 on CPU)")
+    p.add_argument("--crf", type=int, default=job.crf, help=f"H.264 quality, 1 .. 51; 0 = lossless RGB (FFV1 in .mkv), frames kept bit for bit (default {job.crf})")
+    p.add_argument("--preset", choices=X264_PRESETS, default=job.preset, help=f"H.264 speed preset (default {job.preset})")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+
+
+def _job_options(args: argparse.Namespace):
+    """:class:`JobOptions` from the parsed arguments (the names match), validated."""
+    from .job import JobOptions
+    from .lipsync.sampler import SamplerSettings
+
+    sampler = SamplerSettings(
+        steps=args.inference_steps, guidance_scale=args.guidance_scale, seed=args.seed, chunk_size=args.chunk_size,
+        deep_cache_interval=args.deepcache,
+    )
+    options = JobOptions(
+        sampler=sampler, length_mode=args.length_mode, sr_ratio=args.sr_ratio, fidelity=args.fidelity,
+        batch_size=args.batch_size, mask_smooth=args.mask_smooth, window=args.window, crf=args.crf, preset=args.preset,
+    )
+    options.validate(prefix="--")
+    return options
+
+
+def _dtype(name: str, device: torch.device) -> torch.dtype:
+    if name == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
+
+
+def load_lipsync_models(files, version: str, device: torch.device, dtype: torch.dtype):
+    """The :class:`~latentsync_core.job.LipSyncModels` of ``files`` and the face resolution of the version."""
+    from .files.model_files import ModelPaths
+    from .job import LipSyncModels
+    from .lipsync.model_loader import load_models
+    from .lipsync.vae import load_vae
+
+    loaded = load_models(ModelPaths(files.unet, files.whisper, files.vae), version, device=device, dtype=dtype)
+    vae = load_vae(files.vae, device=device, dtype=torch.float32 if device.type == "cpu" else dtype)
+    return LipSyncModels(loaded.unet, vae, loaded.whisper, device, dtype), loaded.config.resolution
+
+
+def load_restorers(paths: Sequence[str], device: torch.device) -> list:
+    """GFPGAN / CodeFormer networks of ``paths``, in order, on ``device``."""
+    from .restorers import default_dtype, load_face_restorer
+
+    return [load_face_restorer(p, device=device, dtype=default_dtype(device)) for p in paths]
+
+
+def load_background(path: str | None, device: torch.device):
+    """The ``--bg_upscale`` upscaler as the job's background step, or None."""
+    if path is None:
+        return None
+    from .restorers.upscaler import load_upscaler
+
+    return load_upscaler(path, device=device, dtype=torch.float16 if device.type == "cuda" else torch.float32)
+
+
+class Progress:
+    """tqdm bars for the job's ``on_progress(stage, done, total)``: one per stage, on stderr."""
+
+    UNITS = {"align": ("align", "frame"), "sample": ("sample", "step"), "write": ("lipsync", "frame")}
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bars: dict = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        bar = self.bars.get(stage)
+        if bar is None:
+            from tqdm import tqdm
+
+            desc, unit = self.UNITS.get(stage, (stage, "it"))
+            bar = self.bars[stage] = tqdm(total=total or None, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
+                                          position=len(self.bars), leave=stage == "write")
+        if total and bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+        self.bars.clear()
+
+
+def lipsync(args: argparse.Namespace):
+    """Run ``lipsync``: validate, resolve (download) and load the models, then run the streamed job."""
+    from .face.face_align import FaceAligner
+    from .face.landmarks import get_backend
+    from .files.run_files import run_files
+    from .job import LipSyncJob, open_source
+    from .media.audio_io import read_audio
+
+    options = _job_options(args)
+    source = open_source(args.video)
+    check_output_path(args.output, args.video)
+    speech = read_audio(args.audio)
+    device = _device(args.device)
+    dtype = _dtype(args.dtype, device)
+    files = run_files(args.models_dir, args.version, args.superres, args.bg_upscale, download=not args.offline)
+    models, resolution = load_lipsync_models(files, args.version, device, dtype)
+    restorers = load_restorers(files.restorers, device)
+    background = load_background(files.upscaler, device)
+    aligner = FaceAligner(get_backend(args.backend, **backend_options(args.backend, args.models_dir, device)), resolution=resolution)
+    progress = Progress(args.quiet)
+    try:
+        job = LipSyncJob(source, speech.waveform, speech.sample_rate, models, aligner, options, restorers, background, progress)
+        job.prepare()
+        if not job.alignment.has_face.any():
+            raise BadInputError(
+                f"No face was found in any frame of '{args.video}'. Use a video where a face is visible "
+                "(front or three-quarter view), or try --backend insightface."
+            )
+        result = job.write(args.output)
+    finally:
+        progress.close()
+    if not args.quiet:
+        restored = f", {result.restored} mouths restored" if restorers else ""
+        print(f"wrote {result.path}: {result.frames} frames at {float(result.fps):g} fps, {result.faces} lip-synced{restored}, "
+              f"{result.audio_seconds:.2f} s of speech", file=sys.stderr)
+    return result
+
+
+COMMANDS = {"enhance": enhance, "lipsync": lipsync}

@@ -42,10 +42,10 @@ from .model_files import (
 
 DEFAULT_MODELS_DIR = "models"
 SUPERRES_ARCHS: dict[str, tuple[str, ...]] = {
-    "none": (),
     GFPGAN: (GFPGAN,),
     CODEFORMER: (CODEFORMER,),
     "both": (GFPGAN, CODEFORMER),
+    "none": (),
 }
 """``--superres`` choice -> restorer architectures, in the order they are applied."""
 SUPERRES_CHOICES = tuple(SUPERRES_ARCHS)
