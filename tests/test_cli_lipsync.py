@@ -143,56 +143,68 @@ def assert_audio_length(path, seconds: float) -> None:
     assert seconds - 0.01 <= audio.duration <= seconds + 1024 / audio.sample_rate + 0.01, audio.duration
 
 
-@pytest.mark.parametrize("version, superres", [("1.5", "none"), ("1.5", "GFPGAN"), ("1.5", "CodeFormer"), ("1.6", "both")])
-def test_sample_clip_end_to_end(tmp_path, capsys, models, sample_frames, version, superres):
-    """The sample (75 frames) with 0.2 s of speech, trim: 5 lip-synced frames at 25 fps with that speech."""
+def test_sample_clip_end_to_end(tmp_path, capsys, models, sample_frames):
+    """The README's command on the sample (75 frames) with 0.12 s of speech, trim: 3 lip-synced frames at 25 fps
+    with that speech, the mouths restored by GFPGAN, progress bars and the summary line."""
+    version, superres = "1.5", "GFPGAN"
     folder = tmp_path / "sortie é"
     folder.mkdir()
     out = folder / "synced clip.mp4"
-    code, err = run(capsys, "--video", SAMPLE, "--audio", speech(tmp_path / "hello.wav", 5), "--output", str(out),
+    code, err = run(capsys, "--video", SAMPLE, "--audio", speech(tmp_path / "hello.wav", 3), "--output", str(out),
                     "--version", version, "--superres", superres, "--length_mode", "trim", "--models-dir", str(models), *FAST,
                     quiet=False)
     assert code == cli.EXIT_OK, err
     frames = decode_video(out)
-    assert frames.shape == (5, 512, 512, 3)
+    assert frames.shape == (3, 512, 512, 3)
     with av.open(str(out)) as container:
         assert container.streams.video[0].average_rate == 25
-    assert_audio_length(out, 0.2)
-    changed = np.abs(frames.astype(int) - sample_frames[:5].astype(int)).max(axis=-1) > 40
+    assert_audio_length(out, 0.12)
+    changed = np.abs(frames.astype(int) - sample_frames[:3].astype(int)).max(axis=-1) > 40
     assert changed.mean(axis=(1, 2)).min() > 0.001, "every frame's mouth was regenerated"
     assert not changed[:, :100].any(), "nothing changed far above the face"  # the hair and the sky above it
     lines = err.strip().splitlines()
     assert "sample" in err and "step" in err  # the sampler's progress bar
-    assert lines[-1].startswith(f"wrote {out}: 5 frames at 25 fps, 5 lip-synced")
-    assert ("mouths restored" in lines[-1]) == (superres != "none")
+    assert lines[-1] == f"wrote {out}: 3 frames at 25 fps, 3 lip-synced, 3 mouths restored, 0.12 s of speech"
     assert os.listdir(folder) == ["synced clip.mp4"]
 
 
 @pytest.fixture(scope="module")
-def cutaway_clip(tmp_path_factory, sample_frames) -> tuple[str, np.ndarray]:
-    """Frames 42-55 of the sample, lossless: 3 face frames, the 8 cutaway frames, 3 face frames."""
-    frames = sample_frames[42:56]
-    return write_lossless(tmp_path_factory.mktemp("clip") / "cut.mkv", frames), frames
+def cutaway_clips(tmp_path_factory, sample_frames) -> dict[str, tuple[str, np.ndarray, int]]:
+    """Lossless clips cut from the sample around its cutaway: ``long`` = frames 42-55 (3 face frames, the
+    8 cutaway frames, 3 face frames), ``short`` = frames 43-48 (2 face frames, 4 cutaway frames);
+    name -> (path, frames, index of the first frame in the sample)."""
+    folder = tmp_path_factory.mktemp("clips")
+    return {name: (write_lossless(folder / f"{name}.mkv", sample_frames[a:b]), sample_frames[a:b], a)
+            for name, (a, b) in {"long": (42, 56), "short": (43, 49)}.items()}
 
 
-@pytest.mark.parametrize("mode, audio_frames, frame_map", [
-    ("trim", 14, list(range(14))),
-    ("pingpong", 20, list(range(14)) + list(range(13, 7, -1))),
+@pytest.mark.parametrize("version, superres, clip, mode, audio_frames, frame_map", [
+    ("1.5", "none", "long", "pingpong", 20, list(range(14)) + list(range(13, 7, -1))),
+    ("1.5", "CodeFormer", "short", "trim", 6, list(range(6))),
+    ("1.6", "both", "short", "pad_audio", 4, list(range(6))),
 ])
-def test_faceless_frames_bit_identical_and_length_mode(tmp_path, capsys, models, cutaway_clip, mode, audio_frames, frame_map):
-    src, frames = cutaway_clip
+def test_every_restorer_and_version_length_modes_faceless_frames_bit_identical(
+    tmp_path, capsys, models, cutaway_clips, version, superres, clip, mode, audio_frames, frame_map
+):
+    """Lossless in and out: output length and sound as the length mode says, cutaway frames exactly as
+    decoded, face frames lip-synced (and restored: every mouth crop of these frames is enlarged)."""
+    src, frames, first = cutaway_clips[clip]
     out = tmp_path / "out.mkv"
     code, err = run(capsys, "--video", src, "--audio", speech(tmp_path / "s.wav", audio_frames), "--output", str(out),
-                    "--superres", "GFPGAN", "--length_mode", mode, "--crf", "0", "--models-dir", str(models), *FAST)
+                    "--version", version, "--superres", superres, "--length_mode", mode, "--crf", "0",
+                    "--models-dir", str(models), *FAST, quiet=False)
     assert code == cli.EXIT_OK, err
     got = decode_video(out)
     assert len(got) == len(frame_map)
     assert_audio_length(out, len(frame_map) / 25)
+    faces = [j for j, i in enumerate(frame_map) if first + i not in CUTAWAY]
     for j, i in enumerate(frame_map):
-        if 42 + i in CUTAWAY:
-            assert np.array_equal(got[j], frames[i]), f"output frame {j} (source {i}, no face) was changed"
-        else:
+        if j in faces:
             assert not np.array_equal(got[j], frames[i]), f"output frame {j} (source {i}) was not lip-synced"
+        else:
+            assert np.array_equal(got[j], frames[i]), f"output frame {j} (source {i}, no face) was changed"
+    restored = f", {len(faces)} mouths restored" if superres != "none" else ""
+    assert err.strip().splitlines()[-1].endswith(f"{len(faces)} lip-synced{restored}, {len(frame_map) / 25:.2f} s of speech")
 
 
 def test_background_upscale_pastes_the_face_where_it_belongs(tmp_path, capsys, models, sample_frames):
@@ -224,7 +236,7 @@ class ModelHub(FakeHub):
     """Serves the Hub's resolve URLs and GitHub's release URLs from ``files``."""
 
 
-def test_first_run_downloads_missing_models_then_runs(tmp_path, capsys, monkeypatch, cutaway_clip):
+def test_first_run_downloads_missing_models_then_runs(tmp_path, capsys, monkeypatch, cutaway_clips):
     served = write_lipsync_models(tmp_path / "upstream")
     ModelHub.files = {
         f"ByteDance/LatentSync-1.5/resolve/main/{path[len('latentsync/LatentSync-1.5/'):]}": body
@@ -241,7 +253,7 @@ def test_first_run_downloads_missing_models_then_runs(tmp_path, capsys, monkeypa
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     models = tmp_path / "models"
     try:
-        code, err = run(capsys, "--video", cutaway_clip[0], "--audio", speech(tmp_path / "s.wav", 3), "--output",
+        code, err = run(capsys, "--video", cutaway_clips["short"][0], "--audio", speech(tmp_path / "s.wav", 3), "--output",
                         str(tmp_path / "out.mp4"), "--superres", "none", "--length_mode", "trim", "--models-dir", str(models),
                         "--inference_steps", "1", "--device", "cpu")
     finally:
