@@ -389,16 +389,19 @@ def restore_and_paste(
     restorer: Callable[[MouthROI], MouthROI] | None,
     options: JobOptions,
     inplace: bool = False,
+    reference: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mouth ROI -> restore -> paste of (lip-synced) aligned faces into their frames.
 
     Args:
-        frames: ``[N, H, W, 3]`` float 0..1 source frames (see :func:`paste_back` for a selected alignment).
+        frames: ``[N, H, W, 3]`` float 0..1 source frames (see :func:`paste_back` for a selected alignment),
+            or those frames enlarged (a background upscaler; the faces are pasted at that size).
         faces: ``[M, R, R, 3]`` float 0..1 aligned faces, one per alignment row.
-        alignment: the rows of those faces.
+        alignment: the rows of those faces (made on the source frames: ``sr_ratio`` counts source pixels).
         restorer: the restore step, or None.
         options: ``roi_size``, ``mask_smooth``, ``colour_match``, ``paste_region``.
         inplace: paste into ``frames`` (see :func:`paste_back`).
+        reference: the source frames when ``frames`` are enlarged (see :func:`paste_back`).
 
     Returns:
         ``[M, H, W, 3]`` float32; frames where nothing changed are equal to their source.
@@ -408,7 +411,7 @@ def restore_and_paste(
         roi = restorer(crop_mouth(faces, alignment, options.roi_size))
     return paste_back(
         frames, faces, alignment, roi=roi, mask_smooth=options.mask_smooth, colour_match=options.colour_match,
-        region=options.paste_region, inplace=inplace,
+        region=options.paste_region, inplace=inplace, reference=reference,
     )
 
 
@@ -420,16 +423,22 @@ def _finish(
     options: JobOptions,
     background: Background | None,
 ) -> np.ndarray:
-    """One window's frames out: background hook, then restore + paste; ``(n, H', W', 3)`` uint8."""
+    """One window's frames out: background hook, then restore + paste; ``(n, H', W', 3)`` uint8.
+
+    With a background step the faces are pasted into its (enlarged) frames; what changed in a face
+    is still decided against the source frames, so only the lip-synced region replaces the
+    background's pixels.
+    """
+    reference = None
     if background is not None:
+        reference = torch.from_numpy(frames).float().div_(255.0)
         frames = np.asarray(background(frames))
         if frames.ndim != 4 or frames.shape[0] != len(rows) or frames.shape[-1] != 3 or frames.dtype != np.uint8:
             raise BadInputError(f"The background step must return ({len(rows)}, H, W, 3) uint8 frames, got {frames.shape} {frames.dtype}.")
-        rows = rows.resized(frames.shape[1], frames.shape[2])
     if faces is None or not rows.has_face.any():
         return frames
     source = torch.from_numpy(frames).float().div_(255.0)
-    out = restore_and_paste(source, faces, rows, restorer, options, inplace=True)
+    out = restore_and_paste(source, faces, rows, restorer, options, inplace=True, reference=reference)
     return out.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).numpy()
 
 

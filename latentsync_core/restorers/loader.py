@@ -26,7 +26,7 @@ _CODEFORMER_KEYS = ("position_emb", "quantize.embedding.weight", "idx_pred_layer
 
 
 @functools.cache
-def _registry():
+def registry():
     """spandrel's main registry plus the extra architectures, when installed."""
     from spandrel import MAIN_REGISTRY
 
@@ -78,7 +78,7 @@ def restorer_from_state_dict(state_dict: Mapping[str, torch.Tensor], name: str =
     from spandrel import UnsupportedModelError
 
     try:
-        descriptor = _registry().load(dict(state_dict))
+        descriptor = registry().load(dict(state_dict))
     except UnsupportedModelError:
         if all(key in state_dict for key in _CODEFORMER_KEYS):
             raise MissingDependencyError(
