@@ -10,7 +10,8 @@ For LatentSync 1.5 @ 256 px and 1.6 @ 512 px at real size (``--tiny``: the tiny 
 * GFPGAN and CodeFormer milliseconds per 512 px face (fp32 and bf16 where native; ``--tiny``: a narrow
   GFPGAN at 64 px);
 * with ``--comfyui PATH``: the fp16 run again with the models under ComfyUI's model management
-  started as ``--lowvram`` (``load_models_gpu`` with the pack's ``memory_required`` estimate).
+  started as ``--lowvram``, loaded as the nodes load them (``nodes/patcher.py:load_fully`` with the
+  ``memory_required`` estimate).
 
 GPU use: one device (``--device``, default ``cuda`` when present), one model at a time, freed between
 configurations; about 5 GB of weights for 1.6 in fp32 plus activations. Expected to take well under 5
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
+import importlib.util
 import os
 import sys
 import time
@@ -37,6 +40,7 @@ from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet  # noq
 from latentsync_core.lipsync.vae import SD_VAE_CONFIG, TINY_VAE_CONFIG, build_vae  # noqa: E402
 
 FPS = 25.0
+PACK = "comfyui_latentsync"
 DEEP_CACHE_INTERVAL = 3
 
 
@@ -142,8 +146,18 @@ def check_restorers(device: torch.device, faces: int, tiny: bool) -> None:
         gc.collect()
 
 
+def _pack_patcher_module():
+    """The pack's ``nodes/patcher.py``, with the pack imported as ComfyUI imports it (a package)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(PACK, os.path.join(root, "__init__.py"), submodule_search_locations=[root])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[PACK] = package
+    spec.loader.exec_module(package)
+    return importlib.import_module(f"{PACK}.nodes.patcher")
+
+
 def check_comfyui_lowvram(case: Case, comfyui_path: str, device: torch.device) -> None:
-    """The fp16 sampler with its models loaded by ComfyUI's model management in ``--lowvram`` mode."""
+    """The fp16 sampler with its models loaded as the nodes load them, by ComfyUI started ``--lowvram``."""
     sys.path.insert(0, comfyui_path)
     from comfy.cli_args import args
 
@@ -152,13 +166,14 @@ def check_comfyui_lowvram(case: Case, comfyui_path: str, device: torch.device) -
     import comfy.model_management as mm
     from comfy.model_patcher import ModelPatcher
 
+    patcher = _pack_patcher_module()
     dtype = torch.float16
     load, offload = mm.get_torch_device(), torch.device("cpu")
     unet = build_unet(case.config, dtype=dtype)
     vae = build_vae(case.vae_config)
-    patchers = [ModelPatcher(m, load_device=load, offload_device=offload) for m in (unet, vae)]
+    patchers = [ModelPatcher(patcher.PatcherHost(m), load_device=load, offload_device=offload) for m in (unet, vae)]
     memory = sampler_activation_bytes(case.resolution, case.frames, dtype, guidance=True)
-    mm.load_models_gpu(patchers, memory_required=memory, force_full_load=True)
+    patcher.load_fully(patchers, memory)
     _reset_peak(load)
     _, seconds = run_sampler(case, unet, vae, load, dtype, deep_cache=False)
     print(f"{case.name} float16 ComfyUI --lowvram {seconds / (case.frames / FPS):7.2f} s per output second, "
