@@ -23,6 +23,7 @@ import torch
 
 from .errors import BadInputError, LatentSyncError, MissingDependencyError, MissingModelError
 from .media.video_io import VideoWriter, check_output_path, probe, read_windows
+from .metrics.cli import add_eval_options, add_eval_parser, evaluate_files, print_report, run_eval
 
 if TYPE_CHECKING:
     from .restorers import FaceRestorer
@@ -92,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     enhance.add_argument("--crf", type=int, default=18, help="H.264 quality, 0 (lossless) .. 51 (default 18)")
     enhance.add_argument("--preset", choices=X264_PRESETS, default="medium", help="H.264 speed preset: faster = bigger file (default medium)")
     enhance.add_argument("--quiet", action="store_true", help="no progress bar")
+    enhance.add_argument("--eval", action="store_true", help="after writing, print the quality report of the output vs the input (see eval)")
+    add_eval_options(enhance)
+    add_eval_parser(commands)
     return parser
 
 
@@ -286,6 +290,8 @@ def enhance(args: argparse.Namespace) -> None:
     if not args.quiet:
         restored = f", {restore.restored} mouths restored" if restore is not None else ""
         print(f"wrote {args.output}: {writer.frames_written} frames, {enhancer.faces_seen} with a face{restored}", file=sys.stderr)
+    if args.eval:
+        print_report(evaluate_files(args, args.output, source=args.input, audio=None), args.json)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -298,9 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as stop:  # --help, or a usage error already printed
         return int(stop.code or 0)
-    prog = "latentsync enhance"
+    prog = f"latentsync {args.command}"
     try:
-        enhance(args)
+        (run_eval if args.command == "eval" else enhance)(args)
     except MissingModelError as exc:
         print(f"{prog}: missing model: {_one_line(exc)}", file=sys.stderr)
         return EXIT_MISSING_MODEL
