@@ -4,7 +4,7 @@ import os
 import folder_paths
 
 LATENTSYNC_FOLDER = "latentsync"
-MODEL_FOLDERS = (LATENTSYNC_FOLDER, "facerestore_models", "insightface")
+MODEL_FOLDERS = (LATENTSYNC_FOLDER, "facerestore_models", "insightface", "syncnet")
 """``facerestore_models`` is the folder facerestore_cf and ReActor users already have."""
 
 

@@ -94,13 +94,7 @@ def evaluate_files(args: argparse.Namespace, video: str, source: str | None, aud
     quiet = getattr(args, "quiet", False)
     with tqdm(total=info.estimated_frames(), unit="frame", desc="eval", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
         for w in read_windows(info, window):
-            src = next(sources, None)
-            frames = w.frames
-            if src is not None and len(src) < len(frames):  # the source ends inside this window
-                evaluator.add(frames[:len(src)], src)
-                frames, src = frames[len(src):], None
-            if len(frames):
-                evaluator.add(frames, src)
+            evaluator.add(w.frames, next(sources, None))
             bar.update(len(w))
     sync = None
     if model is not None:

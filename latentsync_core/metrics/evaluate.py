@@ -73,12 +73,27 @@ class QualityEvaluator:
         self._has_face: list[np.ndarray] = []
 
     def add(self, frames: np.ndarray, source: np.ndarray | None = None, alignment: Alignment | None = None) -> None:
-        """Measure the next ``(n, H, W, 3)`` uint8 RGB frames (with their source frames and alignment, if known)."""
+        """Measure the next ``(n, H, W, 3)`` uint8 RGB frames.
+
+        Args:
+            frames: the video's next frames.
+            source: the matching source frames, or None; a shorter window (the
+                source ended) covers only the first frames, extra source frames are ignored.
+            alignment: the frames' alignment (``n`` rows), or None to align them here.
+        """
+        if source is not None and len(source) < len(frames):
+            k = len(source)
+            rows = (None, None) if alignment is None else (alignment.select(np.arange(k)), alignment.select(np.arange(k, len(frames))))
+            self.add(frames[:k], source, rows[0])
+            self.add(frames[k:], None, rows[1])
+            return
+        if not len(frames):
+            return
         if alignment is None:
             if self._align is None:
                 raise ValueError("QualityEvaluator.add needs an alignment or an align function")
             alignment = self._align(torch.from_numpy(frames).float().div_(255.0))
-        self._meter.add(frames, alignment, source)
+        self._meter.add(frames, alignment, None if source is None else source[:len(frames)])
         self._boxes.append(face_boxes(alignment))
         self._has_face.append(alignment.has_face & np.all(np.isfinite(self._boxes[-1]), axis=1))
 
@@ -126,3 +141,55 @@ class QualityEvaluator:
 
     def report(self, sync: SyncResult | None, sync_note: str | None) -> QualityReport:
         return QualityReport(frames=self.frames, fps=self.fps, sync=sync, sync_note=sync_note, image=self._meter.result())
+
+
+def _uint8_windows(frames: torch.Tensor, window: int) -> Iterable[np.ndarray]:
+    """``[N, H, W, 3]`` float 0..1 frames as ``(n, H, W, 3)`` uint8 windows (only one converted at a time)."""
+    for start in range(0, frames.shape[0], window):
+        yield frames[start:start + window, ..., :3].mul(255.0).round_().clamp_(0, 255).to(torch.uint8).cpu().numpy()
+
+
+def evaluate_frames(
+    frames: torch.Tensor,
+    fps: float,
+    align: Callable[[torch.Tensor], Alignment] | None = None,
+    alignment: Alignment | None = None,
+    source: torch.Tensor | None = None,
+    model: SyncNet | None = None,
+    pcm16k: np.ndarray | None = None,
+    sync_note: str | None = None,
+    device: torch.device | str = "cpu",
+    window: int = 32,
+) -> QualityReport:
+    """The quality report of in-memory frames (the ComfyUI node's path).
+
+    Args:
+        frames: ``[N, H, W, 3]`` float 0..1 video frames.
+        fps: their frame rate.
+        align: frames -> alignment, used when ``alignment`` is None.
+        alignment: the frames' alignment (``N`` rows), when already known.
+        source: ``[M, H, W, 3]`` original frames; frame ``i`` is compared with frame ``i``.
+        model, pcm16k: SyncNet and the 16 kHz speech; without both, sync is not measured
+            and ``sync_note`` says why.
+    """
+    from ..errors import BadInputError
+
+    if alignment is not None and len(alignment) != frames.shape[0]:
+        raise BadInputError(
+            f"the alignment has {len(alignment)} rows but there are {frames.shape[0]} frames; "
+            "connect the alignment made for these frames (e.g. the sampler's)."
+        )
+    if source is not None and tuple(source.shape[1:3]) != tuple(frames.shape[1:3]):
+        raise BadInputError(
+            f"source frames are {tuple(source.shape[1:3])} but the video is {tuple(frames.shape[1:3])}; "
+            "connect the original frames the video was made from."
+        )
+    evaluator = QualityEvaluator(fps, align)
+    sources = _uint8_windows(source, window) if source is not None else iter(())
+    for start, chunk in zip(range(0, frames.shape[0], window), _uint8_windows(frames, window)):
+        rows = None if alignment is None else alignment.select(np.arange(start, start + len(chunk)))
+        evaluator.add(chunk, next(sources, None), rows)
+    sync = None
+    if model is not None and pcm16k is not None:
+        sync, sync_note = evaluator.score_sync(model, pcm16k, lambda: _uint8_windows(frames, window), device)
+    return evaluator.report(sync, sync_note)
