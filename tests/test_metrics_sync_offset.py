@@ -58,7 +58,7 @@ def speech(opening: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (rng.standard_normal(gain.size) * gain).clip(-32768, 32767).astype(np.int16)
 
 
-def train(seconds_of_data: int = 16, steps: int = 250) -> TinySyncNet:
+def train(seconds_of_data: int = 10, steps: int = 250) -> TinySyncNet:
     """Contrastive training (InfoNCE on negative distances) of matching lip/audio windows."""
     torch.manual_seed(0)
     rng = np.random.default_rng(0)

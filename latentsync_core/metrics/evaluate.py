@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import torch
 
+from ..errors import BadInputError
 from ..face.alignment import Alignment
 from .image_quality import ImageQualityMeter
 from .report import QualityReport, SyncResult
@@ -172,8 +173,6 @@ def evaluate_frames(
         model, pcm16k: SyncNet and the 16 kHz speech; without both, sync is not measured
             and ``sync_note`` says why.
     """
-    from ..errors import BadInputError
-
     if alignment is not None and len(alignment) != frames.shape[0]:
         raise BadInputError(
             f"the alignment has {len(alignment)} rows but there are {frames.shape[0]} frames; "
