@@ -94,3 +94,17 @@ def test_sharpness_measures_on_known_images():
     assert laplacian_variance(flat) == 0.0 and gradient_energy(flat) == 0.0
     assert laplacian_variance(cv2.GaussianBlur(edges, (0, 0), 2.0)) < laplacian_variance(edges)
     assert gradient_energy(cv2.GaussianBlur(edges, (0, 0), 2.0)) < gradient_energy(edges)
+
+
+def test_shorter_source_is_compared_only_where_it_has_frames(clip):
+    from latentsync_core.metrics.evaluate import QualityEvaluator
+
+    frames, alignment = clip
+    evaluator = QualityEvaluator(25.0)
+    evaluator.add(frames, frames[:3].copy(), alignment)
+    q = evaluator.report(None, "no audio").image
+    assert q.frames == len(frames) and q.psnr == float("inf")
+    first = ImageQualityMeter()
+    first.add(frames[:3], alignment.select(np.arange(3)), frames[:3])
+    assert q.source_mouth_change == first.result().source_mouth_change
+    assert q.mouth_change == measure(frames, alignment, frames).mouth_change

@@ -13,6 +13,7 @@ import torch
 
 from ..errors import BadInputError
 from ..face.alignment import Alignment
+from ..face.frames import as_rgb_frames
 from .image_quality import ImageQualityMeter
 from .report import QualityReport, SyncResult
 from .sync_eval import (
@@ -147,7 +148,7 @@ class QualityEvaluator:
 def _uint8_windows(frames: torch.Tensor, window: int) -> Iterable[np.ndarray]:
     """``[N, H, W, 3]`` float 0..1 frames as ``(n, H, W, 3)`` uint8 windows (only one converted at a time)."""
     for start in range(0, frames.shape[0], window):
-        yield frames[start:start + window, ..., :3].mul(255.0).round_().clamp_(0, 255).to(torch.uint8).cpu().numpy()
+        yield frames[start:start + window].mul(255.0).round_().clamp_(0, 255).to(torch.uint8).cpu().numpy()
 
 
 def evaluate_frames(
@@ -165,7 +166,7 @@ def evaluate_frames(
     """The quality report of in-memory frames (the ComfyUI node's path).
 
     Args:
-        frames: ``[N, H, W, 3]`` float 0..1 video frames.
+        frames: ``[N, H, W, C]`` float 0..1 video frames (gray and RGBA are accepted).
         fps: their frame rate.
         align: frames -> alignment, used when ``alignment`` is None.
         alignment: the frames' alignment (``N`` rows), when already known.
@@ -183,6 +184,8 @@ def evaluate_frames(
             f"source frames are {tuple(source.shape[1:3])} but the video is {tuple(frames.shape[1:3])}; "
             "connect the original frames the video was made from."
         )
+    frames = as_rgb_frames(frames)
+    source = None if source is None else as_rgb_frames(source, "source")
     evaluator = QualityEvaluator(fps, align)
     sources = _uint8_windows(source, window) if source is not None else iter(())
     for start, chunk in zip(range(0, frames.shape[0], window), _uint8_windows(frames, window)):
