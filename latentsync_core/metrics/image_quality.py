@@ -29,12 +29,12 @@ _SSIM_C2 = (0.03 * 255) ** 2
 
 
 def luma(frame: np.ndarray) -> np.ndarray:
-    """``(H, W)`` float64 BT.601 luma of an ``(H, W, 3)`` uint8 RGB frame."""
-    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float64)
+    """``(H, W)`` float32 BT.601 luma (0..255, rounded to integers) of an ``(H, W, 3)`` uint8 RGB frame."""
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
 def ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-pixel SSIM of two ``(H, W)`` float images in 0..255 (1 where they are equal)."""
+    """Per-pixel SSIM of two ``(H, W)`` float images in 0..255 (exactly 1 where they are equal)."""
     blur = lambda x: cv2.GaussianBlur(x, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)  # noqa: E731
     mu_a, mu_b = blur(a), blur(b)
     var_a, var_b = blur(a * a) - mu_a * mu_a, blur(b * b) - mu_b * mu_b
@@ -189,11 +189,11 @@ class ImageQualityMeter:
             if face:
                 cv2.fillConvexPoly(keep, np.round(poly).astype(np.int32), 0)
             kept = keep.astype(bool)
-            diff = frame.astype(np.float64) - src.astype(np.float64)
-            self._sq_error += float(np.sum(diff[kept] ** 2))
+            diff = frame.astype(np.int32) - src.astype(np.int32)
+            self._sq_error += float(np.sum((diff * diff)[kept], dtype=np.int64))
             self._pixels += int(kept.sum()) * frame.shape[2]
             if kept.any():
-                self._ssim.append(float(ssim_map(luma(frame), luma(src))[kept].mean()))
+                self._ssim.append(float(ssim_map(luma(frame), luma(src))[kept].mean(dtype=np.float64)))
 
     def result(self) -> ImageQuality:
         psnr = None
