@@ -23,6 +23,7 @@ class LipSyncQuality(io.ComfyNode):
             node_id="LatentSync_LipSyncQuality",
             display_name="Lip-Sync Quality (LSE-C / PSNR / sharpness)",
             category=CATEGORY,
+            is_output_node=True,
             description="Measures a lip-synced or restored video: SyncNet lip-sync confidence (LSE-C, higher is better), "
             "distance (LSE-D, lower is better) and audio-video offset; with the source frames, PSNR/SSIM outside the "
             "mouth, mouth sharpness and frame-to-frame mouth change against the source. Shows a table and returns it with the JSON.",
