@@ -1,6 +1,8 @@
 """Quality metrics node: lip sync (SyncNet LSE-C/LSE-D/offset), identity, mouth sharpness, flicker."""
 from __future__ import annotations
 
+import contextlib
+
 import comfy.model_management as mm
 import folder_paths
 from comfy_api.v0_0_2 import io, ui
@@ -13,6 +15,7 @@ from ..latentsync_core.metrics.pcm import waveform_to_pcm16k
 from ..latentsync_core.metrics.report import format_table, to_json
 from ..latentsync_core.metrics.syncnet import SYNCNET_FILE, SYNCNET_FOLDER, SYNCNET_URL, load_syncnet
 
+from .paths import mediapipe_dir
 from .types import CATEGORY, Alignment
 
 
@@ -49,11 +52,13 @@ class LipSyncQuality(io.ComfyNode):
             pcm = waveform_to_pcm16k(audio["waveform"][0].float().cpu().numpy(), int(audio["sample_rate"]))
             folder = folder_paths.get_folder_paths(SYNCNET_FOLDER)[0]
             model = load_syncnet(ensure_model_file(SYNCNET_FILE, folder, SYNCNET_URL, download_models), device)
-        aligner = FaceAligner(get_backend("mediapipe")) if alignment is None else None
-        report = evaluate_frames(
-            images, fps, align=None if aligner is None else (lambda frames: aligner.align(frames)[1]),
-            alignment=alignment, source=source, model=model, pcm16k=pcm, sync_note=note, device=device,
-        )
+        measure = dict(source=source, model=model, pcm16k=pcm, sync_note=note, device=device)
+        if alignment is not None:
+            report = evaluate_frames(images, fps, alignment=alignment, **measure)
+        else:
+            with contextlib.closing(get_backend("mediapipe", model_dir=mediapipe_dir())) as backend:
+                aligner = FaceAligner(backend)
+                report = evaluate_frames(images, fps, align=lambda frames: aligner.align(frames)[1], **measure)
         table = format_table(report)
         return io.NodeOutput(table, to_json(report), ui=ui.PreviewText(table))
 

@@ -6,6 +6,7 @@ errors are the pack's one-line errors, mapped to exit codes there.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -55,8 +56,12 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     return parser
 
 
+def _models_root(args: argparse.Namespace) -> str:
+    return os.path.abspath(args.models_dir or "models")
+
+
 def _load_model(args: argparse.Namespace, device: torch.device):
-    path = args.syncnet or syncnet_path(os.path.abspath(args.models_dir or "models"), download=not args.no_download)
+    path = args.syncnet or syncnet_path(_models_root(args), download=not args.no_download)
     return load_syncnet(path, device)
 
 
@@ -66,6 +71,7 @@ def evaluate_files(args: argparse.Namespace, video: str, source: str | None, aud
 
     from ..face.face_align import FaceAligner
     from ..face.landmarks import get_backend
+    from ..face.landmarks.mediapipe_tasks import MODEL_SUBFOLDER
 
     window = getattr(args, "window", 32)
     if window < 1:
@@ -88,11 +94,12 @@ def evaluate_files(args: argparse.Namespace, video: str, source: str | None, aud
         pcm = read_pcm16k(audio or video)
         model = _load_model(args, device)
 
-    aligner = FaceAligner(get_backend("mediapipe"))
+    backend = get_backend("mediapipe", model_dir=os.path.join(_models_root(args), MODEL_SUBFOLDER))
+    aligner = FaceAligner(backend)
     evaluator = QualityEvaluator(float(info.fps), lambda frames: aligner.align(frames)[1])
     sources = (w.frames for w in read_windows(source_info, window)) if source_info is not None else iter(())
     quiet = getattr(args, "quiet", False)
-    with tqdm(total=info.estimated_frames(), unit="frame", desc="eval", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
+    with contextlib.closing(backend), tqdm(total=info.estimated_frames(), unit="frame", desc="eval", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
         for w in read_windows(info, window):
             evaluator.add(w.frames, next(sources, None))
             bar.update(len(w))
