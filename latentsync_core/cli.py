@@ -294,7 +294,7 @@ def enhance(args: argparse.Namespace) -> None:
         restored = f", {restore.restored} mouths restored" if restore is not None else ""
         print(f"wrote {args.output}: {writer.frames_written} frames, {enhancer.faces_seen} with a face{restored}", file=sys.stderr)
     if args.eval:
-        print_report(evaluate_files(args, args.output, source=args.input, audio=None), args.json)
+        print_report(evaluate_files(args, args.output, source=args.input, audio=None, device=device), args.json)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -309,7 +309,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(stop.code or 0)
     prog = f"latentsync {args.command}"
     try:
-        (run_eval if args.command == "eval" else enhance)(args)
+        if args.command == "eval":
+            run_eval(args, _device(args.device))
+        else:
+            enhance(args)
     except MissingModelError as exc:
         print(f"{prog}: missing model: {_one_line(exc)}", file=sys.stderr)
         return EXIT_MISSING_MODEL

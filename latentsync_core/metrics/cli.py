@@ -65,8 +65,14 @@ def _load_model(args: argparse.Namespace, device: torch.device):
     return load_syncnet(path, device)
 
 
-def evaluate_files(args: argparse.Namespace, video: str, source: str | None, audio: str | None) -> QualityReport:
-    """Measure ``video`` (against ``source`` and the speech in ``audio`` or the video) with ``args``' options."""
+def evaluate_files(
+    args: argparse.Namespace, video: str, source: str | None, audio: str | None, device: torch.device
+) -> QualityReport:
+    """Measure ``video`` (against ``source`` and the speech in ``audio`` or the video) with ``args``' options.
+
+    ``args`` holds the options of :func:`add_eval_options` and ``models_dir``
+    (``window`` and ``quiet`` when present); SyncNet runs on ``device``.
+    """
     from tqdm import tqdm
 
     from ..face.face_align import FaceAligner
@@ -76,8 +82,6 @@ def evaluate_files(args: argparse.Namespace, video: str, source: str | None, aud
     window = getattr(args, "window", 32)
     if window < 1:
         raise BadInputError(f"--window must be at least 1, got {window}.")
-    name = getattr(args, "device", None)
-    device = torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
     info = probe(video)
     source_info = probe(source) if source else None
     if source_info is not None and (source_info.width, source_info.height) != (info.width, info.height):
@@ -117,6 +121,6 @@ def print_report(report: QualityReport, json_path: str | None) -> None:
             f.write(to_json(report) + "\n")
 
 
-def run_eval(args: argparse.Namespace) -> None:
-    """Run ``eval``."""
-    print_report(evaluate_files(args, args.video, args.source, args.audio), args.json)
+def run_eval(args: argparse.Namespace, device: torch.device) -> None:
+    """Run ``eval`` with SyncNet on ``device`` (the command line checks ``--device``)."""
+    print_report(evaluate_files(args, args.video, args.source, args.audio, device), args.json)
