@@ -7,7 +7,8 @@ For LatentSync 1.5 @ 256 px and 1.6 @ 512 px at real size (``--tiny``: the tiny 
   without and with DeepCache, in fp32, fp16 and bf16 (bf16 only where the GPU runs it natively);
 * peak VRAM of each run (``torch.cuda.max_memory_allocated``; "n/a" on the CPU);
 * max |fp16 - fp32| and |bf16 - fp32| of the decoded faces (values in [0, 1]);
-* GFPGAN and CodeFormer milliseconds per 512 px face (fp32 and bf16 where native);
+* GFPGAN and CodeFormer milliseconds per 512 px face (fp32 and bf16 where native; ``--tiny``: a narrow
+  GFPGAN at 64 px);
 * with ``--comfyui PATH``: the fp16 run again with the models under ComfyUI's model management
   started as ``--lowvram`` (``load_models_gpu`` with the pack's ``memory_required`` estimate).
 
@@ -23,6 +24,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -110,23 +112,32 @@ def check_sampler(case: Case, device: torch.device) -> None:
     del vae
 
 
-def check_restorers(device: torch.device, faces: int) -> None:
+def restorer_builds(tiny: bool) -> list[tuple[str, int, Callable[[], torch.nn.Module]]]:
+    """(name, face size, constructor): the real GFPGAN v1.4 and CodeFormer at 512 px; tiny: a narrow GFPGAN
+    at 64 px only (CodeFormer's VQ autoencoder is fixed at 512 px and takes a minute on a CPU)."""
     from spandrel.architectures.GFPGAN import GFPGAN
+
+    if tiny:
+        return [("GFPGAN-tiny", 64, lambda: GFPGAN(out_size=64, num_style_feat=64, channel_multiplier=1, narrow=0.25))]
     from spandrel_extra_arches.architectures.CodeFormer import CodeFormer
 
-    for name, build in (("GFPGAN", GFPGAN), ("CodeFormer", CodeFormer)):
+    return [("GFPGAN", 512, GFPGAN), ("CodeFormer", 512, CodeFormer)]
+
+
+def check_restorers(device: torch.device, faces: int, tiny: bool) -> None:
+    for name, size, build in restorer_builds(tiny):
         net = build().eval().to(device)
         for dtype in [torch.float32] + ([torch.bfloat16] if device.type == "cuda" and bf16_native(device) else []):
             net = net.to(dtype)
-            x = torch.rand((faces, 3, 512, 512), device=device, dtype=dtype) * 2 - 1
+            x = torch.rand((faces, 3, size, size), device=device, dtype=dtype) * 2 - 1
             with torch.inference_mode():
-                net(x[:1])  # warm-up
+                net(x[:1])  # warm-up: first-call costs (cuDNN autotuning, allocator) out of the timing
                 _sync(device)
                 start = time.perf_counter()
                 net(x)
                 _sync(device)
             ms = (time.perf_counter() - start) * 1000 / faces
-            print(f"{name} {str(dtype)[6:]:8s} {ms:8.1f} ms per face", flush=True)
+            print(f"{name} {str(dtype)[6:]:8s} {ms:8.1f} ms per {size} px face", flush=True)
         del net
         gc.collect()
 
@@ -166,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"device {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
     for case in cases(args.tiny):
         check_sampler(case, device)
-    check_restorers(device, args.restorer_faces or (1 if args.tiny else 8))
+    check_restorers(device, args.restorer_faces or (1 if args.tiny else 8), args.tiny)
     if args.comfyui:
         for case in cases(args.tiny):
             check_comfyui_lowvram(case, args.comfyui, device)

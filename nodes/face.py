@@ -10,11 +10,12 @@ import comfy.model_management
 import comfy.utils
 from ..latentsync_core.face.colour import COLOUR_MODES
 from ..latentsync_core.face.face_align import SELECTION_MODES, FaceAligner
+from ..latentsync_core.face.landmark_cache import LandmarkCache
 from ..latentsync_core.face.landmarks import BACKENDS, get_backend
 from ..latentsync_core.face.mouth_roi import crop_mouth
 from ..latentsync_core.face.paste import PASTE_REGIONS, paste_back
 
-from .paths import insightface_dir, mediapipe_dir
+from .paths import insightface_dir, landmark_cache_dir, mediapipe_dir
 from .types import CATEGORY, Alignment, MouthROI
 
 
@@ -45,6 +46,7 @@ class FaceAlignAffine(io.ComfyNode):
                 io.Float.Input("smoothing", default=0.2, min=0.0, max=0.95, step=0.05, tooltip="Weight of the previous frame in the moving average of the face position (LatentSync uses 0.2). Higher is steadier but lags fast motion."),
                 io.Int.Input("max_gap", default=4, min=0, max=30, tooltip="Longest run of frames with a missed detection, inside one shot, that is bridged by interpolating its neighbours."),
                 io.Boolean.Input("download_models", default=False, tooltip="insightface only: download buffalo_l into models/insightface when missing."),
+                io.Boolean.Input("landmark_cache", default=True, optional=True, tooltip="Keep the detected landmarks on disk (ComfyUI/user/latentsync/landmark_cache; delete the folder to clear it) so the same frames with the same detection settings skip detection next time, even after a restart."),
             ],
             outputs=[
                 io.Image.Output("aligned_faces", display_name="aligned_faces", tooltip="Aligned faces [N,res,res,3]; gray where no face was found."),
@@ -54,7 +56,7 @@ class FaceAlignAffine(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, images, resolution, backend, face_selection, face_index, smoothing, max_gap, download_models) -> io.NodeOutput:
+    def execute(cls, images, resolution, backend, face_selection, face_index, smoothing, max_gap, download_models, landmark_cache=True) -> io.NodeOutput:
         landmarks = _backend(backend, download_models)
         aligner = FaceAligner(
             landmarks,
@@ -63,6 +65,7 @@ class FaceAlignAffine(io.ComfyNode):
             face_index=face_index,
             smoothing=smoothing,
             max_gap=max_gap,
+            cache=LandmarkCache(landmark_cache_dir()) if landmark_cache else None,
         )
         bar = comfy.utils.ProgressBar(images.shape[0])
 

@@ -13,6 +13,7 @@ import sys
 import torch
 
 from ..errors import BadInputError
+from ..files.downloads import offline_mode
 from ..media.video_io import probe, read_windows
 from .evaluate import QualityEvaluator
 from .pcm import read_pcm16k
@@ -21,16 +22,21 @@ from .syncnet import SYNCNET_FOLDER, load_syncnet, syncnet_path
 
 
 def add_eval_options(parser: argparse.ArgumentParser) -> None:
-    """Options shared by ``eval`` and the ``--eval`` of other commands."""
+    """Options shared by ``eval`` and the ``--eval`` of other commands (which have ``--offline`` already)."""
     parser.add_argument("--json", default=None, help="also write the report as JSON to this file")
     parser.add_argument(
         "--syncnet", default=None,
         help=f"SyncNet weights (default: <models dir>/{SYNCNET_FOLDER}/syncnet_v2.model, downloaded when missing)",
     )
-    parser.add_argument("--no-download", "--no_download", dest="no_download", action="store_true",
-                        help="never download syncnet_v2.model; fail with where to get it instead")
     parser.add_argument("--no-sync", "--no_sync", dest="no_sync", action="store_true",
                         help="skip the SyncNet lip-sync scores (image metrics only)")
+
+
+def add_eval_flag(parser: argparse.ArgumentParser) -> None:
+    """``--eval`` and the eval options, for a command that writes a video (``lipsync``, ``enhance``)."""
+    parser.add_argument("--eval", action="store_true",
+                        help="after writing, print the quality report of the output against the input (see eval)")
+    add_eval_options(parser)
 
 
 def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -51,6 +57,8 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
                         help=f"models folder holding {SYNCNET_FOLDER}/syncnet_v2.model (default: ./models)")
     parser.add_argument("--device", default=None, help="torch device for SyncNet, e.g. cpu or cuda (default: cuda when available)")
     parser.add_argument("--window", type=int, default=32, help="frames decoded at a time (default 32)")
+    parser.add_argument("--offline", action="store_true",
+                        help="never download syncnet_v2.model: stop and say where to get it (also HF_HUB_OFFLINE=1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_eval_options(parser)
     return parser
@@ -61,7 +69,7 @@ def _models_root(args: argparse.Namespace) -> str:
 
 
 def _load_model(args: argparse.Namespace, device: torch.device):
-    path = args.syncnet or syncnet_path(_models_root(args), download=not args.no_download)
+    path = args.syncnet or syncnet_path(_models_root(args), download=not (args.offline or offline_mode()))
     return load_syncnet(path, device)
 
 
