@@ -31,6 +31,7 @@ from .files.run_files import SUPERRES_CHOICES, RunFiles, run_files
 from .lipsync.audio import LENGTH_MODES
 from .lipsync.settings import SamplerSettings
 from .media.video_io import check_output_path
+from .metrics.cli import add_eval_flag, add_eval_parser, evaluate_files, print_report, run_eval
 
 if TYPE_CHECKING:
     from .restorers import FaceRestorer
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_lipsync(commands)
     _add_enhance(commands)
+    add_eval_parser(commands)
     return parser
 
 
@@ -159,6 +161,7 @@ def _add_run_options(p: argparse.ArgumentParser, layout: str) -> None:
                    help="folder of the face landmark cache (default $LATENTSYNC_LANDMARK_CACHE or "
                         "~/.cache/comfyui-latentsync/landmarks); off = detect every time")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary line")
+    add_eval_flag(p)
 
 
 def job_options(args: argparse.Namespace) -> job.JobOptions:
@@ -312,6 +315,9 @@ def lipsync(args: argparse.Namespace) -> job.JobResult:
         restored = f", {result.restored} mouths restored" if restorers else ""
         print(f"wrote {result.path}: {result.frames} frames at {float(result.fps):g} fps, {result.faces} lip-synced"
               f"{restored}, {result.audio_seconds:.2f} s of speech", file=sys.stderr)
+    if args.eval:  # the new sound track is the speech; an upscaled output has no same-size source to compare
+        source = None if args.bg_upscale else args.video
+        print_report(evaluate_files(args, result.path, source=source, audio=None, device=device), args.json)
     return result
 
 
@@ -330,10 +336,18 @@ def enhance(args: argparse.Namespace) -> job.JobResult:
     if not args.quiet:
         restored = f", {result.restored} mouths restored" if nets else ""
         print(f"wrote {result.path}: {result.frames} frames, {result.faces} with a face{restored}", file=sys.stderr)
+    if args.eval:
+        source = None if args.bg_upscale else args.input
+        print_report(evaluate_files(args, result.path, source=source, audio=None, device=device), args.json)
     return result
 
 
-COMMANDS = {"lipsync": lipsync, "enhance": enhance}
+def evaluate(args: argparse.Namespace) -> None:
+    """Run ``eval`` (see :mod:`latentsync_core.metrics.cli`) on the checked ``--device``."""
+    run_eval(args, _device(args.device))
+
+
+COMMANDS = {"lipsync": lipsync, "enhance": enhance, "eval": evaluate}
 
 
 def _one_line(exc: BaseException) -> str:

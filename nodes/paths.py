@@ -6,7 +6,7 @@ import folder_paths
 from ..latentsync_core.face.landmark_cache import default_cache_dir
 
 LATENTSYNC_FOLDER = "latentsync"
-MODEL_FOLDERS = (LATENTSYNC_FOLDER, "facerestore_models", "insightface", "mediapipe")
+MODEL_FOLDERS = (LATENTSYNC_FOLDER, "facerestore_models", "insightface", "mediapipe", "syncnet")
 """``facerestore_models`` is the folder facerestore_cf and ReActor users already have."""
 
 
