@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import pickle
+import warnings
 from collections.abc import Mapping
 
 import torch
@@ -27,13 +28,21 @@ _CODEFORMER_KEYS = ("position_emb", "quantize.embedding.weight", "idx_pred_layer
 
 @functools.cache
 def registry():
-    """spandrel's main registry plus the extra architectures, when installed."""
-    from spandrel import MAIN_REGISTRY
+    """spandrel's main registry plus the extra architectures, when installed.
 
+    The first import of spandrel happens here, with the ``torch.jit.script`` deprecation warning that
+    its architectures raise on current torch silenced (a normal run prints no foreign warnings).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
+        from spandrel import MAIN_REGISTRY
+
+        try:
+            import spandrel_extra_arches
+        except ImportError:
+            spandrel_extra_arches = None
     registry = MAIN_REGISTRY.copy()
-    try:
-        import spandrel_extra_arches
-    except ImportError:
+    if spandrel_extra_arches is None:
         return registry
     registry.add(*spandrel_extra_arches.EXTRA_REGISTRY, ignore_duplicates=True)
     return registry
@@ -75,10 +84,11 @@ def restorer_from_state_dict(state_dict: Mapping[str, torch.Tensor], name: str =
         BadInputError: spandrel found another architecture or none.
         MissingDependencyError: a CodeFormer file while spandrel-extra-arches is not installed.
     """
+    models = registry()
     from spandrel import UnsupportedModelError
 
     try:
-        descriptor = registry().load(dict(state_dict))
+        descriptor = models.load(dict(state_dict))
     except UnsupportedModelError:
         if all(key in state_dict for key in _CODEFORMER_KEYS):
             raise MissingDependencyError(

@@ -93,10 +93,11 @@ def upscaler_from_state_dict(state_dict: dict[str, torch.Tensor], name: str = "s
     Raises:
         BadInputError: not an image model, a face restorer, or a model that does not enlarge.
     """
+    models = registry()
     from spandrel import ImageModelDescriptor, UnsupportedModelError
 
     try:
-        descriptor = registry().load(dict(state_dict))
+        descriptor = models.load(dict(state_dict))
     except UnsupportedModelError:
         raise BadInputError(f"'{name}' is not a recognised upscaler; use a RealESRGAN / ESRGAN (or other spandrel) upscaler file.") from None
     arch = descriptor.architecture.id
