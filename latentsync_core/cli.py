@@ -15,6 +15,7 @@ traceback of an unexpected one); the output path is only written on success.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import os
@@ -154,6 +155,9 @@ def _add_run_options(p: argparse.ArgumentParser, layout: str) -> None:
     p.add_argument("--crf", type=int, default=job.DEFAULT_CRF,
                    help="H.264 quality 1 .. 51; 0 = lossless RGB (FFV1 in .mkv), frames kept bit for bit (default %(default)s)")
     p.add_argument("--preset", choices=X264_PRESETS, default=job.DEFAULT_PRESET, help="H.264 speed preset: faster = bigger file (default %(default)s)")
+    p.add_argument("--landmark_cache", default=None,
+                   help="folder of the face landmark cache (default $LATENTSYNC_LANDMARK_CACHE or "
+                        "~/.cache/comfyui-latentsync/landmarks); off = detect every time")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary line")
 
 
@@ -179,14 +183,16 @@ def backend_options(name: str, models_dir: str | None, device: torch.device) -> 
     ``insightface`` reads ``det_10g.onnx`` and ``2d106det.onnx`` from
     ``insightface/models/buffalo_l`` under the models folder (ComfyUI's layout)
     when that exists, else from the models folder itself; it never downloads.
+    ``mediapipe`` (Tasks releases only) reads ``face_landmarker.task`` from its
+    ``mediapipe`` subfolder, downloading it there on first use.
     """
+    root = os.path.abspath(models_dir or "models")
     if name == "insightface":
-        root = os.path.abspath(models_dir or "models")
         pack = os.path.join(root, "insightface", "models", "buffalo_l")
-        return {"model_dir": pack if os.path.isdir(pack) else root, "device": device.type}
+        return {"model_dir": pack if os.path.isdir(pack) else root, "device": str(device)}
     if name == "face_alignment":
         return {"device": device.type}
-    return {}
+    return {"model_dir": os.path.join(root, "mediapipe")}
 
 
 def _device(name: str | None) -> torch.device:
@@ -202,11 +208,13 @@ def _device(name: str | None) -> torch.device:
 
 
 def _aligner(args: argparse.Namespace, device: torch.device, resolution: int):
+    """A :class:`FaceAligner` on the chosen backend with the landmark cache; close its ``backend`` when done."""
     from .face.face_align import FaceAligner
+    from .face.landmark_cache import open_cache
     from .face.landmarks import get_backend
 
     backend = get_backend(args.backend, **backend_options(args.backend, args.models_dir, device))
-    return FaceAligner(backend, resolution=resolution)
+    return FaceAligner(backend, resolution=resolution, cache=open_cache(args.landmark_cache))
 
 
 def load_restorers(files: RunFiles, device: torch.device) -> list[FaceRestorer]:
@@ -287,9 +295,10 @@ def lipsync(args: argparse.Namespace) -> job.JobResult:
     files = _files(args, args.version)
     models, resolution = load_lipsync_models(files, args.version, device, dtype)
     restorers = load_restorers(files, device)
-    with Progress("lipsync", args.quiet) as progress:
+    aligner = _aligner(args, device, resolution)
+    with contextlib.closing(aligner.backend), Progress("lipsync", args.quiet) as progress:
         run = job.LipSyncJob(
-            source, speech.waveform, speech.sample_rate, models, _aligner(args, device, resolution), options, restorers,
+            source, speech.waveform, speech.sample_rate, models, aligner, options, restorers,
             load_background(files, device), on_progress=progress,
         )
         run.prepare()
@@ -314,9 +323,9 @@ def enhance(args: argparse.Namespace) -> job.JobResult:
     device = _device(args.device)
     files = _files(args, None)
     nets = load_restorers(files, device)
-    with Progress("enhance", args.quiet) as progress:
-        run = job.EnhanceJob(source, _aligner(args, device, args.resolution), options, nets, load_background(files, device),
-                             on_progress=progress)
+    aligner = _aligner(args, device, args.resolution)
+    with contextlib.closing(aligner.backend), Progress("enhance", args.quiet) as progress:
+        run = job.EnhanceJob(source, aligner, options, nets, load_background(files, device), on_progress=progress)
         result = run.write(args.output)
     if not args.quiet:
         restored = f", {result.restored} mouths restored" if nets else ""

@@ -55,6 +55,7 @@ Public API (stable):
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol, Sequence
@@ -259,7 +260,9 @@ class IterableSource:
         for batch in self._batches():
             batch = np.asarray(batch)
             if batch.ndim != 4 or batch.shape[1:] != shape or batch.dtype != np.uint8:
-                raise BadInputError(f"Frame batches must be (n, {shape[0]}, {shape[1]}, 3) uint8, got {batch.shape} {batch.dtype}.")
+                raise BadInputError(
+                    f"Frame batches must be (n, {shape[0]}, {shape[1]}, 3) uint8, got {batch.shape} {batch.dtype}."
+                )
             for frame in batch:
                 if index >= start:
                     buf.append(frame)
@@ -446,11 +449,11 @@ class _Job:
     """Shared plumbing: progress, interrupt, atomic writing."""
 
     def __init__(
-        self, source: FrameSource | str, aligner: FaceAligner, options: JobOptions, restorers: Sequence[FaceRestorer],
-        background: Background | None, on_progress: ProgressCallback | None, check_interrupt: InterruptCheck | None,
+        self, source: FrameSource | str | os.PathLike, aligner: FaceAligner, options: JobOptions,
+        restorers: Sequence[FaceRestorer], background: Background | None, on_progress: ProgressCallback | None, check_interrupt: InterruptCheck | None,
     ) -> None:
         options.validate()
-        self.source = open_source(source) if isinstance(source, str) else source
+        self.source = open_source(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else source
         self.info = self.source.info
         self.aligner = aligner
         self.options = options
@@ -508,7 +511,7 @@ class EnhanceJob(_Job):
     With no restorer (and no background) every frame comes out as decoded.
 
     Args:
-        source: a :class:`FrameSource` or a video path.
+        source: a :class:`FrameSource` or a video file path.
         aligner: a fresh :class:`FaceAligner` (its tracking state carries across windows).
         options: ``window``, ``sr_ratio``, ``fidelity``, ``batch_size``, paste options, ``crf``, ``preset``.
         restorers: loaded GFPGAN / CodeFormer networks, applied in order (empty: paste only).
@@ -516,7 +519,7 @@ class EnhanceJob(_Job):
     """
 
     def __init__(
-        self, source: FrameSource | str, aligner: FaceAligner, options: JobOptions = JobOptions(),
+        self, source: FrameSource | str | os.PathLike, aligner: FaceAligner, options: JobOptions = JobOptions(),
         restorers: Sequence[FaceRestorer] = (), background: Background | None = None,
         on_progress: ProgressCallback | None = None, check_interrupt: InterruptCheck | None = None,
     ) -> None:
@@ -548,7 +551,7 @@ class LipSyncJob(_Job):
     """A streamed lip-sync of a video to new speech (see the module docstring for the passes).
 
     Args:
-        source: a :class:`FrameSource` or a video path.
+        source: a :class:`FrameSource` or a video file path.
         waveform: ``[T]``, ``[C, T]`` or ``[1, C, T]`` float speech at ``sample_rate``.
         sample_rate: Hz of ``waveform``.
         models: the loaded :class:`LipSyncModels`.
@@ -562,7 +565,7 @@ class LipSyncJob(_Job):
     """
 
     def __init__(
-        self, source: FrameSource | str, waveform: torch.Tensor, sample_rate: int, models: LipSyncModels,
+        self, source: FrameSource | str | os.PathLike, waveform: torch.Tensor, sample_rate: int, models: LipSyncModels,
         aligner: FaceAligner, options: JobOptions = JobOptions(), restorers: Sequence[FaceRestorer] = (),
         background: Background | None = None, on_progress: ProgressCallback | None = None,
         check_interrupt: InterruptCheck | None = None,
@@ -649,7 +652,7 @@ class LipSyncJob(_Job):
 
 
 def lip_sync_video(
-    source: FrameSource | str, waveform: torch.Tensor, sample_rate: int, output: str, models: LipSyncModels,
+    source: FrameSource | str | os.PathLike, waveform: torch.Tensor, sample_rate: int, output: str, models: LipSyncModels,
     aligner: FaceAligner, options: JobOptions = JobOptions(), restorers: Sequence[FaceRestorer] = (),
     background: Background | None = None, on_progress: ProgressCallback | None = None,
     check_interrupt: InterruptCheck | None = None,
@@ -660,7 +663,7 @@ def lip_sync_video(
 
 
 def enhance_video(
-    source: FrameSource | str, output: str, aligner: FaceAligner, options: JobOptions = JobOptions(),
+    source: FrameSource | str | os.PathLike, output: str, aligner: FaceAligner, options: JobOptions = JobOptions(),
     restorers: Sequence[FaceRestorer] = (), background: Background | None = None,
     on_progress: ProgressCallback | None = None, check_interrupt: InterruptCheck | None = None,
 ) -> JobResult:

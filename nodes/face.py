@@ -1,25 +1,31 @@
 """Face-path nodes: align to the LatentSync template, cut the mouth ROI, paste back."""
 from __future__ import annotations
 
+import contextlib
+
 import torch
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 import comfy.model_management
 import comfy.utils
 from ..latentsync_core.face.colour import COLOUR_MODES
 from ..latentsync_core.face.face_align import SELECTION_MODES, FaceAligner
+from ..latentsync_core.face.landmark_cache import LandmarkCache
 from ..latentsync_core.face.landmarks import BACKENDS, get_backend
 from ..latentsync_core.face.mouth_roi import crop_mouth
 from ..latentsync_core.face.paste import PASTE_REGIONS, paste_back
 
-from .paths import insightface_dir
+from .paths import insightface_dir, landmark_cache_dir, mediapipe_dir
 from .types import CATEGORY, Alignment, MouthROI
 
 
 def _backend(name: str, download: bool):
+    device = str(comfy.model_management.get_torch_device())
     if name == "insightface":
-        return get_backend(name, model_dir=insightface_dir(), download=download)
-    return get_backend(name)
+        return get_backend(name, model_dir=insightface_dir(), download=download, device=device)
+    if name == "face_alignment":
+        return get_backend(name, device=device)
+    return get_backend(name, model_dir=mediapipe_dir())
 
 
 class FaceAlignAffine(io.ComfyNode):
@@ -40,6 +46,7 @@ class FaceAlignAffine(io.ComfyNode):
                 io.Float.Input("smoothing", default=0.2, min=0.0, max=0.95, step=0.05, tooltip="Weight of the previous frame in the moving average of the face position (LatentSync uses 0.2). Higher is steadier but lags fast motion."),
                 io.Int.Input("max_gap", default=4, min=0, max=30, tooltip="Longest run of frames with a missed detection, inside one shot, that is bridged by interpolating its neighbours."),
                 io.Boolean.Input("download_models", default=False, tooltip="insightface only: download buffalo_l into models/insightface when missing."),
+                io.Boolean.Input("landmark_cache", default=True, optional=True, tooltip="Keep the detected landmarks on disk (ComfyUI/user/latentsync/landmark_cache; delete the folder to clear it) so the same frames with the same detection settings skip detection next time, even after a restart."),
             ],
             outputs=[
                 io.Image.Output("aligned_faces", display_name="aligned_faces", tooltip="Aligned faces [N,res,res,3]; gray where no face was found."),
@@ -49,14 +56,16 @@ class FaceAlignAffine(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, images, resolution, backend, face_selection, face_index, smoothing, max_gap, download_models) -> io.NodeOutput:
+    def execute(cls, images, resolution, backend, face_selection, face_index, smoothing, max_gap, download_models, landmark_cache=True) -> io.NodeOutput:
+        landmarks = _backend(backend, download_models)
         aligner = FaceAligner(
-            _backend(backend, download_models),
+            landmarks,
             resolution=int(resolution),
             selection=face_selection,
             face_index=face_index,
             smoothing=smoothing,
             max_gap=max_gap,
+            cache=LandmarkCache(landmark_cache_dir()) if landmark_cache else None,
         )
         bar = comfy.utils.ProgressBar(images.shape[0])
 
@@ -64,7 +73,8 @@ class FaceAlignAffine(io.ComfyNode):
             comfy.model_management.throw_exception_if_processing_interrupted()
             bar.update(1)
 
-        aligned, alignment = aligner.align(images, on_frame=on_frame)
+        with contextlib.closing(landmarks):
+            aligned, alignment = aligner.align(images, on_frame=on_frame)
         res = alignment.resolution
         mask = torch.from_numpy(alignment.has_face).float()[:, None, None].expand(-1, res, res).contiguous()
         return io.NodeOutput(aligned, alignment, mask)

@@ -16,7 +16,7 @@ MIN_FACE_FRAME_SIDE = 32
 
 
 def as_rgb_frames(frames: torch.Tensor, what: str = "images") -> torch.Tensor:
-    """Return ``[N, H, W, 3]`` float32 frames (a view where possible, no copy).
+    """Return ``[N, H, W, 3]`` float32 frames on the CPU (a view where possible, no copy).
 
     Accepts a single ``[H, W, C]`` image, grayscale (C=1, repeated to RGB) and
     RGBA (C=4, alpha dropped). Anything else raises :class:`BadInputError`.
@@ -39,12 +39,15 @@ def as_rgb_frames(frames: torch.Tensor, what: str = "images") -> torch.Tensor:
         raise BadInputError(
             f"{what}: expected 1 (gray), 3 (RGB) or 4 (RGBA) channels last, got {channels} (shape {tuple(frames.shape)})."
         )
+    if frames.device.type != "cpu":  # a GPU IMAGE: the face work below runs on the CPU (numpy, OpenCV)
+        frames = frames.cpu()
     return frames if frames.dtype == torch.float32 else frames.float()
 
 
 def to_uint8(frame: torch.Tensor) -> np.ndarray:
     """``[H, W, 3]`` float 0..1 -> ``(H, W, 3)`` uint8 numpy, rounded and clamped."""
-    return (frame * 255.0).round().clamp(0.0, 255.0).to(torch.uint8).cpu().numpy()
+    scaled = frame * 255.0
+    return scaled.round_().clamp_(0.0, 255.0).to(torch.uint8).cpu().numpy()
 
 
 def check_same_length(n_frames: int, n_alignment: int, what: str) -> None:

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 import torch
 
 from ..errors import BadInputError, MissingDependencyError
+from ..lipsync.dtypes import bf16_native
+from ..lipsync.memory import MARGIN
 
 from .face_restorer import CODEFORMER, GFPGAN, FaceRestorer
 
@@ -110,11 +112,25 @@ def load_face_restorer(
 
 
 def default_dtype(device: torch.device | str) -> torch.dtype:
-    """bfloat16 on a CUDA device that supports it, else float32.
+    """bfloat16 on a CUDA device that runs it natively (compute capability >= 8.0), else float32.
 
+    ``torch.cuda.is_bf16_supported()`` is also true on older cards, where bfloat16 is emulated and slow.
     On CPU bfloat16 gave no reliable speed-up in ``bench/bench_restorers.py`` and costs precision.
+    float16 is never used: both networks overflow in it.
     """
     device = torch.device(device)
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+    if device.type == "cuda" and bf16_native(device):
         return torch.bfloat16
     return torch.float32
+
+
+ACTIVATION_BYTES_PER_FACE = {GFPGAN: int(542.7 * 2**20), CODEFORMER: int(588.6 * 2**20)}
+"""Peak activation bytes of one float32 forward pass on one 512 px face (GFPGAN 542.7 MiB, CodeFormer
+588.6 MiB), measured on the CPU by ``bench/activation_memory.py`` (storages alive during the pass,
+counted by a ``TorchDispatchMode``; spandrel's networks with random weights); taken as linear in faces."""
+
+
+def restorer_activation_bytes(arch: str, faces: int, dtype: torch.dtype, size: int = 512) -> int:
+    """Bytes to keep free for one ``arch`` call on ``faces`` crops of ``size`` px, with :data:`MARGIN` headroom."""
+    per_face = ACTIVATION_BYTES_PER_FACE[arch] * (size / 512) ** 2
+    return int(MARGIN * per_face * faces * dtype.itemsize / 4)

@@ -1,7 +1,10 @@
-"""MediaPipe Face Mesh landmarks: the default, offline backend (no model download).
+"""MediaPipe Face Mesh landmarks: the default backend.
 
-Uses ``mediapipe.solutions.face_mesh`` of mediapipe 0.10.21, which bundles its
-models: 468 mesh points + 10 iris points (``refine_landmarks``) = 478 points.
+468 mesh points + 10 iris points = 478 points, from whichever mediapipe is
+installed (see :mod:`.mesh_engine`): 0.10.21's ``mp.solutions`` with bundled models
+(Python <= 3.12), or the Tasks ``FaceLandmarker`` of later releases, whose
+``face_landmarker.task`` is read from ``model_dir`` (downloaded on first use when
+``download`` is on). Both give the same mesh, so the same anchor mapping.
 
 Anchor mapping onto the points LatentSync takes from InsightFace's 106-point
 model (image-left = the subject's right side in an upright, unmirrored face;
@@ -10,9 +13,10 @@ MediaPipe's own "left/right" names are the subject's):
 ==============  ===============================  ==================================  ==========================
 anchor          InsightFace 106 (LatentSync)     MediaPipe mesh                      meaning
 ==============  ===============================  ==================================  ==========================
-left brow       43, 48, 49, 51, 50               70, 63, 105, 66, 107                upper brow contour, outer
-                                                                                     end to inner end
-right brow      101, 102, 103, 104, 105          300, 293, 334, 296, 336             same, other brow
+left brow       43, 48, 49, 51, 50               70, 63, 105, 66, 107 and            upper and lower brow
+                                                 46, 53, 52, 65, 55                  contour (brow centre line)
+right brow      101, 102, 103, 104, 105          300, 293, 334, 296, 336 and         same, other brow
+                                                 276, 283, 282, 295, 285
 nose            74                               5                                   lower nose bridge
 nose            86                               1                                   nose tip
 nose            77, 83                           98, 327                             left / right nostril wing
@@ -24,10 +28,12 @@ mouth           (52..71)                         61, 185, 40, 39, 37, 0, 267, 26
 InsightFace's brow picks are the points LatentSync lists in the 68-point brow
 slots (17-21, 22-26) of its landmark re-ordering, and 73, 74, 86 fill the nose
 bridge slots down to the tip; 77 and 83 are a left/right pair on the lower nose.
-MediaPipe's equivalents are the upper brow contour, the bridge point about 60%
-of the way from between the eyes (6) to the tip (1), the tip, and the outer lower
-nostril-wing points. The mapping is semantic, not fitted to InsightFace outputs
-(no InsightFace weights were available to compare against).
+MediaPipe's equivalents are the brow centre line (upper and lower contour), the
+bridge point about 60% of the way from between the eyes (6) to the tip (1), the
+tip, and the outer lower nostril-wing points. The brows were first mapped to the
+upper contour alone; measured against dlib's 68-point model that put both brow
+anchors about 3.4 template px (at 256) too high, so the lower contour was added
+(see :mod:`.anchors` for the figures and ``bench/calibrate_anchors.py``).
 
 The mouth ring starts at the image-left mouth corner and runs clockwise on
 screen (along the upper lip first). Coordinates are pixels with integer values
@@ -44,72 +50,41 @@ more). On a synthetic drifting 720p shot (``bench/bench_landmarks.py``) static m
 found the face in 60/60 frames with 0.40 px mean anchor error and 0.34 px rms
 frame-to-frame change; tracking mode lost 24/60 frames, 1.12 px and 0.33 px. So
 static mode is the default; remaining jitter is for the alignment stage's temporal
-smoothing, as LatentSync smooths its per-frame InsightFace landmarks.
+smoothing, as LatentSync smooths its per-frame InsightFace landmarks. Within a shot
+the aligner does not detect in every frame: it follows the face with
+:meth:`MediaPipeBackend.follow` (static-mode Face Mesh on a crop around the previous
+frame's face, no whole-frame detector).
 """
 from __future__ import annotations
 
 import threading
-import warnings
-from typing import Any
 
 import numpy as np
+import torch
 
-from ...errors import MissingDependencyError
 from .anchors import AnchorIndices, extent_box
-from .base import FaceLandmarks, check_frame
+from .base import FaceLandmarks, check_frame, square_crop
+from .mesh_engine import MeshEngine, import_mediapipe, open_mesh_engine
 from .selection import FaceFilter
 
-MEDIAPIPE_INSTALL = "pip install --no-deps mediapipe==0.10.21"
-
 MEDIAPIPE_478 = AnchorIndices(
-    left_brow=(70, 63, 105, 66, 107),
-    right_brow=(300, 293, 334, 296, 336),
+    left_brow=(70, 63, 105, 66, 107, 46, 53, 52, 65, 55),
+    right_brow=(300, 293, 334, 296, 336, 276, 283, 282, 295, 285),
     nose=(5, 1, 98, 327),
     mouth=(61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146),
 )
-
-def import_mediapipe() -> Any:
-    """Import mediapipe or raise :class:`MissingDependencyError` with the install command."""
-    try:
-        import mediapipe
-    except ImportError as exc:
-        raise MissingDependencyError("mediapipe", "The MediaPipe landmark backend", MEDIAPIPE_INSTALL) from exc
-    return mediapipe
-
-
-def _mesh_points(mesh: Any, width: int, height: int) -> np.ndarray:
-    """``(478, 2)`` pixel coordinates (integers at pixel centres) of one normalised mesh."""
-    scale = np.array([width, height], dtype=np.float64)
-    return np.array([(p.x, p.y) for p in mesh.landmark], dtype=np.float64) * scale - 0.5
-
-
-def square_crop(frame: np.ndarray, box: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
-    """Square window of side ``factor * max(w, h)`` centred on ``box``, black outside ``frame``.
-
-    Returns the ``(S, S, 3)`` uint8 crop and its integer ``(x0, y0)`` frame offset
-    (crop pixel ``(i, j)`` is frame pixel ``(x0 + i, y0 + j)``).
-    """
-    x1, y1, x2, y2 = box
-    side = max(int(np.ceil(factor * max(x2 - x1, y2 - y1))), 1)
-    x0 = int(round((x1 + x2) / 2 - side / 2))
-    y0 = int(round((y1 + y2) / 2 - side / 2))
-    crop = np.zeros((side, side, 3), dtype=np.uint8)
-    height, width = frame.shape[:2]
-    fx1, fy1, fx2, fy2 = max(x0, 0), max(y0, 0), min(x0 + side, width), min(y0 + side, height)
-    if fx2 > fx1 and fy2 > fy1:
-        crop[fy1 - y0 : fy2 - y0, fx1 - x0 : fx2 - x0] = frame[fy1:fy2, fx1:fx2]
-    return crop, np.array([x0, y0], dtype=np.float64)
 
 
 class MediaPipeBackend:
     """478-point MediaPipe Face Mesh landmarks.
 
-    Static mode (default) is two-stage: MediaPipe's full-range face detector
-    (``model_selection=1``, finds faces down to about 8% of the frame width) boxes
-    the faces, then Face Mesh runs on a square crop ``CROP_FACTOR`` times the box
-    around each. Face Mesh alone on the whole frame uses the short-range detector,
-    which misses faces narrower than about a fifth of the frame (most faces in a
-    1080p shot that is not a close-up).
+    Static mode (default) is two-stage: the engine's detector finds the faces in the
+    whole frame (mediapipe 0.10.21: the full-range face detector, ``model_selection=1``,
+    faces down to about 8% of the frame width; Tasks: see :mod:`.mediapipe_tasks`),
+    then Face Mesh runs on a square crop ``CROP_FACTOR`` times the box around each.
+    Face Mesh alone on the whole frame uses
+    the short-range detector, which misses faces narrower than about a fifth of the
+    frame (most faces in a 1080p shot that is not a close-up).
 
     Args:
         max_faces: most faces returned per frame (the highest detector scores).
@@ -118,12 +93,15 @@ class MediaPipeBackend:
         tracking: MediaPipe video mode on the whole frame (see module doc); False
             detects afresh in every frame.
         face_filter: drop faces it rejects; ``None`` keeps every face.
-        device: accepted for a uniform backend interface; MediaPipe's Python
-            solutions run on the CPU.
+        model_dir: folder of ``face_landmarker.task`` for the Tasks engine (default
+            ``./models/mediapipe``); unused with mediapipe 0.10.21's bundled models.
+        download: fetch ``face_landmarker.task`` into ``model_dir`` when it is missing.
+        device: accepted for a uniform backend interface; MediaPipe runs on the CPU.
     """
 
     name = "mediapipe"
     CROP_FACTOR = 3.0
+    FOLLOW_CROP_FACTOR = 2.0
 
     def __init__(
         self,
@@ -132,6 +110,8 @@ class MediaPipeBackend:
         min_tracking_confidence: float = 0.5,
         tracking: bool = False,
         face_filter: FaceFilter | None = None,
+        model_dir: str | None = None,
+        download: bool = True,
         device: str = "cpu",
     ) -> None:
         self.max_faces = max_faces
@@ -139,41 +119,41 @@ class MediaPipeBackend:
         self.min_tracking_confidence = min_tracking_confidence
         self.tracking = tracking
         self.face_filter = face_filter
+        self.model_dir = model_dir
+        self.download = download
         self.device = device
-        self._graphs: dict[str, Any] = {}
+        self._engine: MeshEngine | None = None
         self._lock = threading.Lock()
 
-    def _graph(self, kind: str) -> Any:
-        """The MediaPipe graph ``"detector"``, ``"mesh"`` or ``"tracker"``, made on first use.
+    def _mesh_engine(self) -> MeshEngine:
+        """The mesh engine, opened on first use. The caller holds the lock."""
+        if self._engine is None:
+            self._engine = open_mesh_engine(
+                self.max_faces, self.min_detection_confidence, self.min_tracking_confidence, self.model_dir, self.download
+            )
+        return self._engine
 
-        The caller holds the lock.
-        """
-        if kind not in self._graphs:
-            mp = import_mediapipe()
-            with warnings.catch_warnings():
-                # mediapipe 0.10.21 calls a protobuf API that protobuf >= 5 marks deprecated.
-                warnings.simplefilter("ignore", DeprecationWarning)
-                if kind == "detector":
-                    graph = mp.solutions.face_detection.FaceDetection(
-                        model_selection=1, min_detection_confidence=self.min_detection_confidence
-                    )
-                else:
-                    graph = mp.solutions.face_mesh.FaceMesh(
-                        static_image_mode=kind == "mesh",
-                        max_num_faces=2 if kind == "mesh" else self.max_faces,
-                        refine_landmarks=True,
-                        min_detection_confidence=self.min_detection_confidence,
-                        min_tracking_confidence=self.min_tracking_confidence,
-                    )
-            self._graphs[kind] = graph
-        return self._graphs[kind]
+    def close(self) -> None:
+        """Free MediaPipe's native graphs (and tracking state); the next frame reopens them."""
+        with self._lock:
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
 
     def reset(self) -> None:
         """Forget tracking state and free the graphs; the next frame starts fresh."""
-        with self._lock:
-            for graph in self._graphs.values():
-                graph.close()
-            self._graphs.clear()
+        self.close()
+
+    def __enter__(self) -> MediaPipeBackend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def library_version(self) -> str:
+        """The installed mediapipe release (part of the landmark cache key)."""
+        return str(import_mediapipe().__version__)
 
     def detect(self, frame: np.ndarray) -> list[FaceLandmarks]:
         """Faces in ``frame`` (``(H, W, 3)`` uint8 RGB), largest first.
@@ -185,42 +165,53 @@ class MediaPipeBackend:
         frame = np.ascontiguousarray(frame)
         with self._lock:
             found = self._track(frame) if self.tracking else self._detect_static(frame)
-        faces = [
-            FaceLandmarks(
-                points=points,
-                anchors=MEDIAPIPE_478.anchors(points),
-                mouth=MEDIAPIPE_478.mouth_contour(points),
-                bbox=extent_box(points),
-                score=score,
-            )
-            for points, score in found
-        ]
+        faces = [_face(points, score) for points, score in found]
         faces.sort(key=lambda f: -(f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1]))
         return self.face_filter(faces) if self.face_filter is not None else faces
 
+    def follow(self, frame: np.ndarray | torch.Tensor, previous: FaceLandmarks) -> FaceLandmarks | None:
+        """The face continuing ``previous``: Face Mesh on a crop ``FOLLOW_CROP_FACTOR`` times its box.
+
+        Skips the whole-frame detector. The mesh's own short-range detector runs on the
+        crop and is the face gate: a crop without a face gives no mesh, so ``None``
+        (the caller then detects on the whole frame). The score is ``previous``'s.
+        """
+        crop, offset = square_crop(frame, previous.bbox, self.FOLLOW_CROP_FACTOR)
+        with self._lock:
+            meshes = self._mesh_engine().mesh(crop)
+        if not meshes:
+            return None
+        centre = (previous.bbox[:2] + previous.bbox[2:]) / 2 - offset
+        points = min(meshes, key=lambda p: float(np.linalg.norm(p.mean(axis=0) - centre)))
+        face = _face(points + offset, previous.score)
+        return face if self.face_filter is None or self.face_filter.accepts(face) else None
+
     def _track(self, frame: np.ndarray) -> list[tuple[np.ndarray, float]]:
         """Video-mode Face Mesh on the whole frame."""
-        result = self._graph("tracker").process(frame)
-        height, width = frame.shape[:2]
-        return [(_mesh_points(mesh, width, height), 1.0) for mesh in result.multi_face_landmarks or []]
+        return [(points, 1.0) for points in self._mesh_engine().track(frame)]
 
     def _detect_static(self, frame: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """Full-range detection, then Face Mesh on a crop around each detected face."""
-        height, width = frame.shape[:2]
-        detections = self._graph("detector").process(frame).detections or []
-        detections = sorted(detections, key=lambda d: -d.score[0])[: self.max_faces]
+        """Detection on the whole frame, then Face Mesh on a crop around each detected face."""
+        engine = self._mesh_engine()
         found = []
-        for detection in detections:
-            rel = detection.location_data.relative_bounding_box
-            x1, y1 = rel.xmin * width, rel.ymin * height
-            box = np.array([x1, y1, x1 + rel.width * width, y1 + rel.height * height])
-            crop, offset = square_crop(frame, box, self.CROP_FACTOR)
-            meshes = self._graph("mesh").process(crop).multi_face_landmarks or []
+        for face in engine.find_faces(frame):
+            crop, offset = square_crop(frame, face.box, self.CROP_FACTOR)
+            meshes = engine.mesh(crop)
             if not meshes:
                 continue
             # The crop may show a neighbouring face too: keep the mesh centred nearest the box.
-            centre = (box[:2] + box[2:]) / 2 - offset
-            candidates = [_mesh_points(mesh, crop.shape[1], crop.shape[0]) for mesh in meshes]
-            points = min(candidates, key=lambda p: float(np.linalg.norm(p.mean(axis=0) - centre)))
-            found.append((points + offset, float(detection.score[0])))
+            centre = (face.box[:2] + face.box[2:]) / 2 - offset
+            points = min(meshes, key=lambda p: float(np.linalg.norm(p.mean(axis=0) - centre)))
+            found.append((points + offset, face.score))
         return found
+
+
+def _face(points: np.ndarray, score: float) -> FaceLandmarks:
+    """:class:`FaceLandmarks` of a ``(478, 2)`` mesh."""
+    return FaceLandmarks(
+        points=points,
+        anchors=MEDIAPIPE_478.anchors(points),
+        mouth=MEDIAPIPE_478.mouth_contour(points),
+        bbox=extent_box(points),
+        score=score,
+    )
