@@ -125,9 +125,9 @@ def speech(path, frames: int, fps: int = 25, rate: int = 16000) -> str:
 
 
 def assert_one_line_error(err: str, *words: str) -> None:
-    """Exactly one line of ours on stderr, naming ``words`` (mediapipe's own start-up lines are not ours)."""
-    lines = [line for line in err.splitlines() if line.startswith("latentsync lipsync:")]
-    assert len(lines) == 1, err
+    """Exactly one line on stderr, ours, naming ``words``."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("latentsync lipsync: "), err
     for word in words:
         assert word in lines[0], lines[0]
 
