@@ -48,7 +48,7 @@ from whisper_checkpoint import write_tiny_checkpoint
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(ROOT, "example_workflows", "sample", "astronaut_speech.mp4")
 CUTAWAY = range(45, 53)
-FAST = ["--inference_steps", "2", "--guidance_scale", "1", "--device", "cpu", "--offline"]
+FAST = ["--inference_steps", "2", "--guidance_scale", "1", "--device", "cpu", "--offline", "--landmark_cache", "off"]
 
 
 @pytest.fixture(autouse=True)
@@ -258,7 +258,7 @@ def test_first_run_downloads_missing_models_then_runs(tmp_path, capsys, monkeypa
     try:
         code, err = run(capsys, "--video", cutaway_clips["short"][0], "--audio", speech(tmp_path / "s.wav", 3), "--output",
                         str(tmp_path / "out.mp4"), "--superres", "none", "--length_mode", "trim", "--models-dir", str(models),
-                        "--inference_steps", "1", "--device", "cpu")
+                        "--inference_steps", "1", "--device", "cpu", "--landmark_cache", "off")
     finally:
         httpd.shutdown()
         httpd.server_close()
