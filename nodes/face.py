@@ -117,7 +117,7 @@ class ROIPasteBlend(io.ComfyNode):
             description="Blends a (restored) mouth ROI into the aligned faces, then warps the faces back into the original "
             "frames, only where they changed, with feathered edges. Frames without a face come back unchanged.",
             inputs=[
-                io.Image.Input("images", tooltip="The original video frames the alignment was made on."),
+                io.Image.Input("images", tooltip="The original video frames the alignment was made on, or those frames upscaled (faces are then pasted at the upscaled size)."),
                 io.Image.Input("aligned_faces", tooltip="Aligned faces to put back (e.g. the lip-synced faces)."),
                 Alignment.Input("alignment", tooltip="The alignment of those faces: from Face Align, or the sampler's "
                                 "(one row per output frame, picked from the original frames)."),
@@ -125,13 +125,15 @@ class ROIPasteBlend(io.ComfyNode):
                 io.Float.Input("mask_smooth", default=0.5, min=0.0, max=1.0, step=0.05, tooltip="Feather width of the mouth and face masks: 0 is a hard edge, 1 the softest."),
                 io.Combo.Input("color_match", options=list(COLOUR_MODES), default="mean_std", tooltip="Match the mouth crop's colours to the face around it: per-channel mean/std, full histogram, or none."),
                 io.Combo.Input("region", options=list(PASTE_REGIONS), default="auto", tooltip="auto: paste only the pixels that changed (keeps the rest of the face sharp). full_face: paste the whole aligned crop, as LatentSync does."),
+                io.Image.Input("source_images", optional=True, tooltip="When `images` are the original frames upscaled (Upscale Image (using Model)): the original frames, so only what changed in each face replaces the upscaled pixels. Faces are pasted at the upscaled size either way."),
             ],
             outputs=[io.Image.Output("pasted", display_name="images", tooltip="The frames with the faces pasted back, one per aligned face.")],
         )
 
     @classmethod
-    def execute(cls, images, aligned_faces, alignment, mask_smooth, color_match, region, mouth_roi=None) -> io.NodeOutput:
-        out = paste_back(images, aligned_faces, alignment, roi=mouth_roi, mask_smooth=mask_smooth, colour_match=color_match, region=region)
+    def execute(cls, images, aligned_faces, alignment, mask_smooth, color_match, region, mouth_roi=None, source_images=None) -> io.NodeOutput:
+        out = paste_back(images, aligned_faces, alignment, roi=mouth_roi, mask_smooth=mask_smooth, colour_match=color_match,
+                         region=region, reference=source_images)
         return io.NodeOutput(out)
 
 

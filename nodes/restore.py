@@ -65,7 +65,7 @@ def _model_path(file_name: str, download: bool) -> str:
     known = RESTORER_FILES.get(file_name)
     if known is None:
         raise BadInputError(f"'{file_name}' is not in {folder}; pick a file that is there, or an official one.")
-    return ensure_model_file(file_name, folder, known.url, download=download)
+    return ensure_model_file(file_name, folder, known.url, download=download, sha256=known.sha256)
 
 
 class LatentSync_FaceRestoreModelLoader(io.ComfyNode):

@@ -48,7 +48,7 @@ from whisper_checkpoint import write_tiny_checkpoint
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(ROOT, "example_workflows", "sample", "astronaut_speech.mp4")
 CUTAWAY = range(45, 53)
-FAST = ["--inference_steps", "2", "--guidance_scale", "1", "--device", "cpu", "--offline"]
+FAST = ["--inference_steps", "2", "--guidance_scale", "1", "--device", "cpu", "--offline", "--landmark_cache", "off"]
 
 
 @pytest.fixture(autouse=True)
@@ -125,9 +125,9 @@ def speech(path, frames: int, fps: int = 25, rate: int = 16000) -> str:
 
 
 def assert_one_line_error(err: str, *words: str) -> None:
-    """Exactly one line of ours on stderr, naming ``words`` (mediapipe's own start-up lines are not ours)."""
-    lines = [line for line in err.splitlines() if line.startswith("latentsync lipsync:")]
-    assert len(lines) == 1, err
+    """Exactly one line on stderr, ours, naming ``words``."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("latentsync lipsync: "), err
     for word in words:
         assert word in lines[0], lines[0]
 
@@ -178,10 +178,13 @@ def cutaway_clips(tmp_path_factory, sample_frames) -> dict[str, tuple[str, np.nd
             for name, (a, b) in {"long": (42, 56), "short": (43, 49)}.items()}
 
 
+# Full-size GFPGAN / CodeFormer take seconds per mouth on the CPU: the default suite restores with GFPGAN
+# on the sample (above); CodeFormer and "both" run with the slow tests (pytest -m slow).
 @pytest.mark.parametrize("version, superres, clip, mode, audio_frames, frame_map", [
     ("1.5", "none", "long", "pingpong", 20, list(range(14)) + list(range(13, 7, -1))),
-    ("1.5", "CodeFormer", "short", "trim", 6, list(range(6))),
-    ("1.6", "both", "short", "pad_audio", 4, list(range(6))),
+    ("1.6", "none", "short", "pad_audio", 4, list(range(6))),
+    pytest.param("1.5", "CodeFormer", "short", "trim", 6, list(range(6)), marks=pytest.mark.slow),
+    pytest.param("1.6", "both", "short", "pad_audio", 4, list(range(6)), marks=pytest.mark.slow),
 ])
 def test_every_restorer_and_version_length_modes_faceless_frames_bit_identical(
     tmp_path, capsys, models, cutaway_clips, version, superres, clip, mode, audio_frames, frame_map
@@ -255,7 +258,7 @@ def test_first_run_downloads_missing_models_then_runs(tmp_path, capsys, monkeypa
     try:
         code, err = run(capsys, "--video", cutaway_clips["short"][0], "--audio", speech(tmp_path / "s.wav", 3), "--output",
                         str(tmp_path / "out.mp4"), "--superres", "none", "--length_mode", "trim", "--models-dir", str(models),
-                        "--inference_steps", "1", "--device", "cpu")
+                        "--inference_steps", "1", "--device", "cpu", "--landmark_cache", "off")
     finally:
         httpd.shutdown()
         httpd.server_close()
