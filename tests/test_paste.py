@@ -216,3 +216,19 @@ def test_selected_alignment_needs_the_original_frames(clip):
         paste_back(frames[[0, 1, 2, 1, 0]], aligned[[0, 1, 2, 1, 0]], selected)
     with pytest.raises(BadInputError, match="alignment covers 5"):
         paste_back(frames, aligned, selected)
+
+
+def test_mouths_a_restorer_skipped_leave_their_frames_bit_identical(clip):
+    """sr_ratio: the crops restore_selected did not select are not pasted, their frames are untouched."""
+    from latentsync_core.restorers import restore_selected
+
+    frames, aligned, alignment = clip
+    roi = crop_mouth(aligned, alignment)
+    chosen = np.zeros(len(roi), dtype=bool)
+    chosen[1] = True
+    restored = roi.replace_crops(restore_selected(roi.crops, chosen, lambda x: 1.0 - x, batch_size=2))
+    assert restored.pasted().tolist() == chosen.tolist()
+    out = paste_back(frames, aligned, alignment, roi=restored)
+    for i in range(len(frames)):
+        assert torch.equal(out[i], frames[i]) == (i != 1), f"frame {i}"
+    assert torch.equal(paste_back(frames, aligned, alignment, roi=roi), frames), "an unrestored ROI changed frames"

@@ -22,7 +22,7 @@ from ..errors import BadInputError
 from .frames import MIN_FACE_FRAME_SIDE, as_rgb_frames, to_uint8
 from .geometry import REFERENCE_SMOOTHING, SUPPORTED_RESOLUTIONS, crop_size, face_template, fit_similarity
 from .landmarks.base import FaceLandmarks, LandmarkBackend
-from .warp import FILL_VALUE, resize_crop, warp_to_crop
+from .warp import aligned_faces, warp_to_crop
 
 SELECTION_MODES = ("largest", "index", "follow_first")
 _TRACK_MIN_IOU = 0.2
@@ -180,10 +180,7 @@ class FaceAligner:
         interpolated = _bridge_gaps(has_face, cut_before, self.max_gap, (affines, landmarks, mouth))
         has_face |= interpolated
 
-        aligned = torch.full((n, self.resolution, self.resolution, 3), FILL_VALUE / 255.0)
-        for i in np.flatnonzero(has_face):
-            crop = warp_to_crop(frames[i], affines[i], self._crop_size)
-            aligned[i] = torch.from_numpy(resize_crop(crop, self.resolution)).float() / 255.0
+        aligned = aligned_faces(frames, affines, has_face, self._crop_size, self.resolution)
         alignment = Alignment(
             resolution=self.resolution,
             crop_size=self._crop_size,

@@ -3,7 +3,9 @@
 Two steps per face frame:
 
 1. (optional) a restored mouth ROI goes into the aligned face with a
-   feathered square mask, colour-matched to the face around it;
+   feathered square mask, colour-matched to the face around it; crops no
+   restorer changed are not blended (a round trip through the ROI would
+   blur the face), so frames skipped by ``sr_ratio`` stay bit-identical;
 2. the aligned face goes back into the frame through the inverse affine,
    but only where it changed: ``region="auto"`` compares the face with the
    frame's own aligned crop and blends just the changed pixels (dilated and
@@ -158,7 +160,8 @@ def paste_back(
         alignment: the alignment the faces were made with: ``N`` rows, or ``M`` rows
             picked from the ``N`` frames by :meth:`Alignment.select` (faces are then
             pasted into ``frames[alignment.source_index]``).
-        roi: restored mouth crops to blend into the faces first, or None.
+        roi: restored mouth crops to blend into the faces first, or None; only the
+            crops a restorer changed are blended (see :meth:`MouthROI.pasted`).
         mask_smooth: 0..1, feather width of the ROI and changed-region masks.
         colour_match: ``"mean_std"``, ``"histogram"`` or ``"none"`` for the ROI.
         region: ``"auto"`` (only changed pixels) or ``"full_face"``.
@@ -198,9 +201,10 @@ def paste_back(
     owned = gathered or (inplace and rgb is frames)
     out = rgb if owned and rgb.is_contiguous() else rgb.clone(memory_format=torch.contiguous_format)
     affines = alignment.aligned_affines()
+    pasted_roi = roi.pasted() if roi is not None else None
     for i in np.flatnonzero(alignment.has_face):
         face = aligned[i].cpu().numpy().astype(np.float32)
-        if roi is not None and roi.valid[i]:
+        if roi is not None and pasted_roi[i]:
             face = paste_roi(face, roi.crops[i].cpu().numpy().astype(np.float32), roi.boxes[i], mask_smooth, colour_match)
         if region == "full_face":
             weight = np.ones((res, res), dtype=np.float32)
