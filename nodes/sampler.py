@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -64,6 +66,35 @@ def _vae_frames_per_call(vae: object, patcher: ModelPatcher) -> "SubBatchedVAE":
         return max(1, int(mm.get_free_memory(patcher.load_device) // max(1, per_frame)))
 
     return SubBatchedVAE(hosted(patcher), frames_per_call)
+
+
+@dataclass
+class SamplingModels:
+    """The LatentSync UNet and VAE loaded where they run (see :func:`load_for_sampling`)."""
+
+    unet: torch.nn.Module
+    vae: SubBatchedVAE
+    device: torch.device
+    dtype: torch.dtype
+
+
+def load_for_sampling(model: object, vae: object, resolution: int, chunk_frames: int, guidance: float,
+                      others: Sequence[ModelPatcher] = (), other_memory: int = 0) -> SamplingModels:
+    """Load the UNet and ComfyUI's VAE (as diffusers ``AutoencoderKL``), and ``others`` with them, fully.
+
+    Room is kept for the UNet's activations on a chunk of ``chunk_frames`` faces of ``resolution`` px, the VAE
+    on one frame (more VAE frames per call when free memory allows: SubBatchedVAE asks at every call) and
+    ``other_memory`` bytes for ``others``.
+    """
+    unet_patcher = _unet_patcher(model)
+    vae_patcher = _vae_patcher(vae)
+    unet = hosted(unet_patcher)
+    dtype = next(unet.parameters()).dtype
+    latent = resolution // VAE_DOWNSCALE
+    memory = sampler_activation_bytes(resolution, chunk_frames, dtype, guidance > 1.0) + other_memory
+    memory += vae.memory_used_decode((1, LATENT_CHANNELS, latent, latent), hosted(vae_patcher).dtype)
+    load_fully([unet_patcher, vae_patcher, *others], memory)
+    return SamplingModels(unet, _vae_frames_per_call(vae, vae_patcher), unet_patcher.load_device, dtype)
 
 
 def _check_face_size(model: object, faces: torch.Tensor) -> None:
@@ -145,27 +176,17 @@ class LatentSync_Sampler(io.ComfyNode):
         settings.validate()
         _check_face_size(model, faces)
         frames, out_alignment = _frames_for_audio(faces, alignment, audio_embeds)
-        unet_patcher = _unet_patcher(model)
-        vae_patcher = _vae_patcher(vae)
-        unet = hosted(unet_patcher)
-        dtype = next(unet.parameters()).dtype
-        res = faces.shape[1]
-        latent = res // VAE_DOWNSCALE
-        # Room for the UNet's activations on a whole chunk and the VAE on one frame; more VAE frames per call
-        # when free memory allows (SubBatchedVAE asks at every call).
-        memory = sampler_activation_bytes(res, min(chunk_size, frames.shape[0]), dtype, guidance > 1.0)
-        memory += vae.memory_used_decode((1, LATENT_CHANNELS, latent, latent), hosted(vae_patcher).dtype)
-        load_fully([unet_patcher, vae_patcher], memory)
+        sampling = load_for_sampling(model, vae, faces.shape[1], min(chunk_size, frames.shape[0]), guidance)
         pbar = comfy.utils.ProgressBar(1)
         out = sample_video(
-            unet,
-            _vae_frames_per_call(vae, vae_patcher),
+            sampling.unet,
+            sampling.vae,
             frames,
             audio_embeds.embeddings,
             has_face=np.asarray(out_alignment.has_face, dtype=bool),
             settings=settings,
-            device=unet_patcher.load_device,
-            dtype=dtype,
+            device=sampling.device,
+            dtype=sampling.dtype,
             on_step=lambda done, total: pbar.update_absolute(done, total),
             check_interrupt=mm.throw_exception_if_processing_interrupted,
         )

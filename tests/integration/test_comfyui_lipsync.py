@@ -269,3 +269,22 @@ def test_skipped_restoration_leaves_frames_bit_identical(lipsync_server: ComfyUI
     for j, (a, b) in enumerate(zip(plain.pasted, skipped.pasted)):
         assert np.array_equal(a, b), f"frame {j} changed although no mouth was restored ({np.count_nonzero(a != b)} values)"
     assert any(not np.array_equal(a, b) for a, b in zip(plain.pasted, restored.pasted)), "restoring changed nothing"
+
+
+LOSSLESS = {"crf": 0}
+"""The streaming node's output as lossless RGB H.264, so its frames can be compared bit for bit."""
+
+
+def test_long_video_workflow_streams_the_same_frames(lipsync_server: ComfyUIServer, runs: Callable[[str], Run]) -> None:
+    """``lipsync_long_video`` (the streaming node, GFPGAN connected) gives the frames of ``lipsync_gfpgan``
+    (the in-memory nodes, same seed and options), and with ``sr_ratio`` so high that no mouth is restored,
+    the frames of ``lipsync_video`` (no restorer), bit for bit."""
+    streamed = run_workflow(lipsync_server, "lipsync_long_video", CLIP, {"LatentSync_LipSyncVideo": LOSSLESS})
+    skipped = run_workflow(lipsync_server, "lipsync_long_video", CLIP,
+                           {"LatentSync_LipSyncVideo": {**LOSSLESS, "sr_ratio": 16.0}})
+
+    check_follows_the_audio(streamed, CLIP)
+    for j, (a, b) in enumerate(zip(streamed.frames, runs("lipsync_gfpgan").pasted)):
+        assert np.array_equal(a, b), f"frame {j}: streamed differs from in-memory in {np.count_nonzero(a != b)} values"
+    for j, (a, b) in enumerate(zip(skipped.frames, runs("lipsync_video").pasted)):
+        assert np.array_equal(a, b), f"frame {j} changed although no mouth was restored ({np.count_nonzero(a != b)} values)"

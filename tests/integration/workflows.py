@@ -324,9 +324,32 @@ def lipsync_both() -> Canvas:
                     "enlarged more than `sr_ratio`. CodeFormer's weights are for **non-commercial use only**.")
 
 
+def lipsync_long_video() -> Canvas:
+    """Load Video (VIDEO, read from its file in windows) + Load Audio + loaders -> the streaming node -> Save Video."""
+    c = Canvas()
+    load = c.add("LoadVideo", (0, 0), (280, 380), file=SAMPLE_VIDEO)
+    speech = c.add("LoadAudio", (0, 420), (280, 140), audio=SAMPLE_SPEECH)
+    models, widgets = latentsync_models("1.5")
+    loader = c.add("LatentSync_ModelLoader", (320, 0), models=models, **widgets)
+    gfpgan = c.add("LatentSync_FaceRestoreModelLoader", (320, 290), models=restorer_model(GFPGAN_FILE),
+                   model_name=GFPGAN_FILE)
+    job = c.add("LatentSync_LipSyncVideo", (680, 0), video=load["VIDEO"], audio=speech["AUDIO"], model=loader["model"],
+                whisper=loader["whisper"], vae=loader["vae"], gfpgan=gfpgan["face_restore_model"])
+    c.add("SaveVideo", (1060, 0), (320, 400), video=job["video"], filename_prefix="latentsync/lipsync_long")
+    c.note((0, 620), (1000, 300), "## Lip-sync of a long video, streamed (LatentSync 1.5 + GFPGAN)\n\n"
+           "**LatentSync Lip-Sync Video (long videos)** runs the whole job in one node: it reads the video from its "
+           "file in windows of `window` frames, aligns the faces, lip-syncs them chunk by chunk, restores the mouths "
+           "enlarged more than `sr_ratio` (GFPGAN here; connect a CodeFormer model too, or neither) and pastes them "
+           "back, writing the result to a file, so memory does not grow with the video's length. **Save Video** "
+           "keeps it in `output/`. The output follows the audio (`length_mode`), with the speech as its sound "
+           "track. For LatentSync 1.6 pick the 1.6 files in the loader: the faces follow the model (512 px).\n\n"
+           + MODELS_NOTE + "\n\n" + sample_note(True))
+    return c
+
+
 WORKFLOWS: dict[str, Callable[[], Canvas]] = {
     f.__name__: f for f in (face_align_roundtrip, enhance_lipsynced_video, lipsync_video, lipsync_gfpgan,
-                            lipsync_codeformer, lipsync_both)
+                            lipsync_codeformer, lipsync_both, lipsync_long_video)
 }
 """Every example workflow by file name (without ``.json``)."""
 
