@@ -16,7 +16,7 @@ every source frame is sampled once). It prints each child's peak RSS
 Run from the repository root::
 
     python bench/bench_lipsync_memory.py [--frames 150 1500] [--size 1280x720]
-        [--steps 1] [--vae real|tiny] [--window 32] [--threads 2] [--device cpu]
+        [--steps 1] [--guidance 1.5] [--vae real|tiny] [--window 32] [--threads 2] [--device cpu]
 """
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def child(args: argparse.Namespace) -> dict:
     t = torch.arange(args.child_frames * rate // 25) / rate
     speech = (0.2 * torch.sin(2 * math.pi * 220 * t) * (0.6 + 0.4 * torch.sin(2 * math.pi * 4 * t)))[None]
     options = JobOptions(
-        sampler=SamplerSettings(steps=args.steps, guidance_scale=1.5), length_mode="trim", window=args.window,
+        sampler=SamplerSettings(steps=args.steps, guidance_scale=args.guidance), length_mode="trim", window=args.window,
         preset="veryfast",
     )
     job = LipSyncJob(args.child_input, speech, rate, LipSyncModels(unet, vae, whisper, device), FaceAligner(get_backend("mediapipe")), options)
@@ -76,6 +76,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, nargs=2, default=[150, 1500])
     parser.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT")
     parser.add_argument("--steps", type=int, default=1, help="DDIM steps per chunk")
+    parser.add_argument("--guidance", type=float, default=1.5, help="1 skips the zero-audio branch (half the UNet work)")
     parser.add_argument("--vae", choices=["real", "tiny"], default="real")
     parser.add_argument("--window", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
@@ -88,7 +89,7 @@ def main() -> None:
         print(json.dumps(child(args)))
         return
     width, height = (int(v) for v in args.size.lower().split("x"))
-    print(f"lip-sync job, tiny UNet, {args.vae} VAE, {args.steps} step(s), guidance 1.5, window {args.window}, "
+    print(f"lip-sync job, tiny UNet, {args.vae} VAE, {args.steps} step(s), guidance {args.guidance}, window {args.window}, "
           f"{args.threads} thread(s), {args.device}, {width}x{height}")
     peaks = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,7 +97,7 @@ def main() -> None:
             src, out = os.path.join(tmp, f"in_{n}.mp4"), os.path.join(tmp, f"out_{n}.mp4")
             write_clip(src, n, width, height)
             cmd = [sys.executable, os.path.abspath(__file__), "--child-input", src, "--child-output", out,
-                   "--child-frames", str(n), "--steps", str(args.steps), "--vae", args.vae, "--window", str(args.window),
+                   "--child-frames", str(n), "--steps", str(args.steps), "--guidance", str(args.guidance), "--vae", args.vae, "--window", str(args.window),
                    "--threads", str(args.threads), "--device", args.device]
             proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             if proc.returncode != 0:

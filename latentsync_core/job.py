@@ -55,6 +55,7 @@ Public API (stable):
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol, Sequence
@@ -259,7 +260,9 @@ class IterableSource:
         for batch in self._batches():
             batch = np.asarray(batch)
             if batch.ndim != 4 or batch.shape[1:] != shape or batch.dtype != np.uint8:
-                raise BadInputError(f"Frame batches must be (n, {shape[0]}, {shape[1]}, 3) uint8, got {batch.shape} {batch.dtype}.")
+                raise BadInputError(
+                    f"Frame batches must be (n, {shape[0]}, {shape[1]}, 3) uint8, got {batch.shape} {batch.dtype}."
+                )
             for frame in batch:
                 if index >= start:
                     buf.append(frame)
@@ -386,16 +389,19 @@ def restore_and_paste(
     restorer: Callable[[MouthROI], MouthROI] | None,
     options: JobOptions,
     inplace: bool = False,
+    reference: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mouth ROI -> restore -> paste of (lip-synced) aligned faces into their frames.
 
     Args:
-        frames: ``[N, H, W, 3]`` float 0..1 source frames (see :func:`paste_back` for a selected alignment).
+        frames: ``[N, H, W, 3]`` float 0..1 source frames (see :func:`paste_back` for a selected alignment),
+            or those frames enlarged (a background upscaler; the faces are pasted at that size).
         faces: ``[M, R, R, 3]`` float 0..1 aligned faces, one per alignment row.
-        alignment: the rows of those faces.
+        alignment: the rows of those faces (made on the source frames: ``sr_ratio`` counts source pixels).
         restorer: the restore step, or None.
         options: ``roi_size``, ``mask_smooth``, ``colour_match``, ``paste_region``.
         inplace: paste into ``frames`` (see :func:`paste_back`).
+        reference: the source frames when ``frames`` are enlarged (see :func:`paste_back`).
 
     Returns:
         ``[M, H, W, 3]`` float32; frames where nothing changed are equal to their source.
@@ -405,7 +411,7 @@ def restore_and_paste(
         roi = restorer(crop_mouth(faces, alignment, options.roi_size))
     return paste_back(
         frames, faces, alignment, roi=roi, mask_smooth=options.mask_smooth, colour_match=options.colour_match,
-        region=options.paste_region, inplace=inplace,
+        region=options.paste_region, inplace=inplace, reference=reference,
     )
 
 
@@ -417,16 +423,22 @@ def _finish(
     options: JobOptions,
     background: Background | None,
 ) -> np.ndarray:
-    """One window's frames out: background hook, then restore + paste; ``(n, H', W', 3)`` uint8."""
+    """One window's frames out: background hook, then restore + paste; ``(n, H', W', 3)`` uint8.
+
+    With a background step the faces are pasted into its (enlarged) frames; what changed in a face
+    is still decided against the source frames, so only the lip-synced region replaces the
+    background's pixels.
+    """
+    reference = None
     if background is not None:
+        reference = torch.from_numpy(frames).float().div_(255.0)
         frames = np.asarray(background(frames))
         if frames.ndim != 4 or frames.shape[0] != len(rows) or frames.shape[-1] != 3 or frames.dtype != np.uint8:
             raise BadInputError(f"The background step must return ({len(rows)}, H, W, 3) uint8 frames, got {frames.shape} {frames.dtype}.")
-        rows = rows.resized(frames.shape[1], frames.shape[2])
     if faces is None or not rows.has_face.any():
         return frames
     source = torch.from_numpy(frames).float().div_(255.0)
-    out = restore_and_paste(source, faces, rows, restorer, options, inplace=True)
+    out = restore_and_paste(source, faces, rows, restorer, options, inplace=True, reference=reference)
     return out.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).numpy()
 
 
@@ -437,11 +449,11 @@ class _Job:
     """Shared plumbing: progress, interrupt, atomic writing."""
 
     def __init__(
-        self, source: FrameSource | str, aligner: FaceAligner, options: JobOptions, restorers: Sequence[FaceRestorer],
-        background: Background | None, on_progress: ProgressCallback | None, check_interrupt: InterruptCheck | None,
+        self, source: FrameSource | str | os.PathLike, aligner: FaceAligner, options: JobOptions,
+        restorers: Sequence[FaceRestorer], background: Background | None, on_progress: ProgressCallback | None, check_interrupt: InterruptCheck | None,
     ) -> None:
         options.validate()
-        self.source = open_source(source) if isinstance(source, str) else source
+        self.source = open_source(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else source
         self.info = self.source.info
         self.aligner = aligner
         self.options = options
@@ -499,7 +511,7 @@ class EnhanceJob(_Job):
     With no restorer (and no background) every frame comes out as decoded.
 
     Args:
-        source: a :class:`FrameSource` or a video path.
+        source: a :class:`FrameSource` or a video file path.
         aligner: a fresh :class:`FaceAligner` (its tracking state carries across windows).
         options: ``window``, ``sr_ratio``, ``fidelity``, ``batch_size``, paste options, ``crf``, ``preset``.
         restorers: loaded GFPGAN / CodeFormer networks, applied in order (empty: paste only).
@@ -507,7 +519,7 @@ class EnhanceJob(_Job):
     """
 
     def __init__(
-        self, source: FrameSource | str, aligner: FaceAligner, options: JobOptions = JobOptions(),
+        self, source: FrameSource | str | os.PathLike, aligner: FaceAligner, options: JobOptions = JobOptions(),
         restorers: Sequence[FaceRestorer] = (), background: Background | None = None,
         on_progress: ProgressCallback | None = None, check_interrupt: InterruptCheck | None = None,
     ) -> None:
@@ -539,7 +551,7 @@ class LipSyncJob(_Job):
     """A streamed lip-sync of a video to new speech (see the module docstring for the passes).
 
     Args:
-        source: a :class:`FrameSource` or a video path.
+        source: a :class:`FrameSource` or a video file path.
         waveform: ``[T]``, ``[C, T]`` or ``[1, C, T]`` float speech at ``sample_rate``.
         sample_rate: Hz of ``waveform``.
         models: the loaded :class:`LipSyncModels`.
@@ -553,7 +565,7 @@ class LipSyncJob(_Job):
     """
 
     def __init__(
-        self, source: FrameSource | str, waveform: torch.Tensor, sample_rate: int, models: LipSyncModels,
+        self, source: FrameSource | str | os.PathLike, waveform: torch.Tensor, sample_rate: int, models: LipSyncModels,
         aligner: FaceAligner, options: JobOptions = JobOptions(), restorers: Sequence[FaceRestorer] = (),
         background: Background | None = None, on_progress: ProgressCallback | None = None,
         check_interrupt: InterruptCheck | None = None,
@@ -640,7 +652,7 @@ class LipSyncJob(_Job):
 
 
 def lip_sync_video(
-    source: FrameSource | str, waveform: torch.Tensor, sample_rate: int, output: str, models: LipSyncModels,
+    source: FrameSource | str | os.PathLike, waveform: torch.Tensor, sample_rate: int, output: str, models: LipSyncModels,
     aligner: FaceAligner, options: JobOptions = JobOptions(), restorers: Sequence[FaceRestorer] = (),
     background: Background | None = None, on_progress: ProgressCallback | None = None,
     check_interrupt: InterruptCheck | None = None,
@@ -651,7 +663,7 @@ def lip_sync_video(
 
 
 def enhance_video(
-    source: FrameSource | str, output: str, aligner: FaceAligner, options: JobOptions = JobOptions(),
+    source: FrameSource | str | os.PathLike, output: str, aligner: FaceAligner, options: JobOptions = JobOptions(),
     restorers: Sequence[FaceRestorer] = (), background: Background | None = None,
     on_progress: ProgressCallback | None = None, check_interrupt: InterruptCheck | None = None,
 ) -> JobResult:

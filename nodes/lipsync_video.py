@@ -152,7 +152,7 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
             raise BadInputError("The model input is not a LatentSync model; connect LatentSync Model Loader's model output.")
         restore_memory = max((restorer_activation_bytes(options.roi_size, batch_size, next(r.restorer.net.parameters()).dtype)
                               for r in restore_models), default=0)
-        sampling = load_for_sampling(model, vae, config.resolution, chunk_size, guidance,
+        sampling = load_for_sampling(model, vae, config.resolution, chunk_size, guidance > 1.0,
                                      others=[whisper, *(r.patcher for r in restore_models)], other_memory=restore_memory)
         models = LipSyncModels(unet=sampling.unet, vae=sampling.vae, whisper=whisper.model, device=sampling.device,
                                dtype=sampling.dtype)

@@ -65,7 +65,7 @@ def _model_path(file_name: str, download: bool) -> str:
     known = RESTORER_FILES.get(file_name)
     if known is None:
         raise BadInputError(f"'{file_name}' is not in {folder}; pick a file that is there, or an official one.")
-    return ensure_model_file(file_name, folder, known.url, download=download)
+    return ensure_model_file(file_name, folder, known.url, download=download, sha256=known.sha256)
 
 
 class LatentSync_FaceRestoreModelLoader(io.ComfyNode):
@@ -184,7 +184,7 @@ class _RestoreNode(io.ComfyNode):
             crops = aligned_faces
             mask = np.ones(crops.shape[0], dtype=bool)
         dtype = next(restorer.net.parameters()).dtype
-        load_fully([face_restore_model.patcher], restorer_activation_bytes(crops.shape[1], batch_size, dtype))
+        load_fully([face_restore_model.patcher], restorer_activation_bytes(restorer.arch, batch_size, dtype, restorer.size))
         total = int(mask.sum())
         progress = comfy.utils.ProgressBar(total)
         restored = restore_selected(

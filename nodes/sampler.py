@@ -56,7 +56,7 @@ def _vae_patcher(vae: object) -> ModelPatcher:
     return patcher
 
 
-def _vae_frames_per_call(vae: object, patcher: ModelPatcher) -> "SubBatchedVAE":
+def _vae_frames_per_call(vae: object, patcher: ModelPatcher) -> SubBatchedVAE:
     """The hosted VAE, run in as many frames per call as free memory holds by ComfyUI's own VAE estimate."""
     dtype = hosted(patcher).dtype
 
@@ -68,36 +68,7 @@ def _vae_frames_per_call(vae: object, patcher: ModelPatcher) -> "SubBatchedVAE":
     return SubBatchedVAE(hosted(patcher), frames_per_call)
 
 
-@dataclass
-class SamplingModels:
-    """The LatentSync UNet and VAE loaded where they run (see :func:`load_for_sampling`)."""
-
-    unet: torch.nn.Module
-    vae: SubBatchedVAE
-    device: torch.device
-    dtype: torch.dtype
-
-
-def load_for_sampling(model: object, vae: object, resolution: int, chunk_frames: int, guidance: float,
-                      others: Sequence[ModelPatcher] = (), other_memory: int = 0) -> SamplingModels:
-    """Load the UNet and ComfyUI's VAE (as diffusers ``AutoencoderKL``), and ``others`` with them, fully.
-
-    Room is kept for the UNet's activations on a chunk of ``chunk_frames`` faces of ``resolution`` px, the VAE
-    on one frame (more VAE frames per call when free memory allows: SubBatchedVAE asks at every call) and
-    ``other_memory`` bytes for ``others``.
-    """
-    unet_patcher = _unet_patcher(model)
-    vae_patcher = _vae_patcher(vae)
-    unet = hosted(unet_patcher)
-    dtype = next(unet.parameters()).dtype
-    latent = resolution // VAE_DOWNSCALE
-    memory = sampler_activation_bytes(resolution, chunk_frames, dtype, guidance > 1.0) + other_memory
-    memory += vae.memory_used_decode((1, LATENT_CHANNELS, latent, latent), hosted(vae_patcher).dtype)
-    load_fully([unet_patcher, vae_patcher, *others], memory)
-    return SamplingModels(unet, _vae_frames_per_call(vae, vae_patcher), unet_patcher.load_device, dtype)
-
-
-def _check_face_size(model: object, faces: torch.Tensor) -> None:
+def check_face_size(model: object, faces: torch.Tensor) -> None:
     """Faces must be the size the UNet was trained on (256 for 1.5, 512 for 1.6)."""
     config = model.get_attachment(CONFIG_ATTACHMENT) if isinstance(model, ModelPatcher) else None
     if config is None or faces.shape[1] == config.resolution:
@@ -107,6 +78,36 @@ def _check_face_size(model: object, faces: torch.Tensor) -> None:
         f"The LatentSync {version} model works on {config.resolution} px faces but the faces are {faces.shape[1]} px; "
         f"set resolution to {config.resolution} on the LatentSync Face Align node."
     )
+
+
+@dataclass(frozen=True)
+class SamplingModels:
+    """What ``sample_video`` takes, loaded on their devices."""
+
+    unet: torch.nn.Module
+    vae: SubBatchedVAE
+    device: torch.device
+    """The UNet's device (the sampler's compute device; the VAE may run elsewhere, e.g. ``--cpu-vae``)."""
+    dtype: torch.dtype
+
+
+def load_for_sampling(model: object, vae: object, resolution: int, chunk_frames: int, guidance: bool,
+                      others: Sequence[ModelPatcher] = (), other_memory: int = 0) -> SamplingModels:
+    """Load the UNet (LATENTSYNC_MODEL or bare module) and ComfyUI's VAE for sampling ``resolution`` px faces.
+
+    ``load_models_gpu`` is asked for room for the UNet's activations on a chunk of ``chunk_frames`` and the
+    VAE on one frame; the VAE then runs as many frames per call as free memory holds. ``others`` (e.g. the
+    Whisper encoder and restorers of the streaming node) are loaded with them, with ``other_memory`` more bytes.
+    """
+    unet_patcher = _unet_patcher(model)
+    vae_patcher = _vae_patcher(vae)
+    unet = hosted(unet_patcher)
+    dtype = next(unet.parameters()).dtype
+    latent = resolution // VAE_DOWNSCALE
+    memory = sampler_activation_bytes(resolution, chunk_frames, dtype, guidance) + other_memory
+    memory += vae.memory_used_decode((1, LATENT_CHANNELS, latent, latent), hosted(vae_patcher).dtype)
+    load_fully([unet_patcher, vae_patcher, *others], memory)
+    return SamplingModels(unet, _vae_frames_per_call(vae, vae_patcher), torch.device(unet_patcher.load_device), dtype)
 
 
 def _frames_for_audio(faces: torch.Tensor, alignment: AlignmentRecord, embeds) -> tuple[torch.Tensor, AlignmentRecord]:
@@ -174,19 +175,19 @@ class LatentSync_Sampler(io.ComfyNode):
             deep_cache_interval=DEEP_CACHE_INTERVAL if deepcache else 0,
         )
         settings.validate()
-        _check_face_size(model, faces)
+        check_face_size(model, faces)
         frames, out_alignment = _frames_for_audio(faces, alignment, audio_embeds)
-        sampling = load_for_sampling(model, vae, faces.shape[1], min(chunk_size, frames.shape[0]), guidance)
+        models = load_for_sampling(model, vae, faces.shape[1], min(chunk_size, frames.shape[0]), guidance > 1.0)
         pbar = comfy.utils.ProgressBar(1)
         out = sample_video(
-            sampling.unet,
-            sampling.vae,
+            models.unet,
+            models.vae,
             frames,
             audio_embeds.embeddings,
             has_face=np.asarray(out_alignment.has_face, dtype=bool),
             settings=settings,
-            device=sampling.device,
-            dtype=sampling.dtype,
+            device=models.device,
+            dtype=models.dtype,
             on_step=lambda done, total: pbar.update_absolute(done, total),
             check_interrupt=mm.throw_exception_if_processing_interrupted,
         )

@@ -188,7 +188,8 @@ def test_missing_model_exit_3_names_file_folder_url(tmp_path, capsys, superres, 
     make_clip(src, n=2)
     models = tmp_path / "models"
     (models / "facerestore_models").mkdir(parents=True)
-    code, err = run(capsys, "--input", str(src), "--output", str(out), "--superres", superres, "--models-dir", str(models))
+    code, err = run(capsys, "--input", str(src), "--output", str(out), "--superres", superres, "--models-dir", str(models),
+                    "--offline")
     assert code == cli.EXIT_MISSING_MODEL
     assert_one_line_error(err, "missing model", file_name, str(models / "facerestore_models"), "https://github.com/")
     assert sorted(os.listdir(tmp_path)) == ["in.mp4", "models"]
@@ -280,3 +281,18 @@ def test_missing_landmark_model_exit_3(tmp_path, capsys):
     assert code == cli.EXIT_MISSING_MODEL
     assert_one_line_error(err, "missing model", ".onnx", str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == ["in.mp4"]
+
+
+def test_bg_upscale_enlarges_every_frame(tmp_path, capsys):
+    """A nearest-neighbour x4 RealESRGAN-layout file: frames without a face are the decoded source, enlarged, exactly."""
+    import torch
+
+    from upscaler_fixtures import nearest_state_dict
+
+    src, out = tmp_path / "in.mp4", tmp_path / "big.mkv"
+    make_clip(src, n=3, size=(40, 32))
+    torch.save(nearest_state_dict(features=4), tmp_path / "nearest_x4.pth")
+    code, err = run(capsys, "--input", str(src), "--output", str(out), "--superres", "none", "--crf", "0",
+                    "--bg_upscale", str(tmp_path / "nearest_x4.pth"))
+    assert code == cli.EXIT_OK, err
+    assert np.array_equal(decode_video(out), decode_video(src).repeat(4, axis=1).repeat(4, axis=2))

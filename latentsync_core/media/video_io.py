@@ -213,7 +213,7 @@ def read_windows(info: VideoInfo, window: int = 32, start: int = 0) -> Iterator[
             raise BadInputError(f"Cannot decode '{info.path}' after {start + n} frames ({exc}). The file may be damaged.") from exc
         if n:
             yield FrameWindow(buf[:n], pts[:n], start)
-        elif start == 0 and skipped == 0:
+        elif start == 0:
             raise BadInputError(f"'{info.path}' has no video frames. Give a video with at least one frame.")
     finally:
         container.close()
