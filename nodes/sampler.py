@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,20 +91,22 @@ class SamplingModels:
     dtype: torch.dtype
 
 
-def load_for_sampling(model: object, vae: object, resolution: int, chunk_frames: int, guidance: bool) -> SamplingModels:
+def load_for_sampling(model: object, vae: object, resolution: int, chunk_frames: int, guidance: bool,
+                      others: Sequence[ModelPatcher] = (), other_memory: int = 0) -> SamplingModels:
     """Load the UNet (LATENTSYNC_MODEL or bare module) and ComfyUI's VAE for sampling ``resolution`` px faces.
 
     ``load_models_gpu`` is asked for room for the UNet's activations on a chunk of ``chunk_frames`` and the
-    VAE on one frame; the VAE then runs as many frames per call as free memory holds.
+    VAE on one frame; the VAE then runs as many frames per call as free memory holds. ``others`` (e.g. the
+    Whisper encoder and restorers of the streaming node) are loaded with them, with ``other_memory`` more bytes.
     """
     unet_patcher = _unet_patcher(model)
     vae_patcher = _vae_patcher(vae)
     unet = hosted(unet_patcher)
     dtype = next(unet.parameters()).dtype
     latent = resolution // VAE_DOWNSCALE
-    memory = sampler_activation_bytes(resolution, chunk_frames, dtype, guidance)
+    memory = sampler_activation_bytes(resolution, chunk_frames, dtype, guidance) + other_memory
     memory += vae.memory_used_decode((1, LATENT_CHANNELS, latent, latent), hosted(vae_patcher).dtype)
-    load_fully([unet_patcher, vae_patcher], memory)
+    load_fully([unet_patcher, vae_patcher, *others], memory)
     return SamplingModels(unet, _vae_frames_per_call(vae, vae_patcher), torch.device(unet_patcher.load_device), dtype)
 
 

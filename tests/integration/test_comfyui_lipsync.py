@@ -20,7 +20,9 @@ in a server of its own.
 The restoration check (issue 7, deliverable 5) runs ``lipsync_gfpgan`` with ``sr_ratio`` so
 high that no mouth qualifies and compares the paste node's frames (saved as PNG by an added
 SaveImage node) with those of ``lipsync_video``, which has no restorer: they must be equal bit
-for bit.
+for bit. ``lipsync_long_video`` (the streaming node, writing lossless RGB for the test) must give
+the frames of ``lipsync_gfpgan`` (within one level: SaveImage truncates, the job rounds), and with
+GFPGAN connected but skipped by ``sr_ratio`` the frames it gives without GFPGAN, bit for bit.
 
 ComfyUI's core ``LoadAudio`` needs ``torchaudio``. In a ComfyUI environment without it
 (no ``LoadAudio`` in ``/object_info``) the speech is given as the PCM sound track of a small
@@ -166,7 +168,8 @@ class Run:
 def run_workflow(server: ComfyUIServer, name: str, clip: Clip, widgets: dict[str, dict] | None = None) -> Run:
     """Run example workflow ``name`` on ``clip``, sampler steps lowered to 2.
 
-    ``widgets`` sets inputs by class type (``{"LatentSync_GFPGANRestore": {"sr_ratio": 16.0}}``). A SaveImage
+    ``widgets`` sets inputs by class type (``{"LatentSync_GFPGANRestore": {"sr_ratio": 16.0}}``; None disconnects
+    an optional input). A SaveImage
     node is added on the paste node's output, so its frames come back losslessly.
     """
     client = ComfyUIClient(server)
@@ -182,7 +185,10 @@ def run_workflow(server: ComfyUIServer, name: str, clip: Clip, widgets: dict[str
         if class_type in by_type:
             prompt[by_type[class_type]]["inputs"]["steps"] = STEPS
     for class_type, values in (widgets or {}).items():
-        prompt[by_type[class_type]]["inputs"].update(values)
+        inputs = prompt[by_type[class_type]]["inputs"]
+        inputs.update(values)
+        for name in [name for name, value in values.items() if value is None]:
+            del inputs[name]  # disconnected
     if "LatentSync_ROIPasteBlend" in by_type:
         prompt["save_png"] = {"class_type": "SaveImage",
                               "inputs": {"images": [by_type["LatentSync_ROIPasteBlend"], 0], "filename_prefix": name}}
@@ -209,6 +215,8 @@ RESTORERS = {"lipsync_video": [], "lipsync_gfpgan": ["GFPGAN"], "lipsync_codefor
              "lipsync_both": ["GFPGAN", "CodeFormer"]}
 """The lip-sync workflows and the restorers each runs, in order."""
 CLIPS = {"lipsync_both": SMALL_CLIP}
+WIDGETS = {"lipsync_long_video": {"LatentSync_LipSyncVideo": {"crf": 0}}}
+"""The streaming node writes lossless RGB, so that its frames can be compared with the in-memory nodes'."""
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +226,7 @@ def runs(lipsync_server: ComfyUIServer) -> Callable[[str], Run]:
 
     def get(name: str) -> Run:
         if name not in done:
-            done[name] = run_workflow(lipsync_server, name, CLIPS.get(name, CLIP))
+            done[name] = run_workflow(lipsync_server, name, CLIPS.get(name, CLIP), WIDGETS.get(name))
         return done[name]
 
     return get
@@ -269,3 +277,29 @@ def test_skipped_restoration_leaves_frames_bit_identical(lipsync_server: ComfyUI
     for j, (a, b) in enumerate(zip(plain.pasted, skipped.pasted)):
         assert np.array_equal(a, b), f"frame {j} changed although no mouth was restored ({np.count_nonzero(a != b)} values)"
     assert any(not np.array_equal(a, b) for a, b in zip(plain.pasted, restored.pasted)), "restoring changed nothing"
+
+
+LOSSLESS = WIDGETS["lipsync_long_video"]["LatentSync_LipSyncVideo"]
+
+
+def test_long_video_workflow_streams_the_frames_of_the_in_memory_nodes(runs: Callable[[str], Run]) -> None:
+    """``lipsync_long_video`` (the streaming node, GFPGAN connected) gives the frames of ``lipsync_gfpgan`` (the
+    in-memory nodes, same seed and options), within one level: SaveImage truncates ``255 * x``, the job rounds."""
+    streamed, in_memory = runs("lipsync_long_video"), runs("lipsync_gfpgan")
+
+    check_follows_the_audio(streamed, CLIP)
+    for j, (a, b) in enumerate(zip(streamed.frames, in_memory.pasted)):
+        diff = np.abs(a.astype(int) - b.astype(int))
+        assert diff.max() <= 1, f"frame {j}: streamed differs from in-memory by up to {diff.max()} ({np.count_nonzero(diff > 1)} values)"
+
+
+def test_long_video_skipped_restoration_leaves_frames_bit_identical(lipsync_server: ComfyUIServer) -> None:
+    """The streaming node with GFPGAN connected but no mouth needing it (sr_ratio 16) writes the frames it writes
+    without a restorer, bit for bit."""
+    skipped = run_workflow(lipsync_server, "lipsync_long_video", CLIP,
+                           {"LatentSync_LipSyncVideo": {**LOSSLESS, "sr_ratio": 16.0}})
+    plain = run_workflow(lipsync_server, "lipsync_long_video", CLIP, {"LatentSync_LipSyncVideo": {**LOSSLESS, "gfpgan": None}})
+
+    assert len(skipped.frames) == len(plain.frames) == len(CLIP.frame_map)
+    for j, (a, b) in enumerate(zip(skipped.frames, plain.frames)):
+        assert np.array_equal(a, b), f"frame {j} changed although no mouth was restored ({np.count_nonzero(a != b)} values)"

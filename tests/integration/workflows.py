@@ -215,11 +215,21 @@ def _video_out(c: Canvas, x: float, images, audio, fps, prefix: str, y: float = 
     c.add("SaveVideo", (x, y + 120), (320, 400), video=video["VIDEO"], filename_prefix=prefix)
 
 
-def face_align_roundtrip() -> Canvas:
-    c = Canvas()
+def _aligned_mouths(c: Canvas) -> tuple[Node, Node, Node]:
+    """Load Video -> Get Video Components -> Face Align -> Mouth ROI Crop; returns the last three."""
     _, parts = _video_in(c)
     align = c.add("LatentSync_FaceAlignAffine", (680, 0), images=parts["images"])
     roi = c.add("LatentSync_MouthROICrop", (1040, 0), aligned_faces=align["aligned_faces"], alignment=align["alignment"])
+    return parts, align, roi
+
+
+def _restore_loader(c: Canvas, pos: tuple[float, float], file_name: str) -> Node:
+    return c.add("LatentSync_FaceRestoreModelLoader", pos, models=restorer_model(file_name), model_name=file_name)
+
+
+def face_align_roundtrip() -> Canvas:
+    c = Canvas()
+    parts, align, roi = _aligned_mouths(c)
     paste = c.add("LatentSync_ROIPasteBlend", (1040, 170), images=parts["images"], aligned_faces=align["aligned_faces"],
                   alignment=align["alignment"], mouth_roi=roi["mouth_roi"])
     _video_out(c, 1400, paste["images"], parts["audio"], parts["fps"], "latentsync/face_align_roundtrip")
@@ -232,13 +242,9 @@ def face_align_roundtrip() -> Canvas:
 
 def enhance_lipsynced_video() -> Canvas:
     c = Canvas()
-    _, parts = _video_in(c)
-    align = c.add("LatentSync_FaceAlignAffine", (680, 0), images=parts["images"])
-    roi = c.add("LatentSync_MouthROICrop", (1040, 0), aligned_faces=align["aligned_faces"], alignment=align["alignment"])
-    gfpgan_model = c.add("LatentSync_FaceRestoreModelLoader", (680, 300), models=restorer_model(GFPGAN_FILE),
-                         model_name=GFPGAN_FILE)
-    codeformer_model = c.add("LatentSync_FaceRestoreModelLoader", (680, 450), models=restorer_model(CODEFORMER_FILE),
-                             model_name=CODEFORMER_FILE)
+    parts, align, roi = _aligned_mouths(c)
+    gfpgan_model = _restore_loader(c, (680, 300), GFPGAN_FILE)
+    codeformer_model = _restore_loader(c, (680, 450), CODEFORMER_FILE)
     gfpgan = c.add("LatentSync_GFPGANRestore", (1040, 170), face_restore_model=gfpgan_model["face_restore_model"],
                    mouth_roi=roi["mouth_roi"])
     codeformer = c.add("LatentSync_CodeFormerRestore", (1040, 400),
@@ -277,8 +283,7 @@ def _lipsync(version: str, resolution: str, restorers: tuple[tuple[str, str], ..
         mouth = c.add("LatentSync_MouthROICrop", (1030, 340), aligned_faces=sampler["synced_faces"],
                       alignment=sampler["alignment"])["mouth_roi"]
         for row, (arch, file_name) in enumerate(restorers):
-            restore_model = c.add("LatentSync_FaceRestoreModelLoader", (320, 430 + 150 * row),
-                                  models=restorer_model(file_name), model_name=file_name)
+            restore_model = _restore_loader(c, (320, 430 + 150 * row), file_name)
             node = c.add(f"LatentSync_{arch}Restore", (x, 360 * row), face_restore_model=restore_model["face_restore_model"],
                          mouth_roi=mouth)
             c.add("PreviewAny", (x, 360 * row + (200 if arch == "GFPGAN" else 230)), (320, 100), title=f"{arch} report",
@@ -324,9 +329,31 @@ def lipsync_both() -> Canvas:
                     "enlarged more than `sr_ratio`. CodeFormer's weights are for **non-commercial use only**.")
 
 
+def lipsync_long_video() -> Canvas:
+    """Load Video (VIDEO, read from its file in windows) + Load Audio + loaders -> the streaming node -> Save Video."""
+    c = Canvas()
+    load = c.add("LoadVideo", (0, 0), (280, 380), file=SAMPLE_VIDEO)
+    speech = c.add("LoadAudio", (0, 420), (280, 140), audio=SAMPLE_SPEECH)
+    models, widgets = latentsync_models("1.5")
+    loader = c.add("LatentSync_ModelLoader", (320, 0), models=models, **widgets)
+    gfpgan = _restore_loader(c, (320, 290), GFPGAN_FILE)
+    job = c.add("LatentSync_LipSyncVideo", (680, 0), video=load["VIDEO"], audio=speech["AUDIO"], model=loader["model"],
+                whisper=loader["whisper"], vae=loader["vae"], gfpgan=gfpgan["face_restore_model"])
+    c.add("SaveVideo", (1060, 0), (320, 400), video=job["video"], filename_prefix="latentsync/lipsync_long")
+    c.note((0, 620), (1000, 300), "## Lip-sync of a long video, streamed (LatentSync 1.5 + GFPGAN)\n\n"
+           "**LatentSync Lip-Sync Video (long videos)** runs the whole job in one node: it reads the video from its "
+           "file in windows of `window` frames, aligns the faces, lip-syncs them chunk by chunk, restores the mouths "
+           "enlarged more than `sr_ratio` (GFPGAN here; connect a CodeFormer model too, or neither) and pastes them "
+           "back, writing the result to a file, so memory does not grow with the video's length. **Save Video** "
+           "keeps it in `output/`. The output follows the audio (`length_mode`), with the speech as its sound "
+           "track. For LatentSync 1.6 pick the 1.6 files in the loader: the faces follow the model (512 px).\n\n"
+           + MODELS_NOTE + "\n\n" + sample_note(True))
+    return c
+
+
 WORKFLOWS: dict[str, Callable[[], Canvas]] = {
     f.__name__: f for f in (face_align_roundtrip, enhance_lipsynced_video, lipsync_video, lipsync_gfpgan,
-                            lipsync_codeformer, lipsync_both)
+                            lipsync_codeformer, lipsync_both, lipsync_long_video)
 }
 """Every example workflow by file name (without ``.json``)."""
 
