@@ -14,11 +14,13 @@ temporary file is removed and nothing is left at the output path.
 """
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterator
 
 import av
 import numpy as np
@@ -30,6 +32,9 @@ OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska
 
 #: Frame rate assumed when a stream declares none.
 FALLBACK_FPS = Fraction(25)
+
+#: errno values that mean the output does not fit: disk full, file size limit, quota.
+_NO_SPACE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,11 @@ class FrameWindow:
         return int(self.frames.shape[0])
 
 
+def _reason(exc: Exception) -> str:
+    """FFmpeg's own words for ``exc`` (e.g. "Invalid data found when processing input"), without errno and path."""
+    return getattr(exc, "strerror", None) or str(exc)
+
+
 def _open_input(path: str) -> av.container.InputContainer:
     if not os.path.exists(path):
         raise BadInputError(f"Input video '{path}' does not exist. Check the path.")
@@ -104,7 +114,8 @@ def _open_input(path: str) -> av.container.InputContainer:
         return av.open(path, "r")
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         raise BadInputError(
-            f"Cannot read '{path}' as a video ({exc}). Give an mp4, mov, mkv or other video file."
+            f"Cannot read '{path}' as a video ({_reason(exc)}): it is no video, or it is damaged or incomplete "
+            "(a copy or download that did not finish). Give a complete mp4, mov, mkv or other video file."
         ) from exc
 
 
@@ -206,7 +217,10 @@ def read_windows(info: VideoInfo, window: int = 32) -> Iterator[FrameWindow]:
                     buf = np.empty_like(buf)
                     pts = np.empty_like(pts)
         except av.FFmpegError as exc:
-            raise BadInputError(f"Cannot decode '{info.path}' after {start + n} frames ({exc}). The file may be damaged.") from exc
+            raise BadInputError(
+                f"Cannot decode '{info.path}' after {start + n} frames ({_reason(exc)}): the file is damaged. "
+                "Export or copy it again."
+            ) from exc
         if n:
             yield FrameWindow(buf[:n], pts[:n], start)
         elif start == 0:
@@ -238,6 +252,20 @@ def check_output_path(path: str | os.PathLike, input_path: str | os.PathLike | N
     if input_path is not None and os.path.exists(path) and os.path.samefile(path, input_path):
         raise BadInputError(f"Output '{path}' is the input file. Choose a different output path.")
     return OUTPUT_FORMATS[ext]
+
+
+@contextmanager
+def _space_errors(path: str) -> Iterator[None]:
+    """Turn "disk full" (or file size limit, quota) while writing ``path`` into a :class:`BadInputError`."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _NO_SPACE:
+            raise
+        raise BadInputError(
+            f"Not enough space to write '{path}' ({exc.strerror}). Free some disk space or choose an output "
+            "folder on another disk."
+        ) from exc
 
 
 def _new_file_mode(path: str) -> int:
@@ -418,24 +446,26 @@ class VideoWriter:
         if self.width != info.width or self.height != info.height:
             pad = ((0, 0), (0, self.height - info.height), (0, self.width - info.width), (0, 0))
             frames = np.pad(frames, pad, mode="edge")
-        for image, t in zip(frames, pts):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-            frame.pts = int(t)
-            frame.time_base = info.time_base
-            self._container.mux(self._stream.encode(frame))
-        self.frames_written += len(frames)
-        if self._audio is not None and len(pts):
-            self._audio.pump(float((info.start_pts + int(pts[-1])) * info.time_base))
+        with _space_errors(self.path):
+            for image, t in zip(frames, pts):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+                frame.pts = int(t)
+                frame.time_base = info.time_base
+                self._container.mux(self._stream.encode(frame))
+            self.frames_written += len(frames)
+            if self._audio is not None and len(pts):
+                self._audio.pump(float((info.start_pts + int(pts[-1])) * info.time_base))
 
     def close(self) -> None:
         """Flush the encoders, write the rest of the audio and move the file onto ``path``."""
         try:
             if self.frames_written == 0:
                 raise BadInputError(f"No frames were written to '{self.path}'.")
-            self._container.mux(self._stream.encode(None))
-            if self._audio is not None:
-                self._audio.pump(None)
-            self._close_files()
+            with _space_errors(self.path):
+                self._container.mux(self._stream.encode(None))
+                if self._audio is not None:
+                    self._audio.pump(None)
+                self._close_files()
             os.replace(self._tmp, self.path)
         except BaseException:
             self.abort()
