@@ -113,6 +113,24 @@ def make_truncated(folder: Path) -> Path:
     return path
 
 
+def make_truncated_faststart(folder: Path) -> Path:
+    """An mp4 with its index first ("faststart", as web videos are) whose frame data stops at two thirds."""
+    whole = folder / "whole_faststart.mp4"
+    with av.open(os.fspath(whole), "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i, image in enumerate(ramps(50, 64, 48)):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    path = folder / "truncated_faststart.mp4"
+    data = whole.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    whole.unlink()
+    return path
+
+
 def make_corrupt(folder: Path, where: str) -> Path:
     """An mp4 with a third of its bytes overwritten by noise: at the ``"start"`` (the boxes that
     say what the file holds) or in the ``"middle"`` (compressed frames and audio)."""
@@ -133,7 +151,7 @@ def make_text(folder: Path) -> Path:
     return path
 
 
-#: Video cases: id -> maker. All are readable videos except the four named in :data:`UNREADABLE`.
+#: Video cases: id -> maker. All are readable videos except those in :data:`UNREADABLE`.
 VIDEOS: dict[str, Callable[[Path], Path]] = {
     "0-frames": lambda d: make_frames(d, 0),
     "1-frame": lambda d: make_frames(d, 1),
@@ -148,6 +166,7 @@ VIDEOS: dict[str, Callable[[Path], Path]] = {
     "vfr": make_vfr,
     "rotated": make_rotated,
     "truncated": make_truncated,
+    "truncated-faststart": make_truncated_faststart,
     "corrupt-start": lambda d: make_corrupt(d, "start"),
     "corrupt-middle": lambda d: make_corrupt(d, "middle"),
     "text-as-mp4": make_text,
@@ -155,7 +174,8 @@ VIDEOS: dict[str, Callable[[Path], Path]] = {
 #: Cases the command line refuses, with words its one-line message must hold.
 UNREADABLE: dict[str, tuple[str, ...]] = {
     "0-frames": ("no video frames",),
-    "truncated": ("Cannot read", "damaged"),
+    "truncated": ("Cannot read", "damaged or incomplete"),
+    "truncated-faststart": ("ends after", "incomplete", "download it again"),
     "corrupt-start": ("Cannot read",),
     "corrupt-middle": ("Cannot decode", "damaged"),
     "text-as-mp4": ("Cannot read",),

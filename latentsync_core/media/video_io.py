@@ -141,7 +141,9 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     container = _open_input(path)
     try:
         if not container.streams.video:
-            raise BadInputError(f"'{path}' has no video frames (no video stream). Give a video file, not an audio file.")
+            if container.streams.audio:
+                raise BadInputError(f"'{path}' holds only audio (no video stream). Give a video file, not an audio file.")
+            raise BadInputError(f"'{path}' has no video frames. Give a video with at least one frame.")
         stream = container.streams.video[0]
         width, height = stream.codec_context.width, stream.codec_context.height
         if not width or not height:
@@ -186,7 +188,9 @@ def read_windows(info: VideoInfo, window: int = 32) -> Iterator[FrameWindow]:
     previous one plus one frame interval.
 
     Raises:
-        BadInputError: the file cannot be decoded or holds no frames.
+        BadInputError: the file cannot be decoded, holds no frames, or ends well before the
+            frame count its header lists (a truncated mp4/mov whose index comes first); raised
+            before the last window is yielded.
     """
     if window < 1:
         raise BadInputError(f"Window size must be at least 1 frame, got {window}.")
@@ -221,10 +225,16 @@ def read_windows(info: VideoInfo, window: int = 32) -> Iterator[FrameWindow]:
                 f"Cannot decode '{info.path}' after {start + n} frames ({_reason(exc)}): the file is damaged. "
                 "Export or copy it again."
             ) from exc
+        decoded = start + n
+        if decoded == 0:
+            raise BadInputError(f"'{info.path}' has no video frames. Give a video with at least one frame.")
+        if info.frame_count and decoded < info.frame_count - max(2, info.frame_count // 50):
+            raise BadInputError(
+                f"'{info.path}' ends after {decoded} of the {info.frame_count} frames its header lists: the file is "
+                "incomplete (a copy or download that did not finish). Copy or download it again."
+            )
         if n:
             yield FrameWindow(buf[:n], pts[:n], start)
-        elif start == 0:
-            raise BadInputError(f"'{info.path}' has no video frames. Give a video with at least one frame.")
     finally:
         container.close()
 
