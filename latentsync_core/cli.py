@@ -13,6 +13,7 @@ unexpected one); the output path is only written on success.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
 import sys
@@ -112,14 +113,16 @@ def backend_options(name: str, models_dir: str | None, device: torch.device) -> 
     ``insightface`` reads ``det_10g.onnx`` and ``2d106det.onnx`` from
     ``insightface/models/buffalo_l`` under the models folder (ComfyUI's layout)
     when that exists, else from the models folder itself; it never downloads.
+    ``mediapipe`` (Tasks releases only) reads ``face_landmarker.task`` from its
+    ``mediapipe`` subfolder, downloading it there on first use.
     """
+    root = os.path.abspath(models_dir or "models")
     if name == "insightface":
-        root = os.path.abspath(models_dir or "models")
         pack = os.path.join(root, "insightface", "models", "buffalo_l")
-        return {"model_dir": pack if os.path.isdir(pack) else root, "device": device.type}
+        return {"model_dir": pack if os.path.isdir(pack) else root, "device": str(device)}
     if name == "face_alignment":
         return {"device": device.type}
-    return {}
+    return {"model_dir": os.path.join(root, "mediapipe")}
 
 
 def _restorer_file(arch: str, folder: str) -> str:
@@ -277,7 +280,7 @@ def enhance(args: argparse.Namespace) -> None:
     enhancer = WindowEnhancer(FaceAligner(backend, resolution=args.resolution), restore, args.mask_smooth)
     from tqdm import tqdm
 
-    with VideoWriter(args.output, info, crf=args.crf, preset=args.preset) as writer, tqdm(
+    with contextlib.closing(backend), VideoWriter(args.output, info, crf=args.crf, preset=args.preset) as writer, tqdm(
         total=info.estimated_frames(), unit="frame", desc="enhance", disable=args.quiet, file=sys.stderr, dynamic_ncols=True
     ) as bar:
         for window in read_windows(info, args.window):

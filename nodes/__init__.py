@@ -1,7 +1,7 @@
 """ComfyUI V3 extension: the pack's nodes, all under the "LatentSync" category."""
 from typing_extensions import override
 
-from comfy_api.latest import ComfyExtension, io
+from comfy_api.v0_0_2 import ComfyExtension, io
 
 from . import audio, face, loader, restore, sampler
 from .paths import register_model_folders

@@ -7,7 +7,7 @@ import comfy.model_management as mm
 import comfy.model_patcher
 import folder_paths
 import torch
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 from ..latentsync_core.lipsync.audio import LENGTH_MODES, audio_frame_count, embed_audio_for_video
 from ..latentsync_core.errors import MissingModelError
@@ -15,9 +15,15 @@ from ..latentsync_core.files.model_files import WHISPER, find_official, official
 from ..latentsync_core.lipsync.whisper import load_whisper
 
 from .paths import LATENTSYNC_FOLDER as MODEL_FOLDER
+from .precision import whisper_dtype
 from .types import CATEGORY, AudioEmbeds, Whisper
 
 WHISPER_DEFAULT = official_file(WHISPER, "1.6")
+
+
+def whisper_patcher(model: torch.nn.Module) -> comfy.model_patcher.ModelPatcher:
+    """Whisper under ComfyUI's memory manager, the same for both loader nodes (kept with the text encoders)."""
+    return comfy.model_patcher.ModelPatcher(model, load_device=mm.get_torch_device(), offload_device=mm.text_encoder_offload_device())
 
 
 def _whisper_choices() -> list[str]:
@@ -51,12 +57,8 @@ class LatentSync_WhisperLoader(io.ComfyNode):
             entry = find_official(MODEL_FOLDER, whisper_file) or WHISPER_DEFAULT
             folder = os.path.join(folder_paths.get_folder_paths(MODEL_FOLDER)[0], os.path.dirname(whisper_file))
             raise MissingModelError(os.path.basename(whisper_file), folder, entry.url)
-        load_device = mm.get_torch_device()
-        offload_device = mm.text_encoder_offload_device()
-        dtype = torch.float16 if mm.should_use_fp16(load_device) else torch.float32
-        model = load_whisper(path, device=offload_device, dtype=dtype)
-        patcher = comfy.model_patcher.ModelPatcher(model, load_device=load_device, offload_device=offload_device)
-        return io.NodeOutput(patcher)
+        model = load_whisper(path, device=mm.text_encoder_offload_device(), dtype=whisper_dtype(mm.get_torch_device()))
+        return io.NodeOutput(whisper_patcher(model))
 
 
 class LatentSync_LoadWhisperEmbeds(io.ComfyNode):

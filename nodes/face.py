@@ -1,8 +1,10 @@
 """Face-path nodes: align to the LatentSync template, cut the mouth ROI, paste back."""
 from __future__ import annotations
 
+import contextlib
+
 import torch
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 import comfy.model_management
 import comfy.utils
@@ -12,14 +14,17 @@ from ..latentsync_core.face.landmarks import BACKENDS, get_backend
 from ..latentsync_core.face.mouth_roi import crop_mouth
 from ..latentsync_core.face.paste import PASTE_REGIONS, paste_back
 
-from .paths import insightface_dir
+from .paths import insightface_dir, mediapipe_dir
 from .types import CATEGORY, Alignment, MouthROI
 
 
 def _backend(name: str, download: bool):
+    device = str(comfy.model_management.get_torch_device())
     if name == "insightface":
-        return get_backend(name, model_dir=insightface_dir(), download=download)
-    return get_backend(name)
+        return get_backend(name, model_dir=insightface_dir(), download=download, device=device)
+    if name == "face_alignment":
+        return get_backend(name, device=device)
+    return get_backend(name, model_dir=mediapipe_dir())
 
 
 class FaceAlignAffine(io.ComfyNode):
@@ -50,8 +55,9 @@ class FaceAlignAffine(io.ComfyNode):
 
     @classmethod
     def execute(cls, images, resolution, backend, face_selection, face_index, smoothing, max_gap, download_models) -> io.NodeOutput:
+        landmarks = _backend(backend, download_models)
         aligner = FaceAligner(
-            _backend(backend, download_models),
+            landmarks,
             resolution=int(resolution),
             selection=face_selection,
             face_index=face_index,
@@ -64,7 +70,8 @@ class FaceAlignAffine(io.ComfyNode):
             comfy.model_management.throw_exception_if_processing_interrupted()
             bar.update(1)
 
-        aligned, alignment = aligner.align(images, on_frame=on_frame)
+        with contextlib.closing(landmarks):
+            aligned, alignment = aligner.align(images, on_frame=on_frame)
         res = alignment.resolution
         mask = torch.from_numpy(alignment.has_face).float()[:, None, None].expand(-1, res, res).contiguous()
         return io.NodeOutput(aligned, alignment, mask)

@@ -5,9 +5,8 @@ import comfy.model_management as mm
 import comfy.sd
 import comfy.utils
 import folder_paths
-import torch
 from comfy.model_patcher import ModelPatcher
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 from ..latentsync_core.files.model_files import (
     LATENTSYNC_FOLDER,
@@ -20,15 +19,18 @@ from ..latentsync_core.files.model_files import (
     vae_choices,
     whisper_choices,
 )
-from ..latentsync_core.lipsync.model_loader import DTYPES, check_sd_vae, load_models
+from ..latentsync_core.lipsync.dtypes import DTYPES
+from ..latentsync_core.lipsync.model_loader import check_sd_vae, load_models
 
+from .audio import whisper_patcher
 from .patcher import PatcherHost
+from .precision import AUTO, unet_dtype, whisper_dtype
 from .types import CATEGORY, Model, Whisper
 
 AUTO_VERSION = "auto (from folder)"
 AUTO_WHISPER = "auto (next to the UNet)"
 VERSION_CHOICES = [AUTO_VERSION, "1.5", "1.6"]
-DTYPE_CHOICES = ["auto", *DTYPES]
+DTYPE_CHOICES = [AUTO, *DTYPES]
 VERSION_ATTACHMENT = "latentsync_version"
 """``ModelPatcher`` attachment of a LATENTSYNC_MODEL: "1.5" or "1.6"."""
 CONFIG_ATTACHMENT = "latentsync_config"
@@ -43,13 +45,6 @@ def _default(options: list[str], present: list[str]) -> str:
     """Default of a file combo: the first option on disk, else the first option."""
     on_disk = set(present)
     return next((o for o in options if o in on_disk), options[0])
-
-
-def _dtypes(choice: str, device: torch.device) -> tuple[torch.dtype, torch.dtype | None]:
-    """(UNet dtype, VAE dtype); auto: ComfyUI's choice for ``device`` (None: ComfyUI's VAE picks its own)."""
-    if choice != "auto":
-        return DTYPES[choice], DTYPES[choice]
-    return mm.unet_dtype(device=device, supported_dtypes=[torch.float16, torch.bfloat16, torch.float32]), None
 
 
 class LatentSyncModelLoader(io.ComfyNode):
@@ -76,9 +71,10 @@ class LatentSyncModelLoader(io.ComfyNode):
                 io.Combo.Input("vae_name", options=vaes, default=_default(vaes, vae_listed),
                                tooltip="The SD 1.x VAE (sd-vae-ft-mse) under models/vae, the file ComfyUI's Load VAE "
                                "also lists. Other VAEs (SDXL, ...) give wrong colours or noise."),
-                io.Combo.Input("dtype", options=DTYPE_CHOICES, default="auto",
-                               tooltip="Precision of UNet and VAE. auto: ComfyUI's choice for the device "
-                               "(fp16 UNet on most GPUs, fp32 on CPU)."),
+                io.Combo.Input("dtype", options=DTYPE_CHOICES, default=AUTO,
+                               tooltip="Precision of the UNet. auto: ComfyUI's choice for the device (fp16 on most "
+                               "GPUs, fp32 on CPU; fp8 flags give fp16/bf16). bf16 only on GPUs that run it natively "
+                               "(RTX 30xx / A100 and newer), else fp16. The VAE and Whisper follow ComfyUI's choices."),
                 io.Boolean.Input("download", default=False,
                                  tooltip="Download missing official files from Hugging Face into models/latentsync and "
                                  "models/vae (the UNet is about 5 GB). Off: a missing file stops with its URL."),
@@ -105,14 +101,13 @@ class LatentSyncModelLoader(io.ComfyNode):
         check_sd_vae(vae_weights, vae_name)  # before the 5 GB UNet: ComfyUI's VAE would take any weights
 
         load_device, offload_device = mm.get_torch_device(), mm.unet_offload_device()
-        unet_dtype, vae_dtype = _dtypes(dtype, load_device)
-        models = load_models(paths, request.version, device=offload_device, dtype=unet_dtype)
+        models = load_models(paths, request.version, device=offload_device, dtype=unet_dtype(dtype, load_device),
+                             whisper_dtype=whisper_dtype(load_device))
         model = ModelPatcher(PatcherHost(models.unet), load_device=load_device, offload_device=offload_device)
         model.set_attachments(VERSION_ATTACHMENT, models.version)
         model.set_attachments(CONFIG_ATTACHMENT, models.config)
-        whisper_model = ModelPatcher(models.whisper, load_device=load_device, offload_device=offload_device)
-        vae = comfy.sd.VAE(sd=vae_weights, dtype=vae_dtype)
-        return io.NodeOutput(model, whisper_model, vae)
+        vae = comfy.sd.VAE(sd=vae_weights)  # ComfyUI picks the VAE's device (--cpu-vae) and dtype
+        return io.NodeOutput(model, whisper_patcher(models.whisper), vae)
 
 
 NODES = [LatentSyncModelLoader]

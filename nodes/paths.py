@@ -4,7 +4,7 @@ import os
 import folder_paths
 
 LATENTSYNC_FOLDER = "latentsync"
-MODEL_FOLDERS = (LATENTSYNC_FOLDER, "facerestore_models", "insightface")
+MODEL_FOLDERS = (LATENTSYNC_FOLDER, "facerestore_models", "insightface", "mediapipe")
 """``facerestore_models`` is the folder facerestore_cf and ReActor users already have."""
 
 
@@ -17,3 +17,8 @@ def register_model_folders() -> None:
 def insightface_dir() -> str:
     """Folder of InsightFace's buffalo_l pack (``models/insightface/models/buffalo_l``)."""
     return os.path.join(folder_paths.get_folder_paths("insightface")[0], "models", "buffalo_l")
+
+
+def mediapipe_dir() -> str:
+    """Folder of MediaPipe's ``face_landmarker.task`` (``models/mediapipe``; Tasks releases of mediapipe only)."""
+    return folder_paths.get_folder_paths("mediapipe")[0]

@@ -14,8 +14,7 @@ import comfy.model_patcher
 import comfy.utils
 import folder_paths
 import numpy as np
-import torch
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 from ..latentsync_core.files.downloads import ensure_model_file
 from ..latentsync_core.errors import BadInputError
@@ -25,19 +24,21 @@ from ..latentsync_core.restorers import (
     GFPGAN,
     RESTORER_FILES,
     FaceRestorer,
-    default_dtype,
     frames_needing_restore,
     load_face_restorer,
     restore_selected,
+    restorer_activation_bytes,
 )
 
+from .patcher import load_fully
+from .precision import AUTO, restorer_dtype
 from .types import CATEGORY, FaceRestoreModelType, MouthROI
 
 log = logging.getLogger(__name__)
 
 
 _EXTENSIONS = (".pth", ".safetensors")
-_PRECISIONS = {"auto": None, "fp32": torch.float32, "bf16": torch.bfloat16}
+_PRECISIONS = [AUTO, "fp32", "bf16"]
 
 
 @dataclass
@@ -90,10 +91,10 @@ class LatentSync_FaceRestoreModelLoader(io.ComfyNode):
                 ),
                 io.Combo.Input(
                     "precision",
-                    options=list(_PRECISIONS),
-                    default="auto",
-                    tooltip="auto: bf16 on GPUs that support it, fp32 otherwise. fp16 is not offered: "
-                    "both networks overflow in it.",
+                    options=_PRECISIONS,
+                    default=AUTO,
+                    tooltip="auto: bf16 on GPUs that run it natively (RTX 30xx / A100 and newer), fp32 otherwise. "
+                    "fp16 is not offered: both networks overflow in it.",
                 ),
             ],
             outputs=[FaceRestoreModelType.Output(display_name="face_restore_model")],
@@ -104,7 +105,7 @@ class LatentSync_FaceRestoreModelLoader(io.ComfyNode):
         path = _model_path(model_name, download)
         load_device = comfy.model_management.get_torch_device()
         offload_device = comfy.model_management.unet_offload_device()
-        dtype = _PRECISIONS[precision] or default_dtype(load_device)
+        dtype = restorer_dtype(precision, load_device)
         restorer = load_face_restorer(path, device=offload_device, dtype=dtype)
         patcher = comfy.model_patcher.ModelPatcher(restorer.net, load_device=load_device, offload_device=offload_device)
         log.info("LatentSync: loaded %s (%s, %s)", model_name, restorer.arch, dtype)
@@ -180,7 +181,8 @@ class _RestoreNode(io.ComfyNode):
         else:
             crops = aligned_faces
             mask = np.ones(crops.shape[0], dtype=bool)
-        comfy.model_management.load_model_gpu(face_restore_model.patcher)
+        dtype = next(restorer.net.parameters()).dtype
+        load_fully([face_restore_model.patcher], restorer_activation_bytes(crops.shape[1], batch_size, dtype))
         total = int(mask.sum())
         progress = comfy.utils.ProgressBar(total)
         restored = restore_selected(

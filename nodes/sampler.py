@@ -10,14 +10,17 @@ from typing_extensions import override
 import comfy.model_management as mm
 import comfy.utils
 from comfy.model_patcher import ModelPatcher
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 from ..latentsync_core.face.alignment import Alignment as AlignmentRecord
 from ..latentsync_core.errors import BadInputError
+from ..latentsync_core.lipsync.memory import sampler_activation_bytes
 from ..latentsync_core.lipsync.sampler import DEFAULT_CHUNK, MAX_CHUNK, SamplerSettings, sample_video
-from ..latentsync_core.lipsync.vae import vae_from_state_dict
+from ..latentsync_core.lipsync.vae import LATENT_CHANNELS, VAE_DOWNSCALE, SubBatchedVAE, vae_from_state_dict
 
-from .patcher import PatcherHost, hosted
+from .loader import CONFIG_ATTACHMENT, VERSION_ATTACHMENT
+from .patcher import PatcherHost, hosted, load_fully
+from .precision import vae_dtype
 from .types import CATEGORY, Alignment, AudioEmbeds, Model
 
 DEEP_CACHE_INTERVAL = 3
@@ -35,14 +38,44 @@ def _unet_patcher(model: object) -> ModelPatcher:
     raise BadInputError("The model input is not a LatentSync model; connect the LatentSync model loader's output.")
 
 
-def _vae_patcher(vae: object, device: torch.device) -> ModelPatcher:
-    """ComfyUI's VAE rebuilt as diffusers ``AutoencoderKL`` (same weights) to run on ``device``; cached per VAE object."""
+def _vae_patcher(vae: object) -> ModelPatcher:
+    """ComfyUI's VAE as the diffusers ``AutoencoderKL`` (same weights) that LatentSync's stochastic encode needs.
+
+    It goes where ComfyUI puts that VAE (its device, so ``--cpu-vae`` holds, and offload device) in the
+    dtype ComfyUI picked for it (through the pack's dtype policy); cached per VAE object.
+    """
+    device, dtype, offload = vae.device, vae_dtype(vae.vae_dtype, vae.device), vae.patcher.offload_device
     patcher = _VAE_CACHE.get(vae)
-    if patcher is None or patcher.load_device != device:
-        diffusers_vae = vae_from_state_dict(vae.get_sd(), dtype=vae.vae_dtype, source="The connected VAE's weights")
-        patcher = ModelPatcher(PatcherHost(diffusers_vae), load_device=device, offload_device=mm.vae_offload_device())
+    if patcher is None or patcher.load_device != device or hosted(patcher).dtype != dtype:
+        diffusers_vae = vae_from_state_dict(vae.get_sd(), device=offload, dtype=dtype,
+                                            source="The connected VAE's weights")
+        patcher = ModelPatcher(PatcherHost(diffusers_vae), load_device=device, offload_device=offload)
         _VAE_CACHE[vae] = patcher
     return patcher
+
+
+def _vae_frames_per_call(vae: object, patcher: ModelPatcher) -> "SubBatchedVAE":
+    """The hosted VAE, run in as many frames per call as free memory holds by ComfyUI's own VAE estimate."""
+    dtype = hosted(patcher).dtype
+
+    def frames_per_call(kind: str, shape: torch.Size) -> int:
+        one = (1, *shape[1:])
+        per_frame = vae.memory_used_encode(one, dtype) if kind == "encode" else vae.memory_used_decode(one, dtype)
+        return max(1, int(mm.get_free_memory(patcher.load_device) // max(1, per_frame)))
+
+    return SubBatchedVAE(hosted(patcher), frames_per_call)
+
+
+def _check_face_size(model: object, faces: torch.Tensor) -> None:
+    """Faces must be the size the UNet was trained on (256 for 1.5, 512 for 1.6)."""
+    config = model.get_attachment(CONFIG_ATTACHMENT) if isinstance(model, ModelPatcher) else None
+    if config is None or faces.shape[1] == config.resolution:
+        return
+    version = model.get_attachment(VERSION_ATTACHMENT) or "this"
+    raise BadInputError(
+        f"The LatentSync {version} model works on {config.resolution} px faces but the faces are {faces.shape[1]} px; "
+        f"set resolution to {config.resolution} on the LatentSync Face Align node."
+    )
 
 
 def _frames_for_audio(faces: torch.Tensor, alignment: AlignmentRecord, embeds) -> tuple[torch.Tensor, AlignmentRecord]:
@@ -110,21 +143,29 @@ class LatentSync_Sampler(io.ComfyNode):
             deep_cache_interval=DEEP_CACHE_INTERVAL if deepcache else 0,
         )
         settings.validate()
+        _check_face_size(model, faces)
         frames, out_alignment = _frames_for_audio(faces, alignment, audio_embeds)
         unet_patcher = _unet_patcher(model)
-        vae_patcher = _vae_patcher(vae, unet_patcher.load_device)
-        mm.load_models_gpu([unet_patcher, vae_patcher], force_full_load=True)
+        vae_patcher = _vae_patcher(vae)
         unet = hosted(unet_patcher)
+        dtype = next(unet.parameters()).dtype
+        res = faces.shape[1]
+        latent = res // VAE_DOWNSCALE
+        # Room for the UNet's activations on a whole chunk and the VAE on one frame; more VAE frames per call
+        # when free memory allows (SubBatchedVAE asks at every call).
+        memory = sampler_activation_bytes(res, min(chunk_size, frames.shape[0]), dtype, guidance > 1.0)
+        memory += vae.memory_used_decode((1, LATENT_CHANNELS, latent, latent), hosted(vae_patcher).dtype)
+        load_fully([unet_patcher, vae_patcher], memory)
         pbar = comfy.utils.ProgressBar(1)
         out = sample_video(
             unet,
-            hosted(vae_patcher),
+            _vae_frames_per_call(vae, vae_patcher),
             frames,
             audio_embeds.embeddings,
             has_face=np.asarray(out_alignment.has_face, dtype=bool),
             settings=settings,
             device=unet_patcher.load_device,
-            dtype=next(unet.parameters()).dtype,
+            dtype=dtype,
             on_step=lambda done, total: pbar.update_absolute(done, total),
             check_interrupt=mm.throw_exception_if_processing_interrupted,
         )

@@ -1,5 +1,5 @@
 """Custom socket types that carry the pack's records between nodes."""
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 Alignment = io.Custom("LATENTSYNC_ALIGNMENT")
 """Value: :class:`latentsync_core.face.alignment.Alignment`."""

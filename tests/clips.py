@@ -12,6 +12,10 @@ import numpy as np
 import torch
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
+FACE_WIDTH = 92.0
+"""Width in pixels of the MediaPipe face mesh of astronaut.png (its extent)."""
+FACE_CENTRE = (225.0, 120.0)
+"""Approximate centre of that face (x, y)."""
 
 
 def astronaut() -> np.ndarray:
@@ -40,6 +44,13 @@ def render(photo: np.ndarray, affines: np.ndarray, size: tuple[int, int] = (640,
     """Frames ``[n, H, W, 3]`` float 0..1 with ``photo`` warped by each affine."""
     frames = [cv2.warpAffine(photo, a, size, flags=cv2.INTER_LINEAR, borderValue=(40, 40, 40)) for a in affines]
     return torch.from_numpy(np.stack(frames)).float() / 255.0
+
+
+def closeup_1080p(face_width: float) -> np.ndarray:
+    """``(1080, 1920, 3)`` uint8 RGB: the photo scaled so its face is about ``face_width`` px wide, centred."""
+    scale = face_width / FACE_WIDTH
+    affine = np.array([[scale, 0.0, 960 - FACE_CENTRE[0] * scale], [0.0, scale, 540 - FACE_CENTRE[1] * scale]])
+    return cv2.warpAffine(astronaut(), affine, (1920, 1080), flags=cv2.INTER_LINEAR, borderValue=(40, 40, 40))
 
 
 def to_frames(images: list[np.ndarray]) -> torch.Tensor:

@@ -22,8 +22,7 @@ import zipfile
 import numpy as np
 import pytest
 
-onnx = pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
+import onnx
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from latentsync_core.errors import BadInputError, MissingModelError  # noqa: E402

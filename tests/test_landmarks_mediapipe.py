@@ -12,11 +12,10 @@ import cv2
 import numpy as np
 import pytest
 
-pytest.importorskip("mediapipe")
-
 from latentsync_core.errors import BadInputError, MissingDependencyError  # noqa: E402
 from latentsync_core.face.landmarks import BACKENDS, FaceFilter, get_backend  # noqa: E402
 from latentsync_core.face.landmarks.mediapipe_backend import MEDIAPIPE_478, MediaPipeBackend  # noqa: E402
+from tests.clips import closeup_1080p  # noqa: E402
 
 ASTRONAUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "astronaut.png")
 
@@ -171,3 +170,31 @@ def test_registry_names():
     assert BACKENDS == ["mediapipe", "insightface", "face_alignment"]
     with pytest.raises(BadInputError, match="mediapipe, insightface, face_alignment"):
         get_backend("dlib")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts native threads through Linux /proc")
+def test_close_frees_the_native_graphs(image):
+    """Each open MediaPipe graph holds native threads; closed backends leave none behind."""
+    def threads() -> int:
+        return len(os.listdir("/proc/self/task"))
+
+    counts = []
+    for _ in range(4):
+        with MediaPipeBackend() as backend:
+            assert len(backend.detect(image)) == 1
+            open_threads = threads()
+        counts.append(threads())
+    assert open_threads > counts[-1], "the graphs were expected to run threads while open"
+    assert counts[-1] == counts[0], f"native threads grew across runs: {counts}"
+
+
+@pytest.mark.parametrize("face_width", [250, 700, 1500])
+def test_faces_of_1080p_shots_are_found_from_medium_to_extreme_close_up(face_width):
+    """1500 px: the face is cut by the frame edges and the full-range detector misses it."""
+    frame = closeup_1080p(face_width)
+    with MediaPipeBackend() as backend:
+        faces = backend.detect(frame)
+    assert len(faces) == 1
+    left, right, nose = faces[0].anchors
+    assert left[0] < nose[0] < right[0] and nose[1] > max(left[1], right[1])
+    assert abs(nose[0] - 960) < 0.1 * face_width, f"nose x {nose[0]:.0f} far from the face centre"

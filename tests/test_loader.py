@@ -14,11 +14,8 @@ import shutil
 import pytest
 import torch
 
-pytest.importorskip("latentsync_core.lipsync.checkpoints", reason="needs the UNet checkpoint loader (unet branch)")
-pytest.importorskip("latentsync_core.lipsync.whisper", reason="needs the Whisper encoder (audio branch)")
-unet_fixtures = pytest.importorskip("unet_fixtures", reason="needs tests/unet_fixtures.py (unet branch)")
-whisper_checkpoint = pytest.importorskip("whisper_checkpoint", reason="needs tests/whisper_checkpoint.py (audio branch)")
-
+import unet_fixtures
+import whisper_checkpoint
 from latentsync_core.errors import BadInputError  # noqa: E402
 from latentsync_core.files.model_files import ModelRequest, resolve_paths  # noqa: E402
 from latentsync_core.lipsync.model_loader import load_models  # noqa: E402

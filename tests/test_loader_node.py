@@ -34,8 +34,9 @@ def comfy_env(tmp_path_factory):
 
 
 def _write_models(base):
-    unet_fixtures = pytest.importorskip("unet_fixtures")
-    whisper_checkpoint = pytest.importorskip("whisper_checkpoint")
+    import unet_fixtures
+    import whisper_checkpoint
+
     folder = base / "latentsync" / "LatentSync-1.6"
     (folder / "whisper").mkdir(parents=True, exist_ok=True)
     state = unet_fixtures.reference_weights(unet_fixtures.reference_key_shapes("tiny"), 7)

@@ -32,10 +32,9 @@ import pytest
 import torch
 
 from latentsync_core.lipsync.sampler import SamplerSettings, sample_video
+import unet_fixtures
+from latentsync_core.lipsync import unet as unet_module
 from sampler_fixtures import DATA, parity_embeddings, parity_faces, sample_grid, tiny_vae
-
-unet_module = pytest.importorskip("latentsync_core.lipsync.unet", reason="needs latentsync_core.lipsync.unet (UNet branch)")
-unet_fixtures = pytest.importorskip("unet_fixtures", reason="needs tests/unet_fixtures.py (UNet branch)")
 
 TOLERANCE = 1e-4
 

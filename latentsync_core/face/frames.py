@@ -16,7 +16,7 @@ MIN_FACE_FRAME_SIDE = 32
 
 
 def as_rgb_frames(frames: torch.Tensor, what: str = "images") -> torch.Tensor:
-    """Return ``[N, H, W, 3]`` float32 frames (a view where possible, no copy).
+    """Return ``[N, H, W, 3]`` float32 frames on the CPU (a view where possible, no copy).
 
     Accepts a single ``[H, W, C]`` image, grayscale (C=1, repeated to RGB) and
     RGBA (C=4, alpha dropped). Anything else raises :class:`BadInputError`.
@@ -39,6 +39,8 @@ def as_rgb_frames(frames: torch.Tensor, what: str = "images") -> torch.Tensor:
         raise BadInputError(
             f"{what}: expected 1 (gray), 3 (RGB) or 4 (RGBA) channels last, got {channels} (shape {tuple(frames.shape)})."
         )
+    if frames.device.type != "cpu":  # a GPU IMAGE: the face work below runs on the CPU (numpy, OpenCV)
+        frames = frames.cpu()
     return frames if frames.dtype == torch.float32 else frames.float()
 
 

@@ -18,17 +18,13 @@ from .unet import LatentSyncUNetConfig
 from .vae import vae_from_state_dict
 from .whisper import load_whisper
 
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-"""Names of the dtypes a user can choose."""
-
-
 @dataclass(frozen=True)
 class LatentSyncModels:
     """UNet and Whisper encoder, in eval mode.
 
     Attributes:
         unet: ``LatentSyncUNet`` in ``dtype``.
-        whisper: ``WhisperAudioEncoder``, float16 when ``dtype`` is float16, else float32.
+        whisper: ``WhisperAudioEncoder`` in ``whisper_dtype``.
         version: "1.5"/"1.6".
         config: the UNet architecture; ``config.resolution`` is the face size (256 / 512).
         dtype: the UNet's dtype.
@@ -47,6 +43,7 @@ def load_models(
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
     unet_config: LatentSyncUNetConfig | None = None,
+    whisper_dtype: torch.dtype | None = None,
 ) -> LatentSyncModels:
     """Load the UNet (layout and version checked) and the Whisper encoder onto ``device``.
 
@@ -57,12 +54,14 @@ def load_models(
         device: where the models are placed.
         dtype: UNet dtype; Whisper runs in float16 when this is float16, else in float32.
         unet_config: an architecture other than the version's released one (tests).
+        whisper_dtype: Whisper's dtype; None: float16 when ``dtype`` is float16, else float32.
     """
     version = identify_version(paths.unet, version)
     config = unet_config or CONFIGS[version]()
     # The version is settled: load against its config without identifying it again (hashing 5 GB).
     loaded = load_unet(paths.unet, None, config=config, device=device, dtype=dtype)
-    whisper_dtype = torch.float16 if dtype == torch.float16 else torch.float32
+    if whisper_dtype is None:
+        whisper_dtype = torch.float16 if dtype == torch.float16 else torch.float32
     whisper = load_whisper(paths.whisper, device=device, dtype=whisper_dtype)
     return LatentSyncModels(unet=loaded.unet, whisper=whisper, version=version, config=config, dtype=dtype)
 

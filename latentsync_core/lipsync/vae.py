@@ -8,11 +8,13 @@ such a file (or a diffusers-layout one) and loads it strictly into ``Autoencoder
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from typing import Callable, Mapping
 
 import torch
 from diffusers import AutoencoderKL
 from diffusers.loaders.single_file_utils import convert_ldm_vae_checkpoint
+from diffusers.models.autoencoders.vae import DecoderOutput, DiagonalGaussianDistribution
+from diffusers.models.modeling_outputs import AutoencoderKLOutput
 
 from ..errors import BadInputError, MissingModelError
 from ..files.model_files import VAE, official_file
@@ -124,3 +126,37 @@ def load_vae(
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
         state_dict = state_dict.get("state_dict", state_dict)
     return vae_from_state_dict(state_dict, config, device, dtype, source=f"'{os.path.basename(path)}'")
+
+
+FramesPerCall = Callable[[str, torch.Size], int]
+"""``frames_per_call(kind, shape)``: how many frames of an ``"encode"`` / ``"decode"`` input of ``shape`` to run at once."""
+
+
+class SubBatchedVAE(torch.nn.Module):
+    """An ``AutoencoderKL`` run in sub-batches, on its own device, with results on the caller's device.
+
+    ``encode(x).latent_dist`` is the posterior of the whole batch (the moments of every sub-batch joined),
+    so ``.sample(generator)`` draws one noise tensor for all frames, as one ``AutoencoderKL.encode`` call
+    would: sub-batching changes neither the random numbers nor their order. ``decode(z).sample`` joins
+    the decoded sub-batches. Inputs move to the VAE's device (ComfyUI's ``--cpu-vae``) and outputs back.
+    """
+
+    def __init__(self, vae: AutoencoderKL, frames_per_call: FramesPerCall) -> None:
+        super().__init__()
+        self.vae = vae
+        self.frames_per_call = frames_per_call
+
+    def _run(self, kind: str, x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        device = next(self.vae.parameters()).device
+        step = max(1, int(self.frames_per_call(kind, x.shape)))
+        parts = [fn(x[i:i + step].to(device)).to(x.device) for i in range(0, x.shape[0], step)]
+        return torch.cat(parts)
+
+    def encode(self, x: torch.Tensor) -> AutoencoderKLOutput:
+        """``(f, 3, R, R)`` -> posterior over ``(f, 4, R/8, R/8)`` latents (unscaled)."""
+        moments = self._run("encode", x, lambda part: self.vae.encode(part).latent_dist.parameters)
+        return AutoencoderKLOutput(latent_dist=DiagonalGaussianDistribution(moments))
+
+    def decode(self, z: torch.Tensor) -> DecoderOutput:
+        """``(f, 4, h, w)`` unscaled latents -> ``.sample`` ``(f, 3, 8h, 8w)``."""
+        return DecoderOutput(sample=self._run("decode", z, lambda part: self.vae.decode(part).sample))

@@ -5,7 +5,7 @@ licence); this package loads weights safely and calls the networks correctly.
 Nothing here imports ComfyUI.
 """
 from .face_restorer import CODEFORMER, GFPGAN, FaceRestorer
-from .loader import default_dtype, load_face_restorer, read_state_dict, restorer_from_state_dict
+from .loader import default_dtype, load_face_restorer, read_state_dict, restorer_activation_bytes, restorer_from_state_dict
 from .model_files import FOLDER_NAME, RESTORER_FILES, RestorerFile
 from .selection import frames_needing_restore, restore_selected
 
@@ -21,5 +21,6 @@ __all__ = [
     "load_face_restorer",
     "read_state_dict",
     "restore_selected",
+    "restorer_activation_bytes",
     "restorer_from_state_dict",
 ]

@@ -15,6 +15,7 @@ import torch
 
 from ..errors import BadInputError, MissingDependencyError
 from ..files.weights import load_weights
+from ..lipsync.dtypes import bf16_native
 
 from .face_restorer import CODEFORMER, GFPGAN, FaceRestorer
 
@@ -99,11 +100,27 @@ def load_face_restorer(
 
 
 def default_dtype(device: torch.device | str) -> torch.dtype:
-    """bfloat16 on a CUDA device that supports it, else float32.
+    """bfloat16 on a CUDA device that runs it natively (compute capability >= 8.0), else float32.
 
+    ``torch.cuda.is_bf16_supported()`` is also true on older cards, where bfloat16 is emulated and slow.
     On CPU bfloat16 gave no reliable speed-up in ``bench/bench_restorers.py`` and costs precision.
+    float16 is never used: both networks overflow in it.
     """
     device = torch.device(device)
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+    if device.type == "cuda" and bf16_native(device):
         return torch.bfloat16
     return torch.float32
+
+
+ACTIVATION_BYTES_PER_FACE = {GFPGAN: 0, CODEFORMER: 0}
+"""Peak activation bytes of one float32 forward pass per 512 px face, measured on the CPU by
+``bench/activation_memory.py`` (storages alive during the pass, counted by a ``TorchDispatchMode``)."""
+
+
+def restorer_activation_bytes(size: int, faces: int, dtype: torch.dtype, margin: float = 1.5) -> int:
+    """Bytes to keep free for restoring ``faces`` crops of ``size`` px (the larger network's figure).
+
+    ``margin`` covers GPU kernel workspaces the CPU count does not see.
+    """
+    per_face = max(ACTIVATION_BYTES_PER_FACE.values()) * (size / 512) ** 2
+    return int(margin * per_face * faces * dtype.itemsize / 4)

@@ -72,6 +72,8 @@ class ComfyUIServer:
     python: str
     base: str
     pycache_dir: str
+    extra_args: tuple[str, ...] = ()
+    """More ``main.py`` flags (``--lowvram``, ``--novram``, ``--cpu-vae``, ...)."""
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     start_seconds: float = 0.0
@@ -95,7 +97,7 @@ class ComfyUIServer:
             self.python, os.path.join(self.comfyui_path, "main.py"),
             "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
             "--disable-auto-launch", "--base-directory", self.base,
-            "--database-url", f"sqlite:///{database}",
+            "--database-url", f"sqlite:///{database}", *self.extra_args,
         ]
 
     def start(self, timeout: float) -> None:

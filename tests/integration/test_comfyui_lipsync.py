@@ -138,9 +138,13 @@ def write_models(models: str) -> None:
     save_file({k: v.contiguous() for k, v in _ldm_state_dict(vae).items()}, os.path.join(models, "vae", VAE_FILE))
 
 
-@pytest.fixture(scope="module")
-def lipsync_server(tmp_path_factory: pytest.TempPathFactory):
-    """A ComfyUI server of its own with the random models and the tiny-UNet sitecustomize."""
+MEMORY_MODES = [(), ("--cpu-vae",), ("--lowvram",), ("--novram",)]
+"""Server flags the workflow must run under: ComfyUI's default, its VAE on the CPU, low and no VRAM modes."""
+
+
+@pytest.fixture(scope="module", params=MEMORY_MODES, ids=lambda flags: " ".join(flags) or "default")
+def lipsync_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    """A ComfyUI server of its own (started with ``request.param`` flags), the random models and the tiny-UNet sitecustomize."""
     base = str(tmp_path_factory.mktemp("comfyui_lipsync"))
     make_base_dir(base, PACK_DIR)
     write_models(os.path.join(base, "models"))
@@ -153,6 +157,7 @@ def lipsync_server(tmp_path_factory: pytest.TempPathFactory):
         python=os.environ.get("COMFYUI_PYTHON", sys.executable),
         base=base,
         pycache_dir=os.environ.get("COMFYUI_PYCACHE", os.path.join(tempfile.gettempdir(), "comfyui-latentsync-pycache")),
+        extra_args=request.param,
     )
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PYTHONPATH", os.pathsep.join(p for p in (site, os.environ.get("PYTHONPATH")) if p))

@@ -43,6 +43,10 @@ class LandmarkBackend(Protocol):
         """Return every face in ``frame`` (``(H, W, 3)`` uint8 RGB), any order."""
         ...
 
+    def close(self) -> None:
+        """Free the models and native graphs (``contextlib.closing`` it); :meth:`detect` reopens them."""
+        ...
+
 
 def check_frame(frame: np.ndarray) -> None:
     """Raise :class:`BadInputError` unless ``frame`` is a non-empty ``(H, W, 3)`` uint8 array."""

@@ -87,6 +87,11 @@ class FaceAlignmentBackend:
             self._model = fa.FaceAlignment(kind, device=self.device, flip_input=False)
         return self._model
 
+    def close(self) -> None:
+        """Drop the face_alignment model (and its GPU memory); :meth:`detect` reloads it."""
+        with self._lock:
+            self._model = None
+
     def detect(self, frame: np.ndarray) -> list[FaceLandmarks]:
         """Faces in ``frame`` (``(H, W, 3)`` uint8 RGB), in detector order."""
         check_frame(frame)

@@ -164,6 +164,11 @@ class InsightFaceOnnxBackend:
                 self._landmarker = Landmark106(create_session(os.path.join(self.model_dir, LANDMARK_FILE), self.device))
             return self._detector, self._landmarker
 
+    def close(self) -> None:
+        """Drop the onnxruntime sessions (and their GPU memory); :meth:`detect` reopens them."""
+        with self._lock:
+            self._detector = self._landmarker = None
+
     def detect(self, frame: np.ndarray) -> list[FaceLandmarks]:
         """Faces in ``frame`` (``(H, W, 3)`` uint8 RGB), best detector score first.
 

@@ -1,7 +1,10 @@
-"""MediaPipe Face Mesh landmarks: the default, offline backend (no model download).
+"""MediaPipe Face Mesh landmarks: the default backend.
 
-Uses ``mediapipe.solutions.face_mesh`` of mediapipe 0.10.21, which bundles its
-models: 468 mesh points + 10 iris points (``refine_landmarks``) = 478 points.
+468 mesh points + 10 iris points = 478 points, from whichever mediapipe is
+installed (see :mod:`.mesh_engine`): 0.10.21's ``mp.solutions`` with bundled models
+(Python <= 3.12), or the Tasks ``FaceLandmarker`` of later releases, whose
+``face_landmarker.task`` is read from ``model_dir`` (downloaded on first use when
+``download`` is on). Both give the same mesh, so the same anchor mapping.
 
 Anchor mapping onto the points LatentSync takes from InsightFace's 106-point
 model (image-left = the subject's right side in an upright, unmirrored face;
@@ -49,17 +52,13 @@ smoothing, as LatentSync smooths its per-frame InsightFace landmarks.
 from __future__ import annotations
 
 import threading
-import warnings
-from typing import Any
 
 import numpy as np
 
-from ...errors import MissingDependencyError
 from .anchors import AnchorIndices, extent_box
 from .base import FaceLandmarks, check_frame
+from .mesh_engine import MeshEngine, open_mesh_engine
 from .selection import FaceFilter
-
-MEDIAPIPE_INSTALL = "pip install --no-deps mediapipe==0.10.21"
 
 MEDIAPIPE_478 = AnchorIndices(
     left_brow=(70, 63, 105, 66, 107),
@@ -67,20 +66,6 @@ MEDIAPIPE_478 = AnchorIndices(
     nose=(5, 1, 98, 327),
     mouth=(61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146),
 )
-
-def import_mediapipe() -> Any:
-    """Import mediapipe or raise :class:`MissingDependencyError` with the install command."""
-    try:
-        import mediapipe
-    except ImportError as exc:
-        raise MissingDependencyError("mediapipe", "The MediaPipe landmark backend", MEDIAPIPE_INSTALL) from exc
-    return mediapipe
-
-
-def _mesh_points(mesh: Any, width: int, height: int) -> np.ndarray:
-    """``(478, 2)`` pixel coordinates (integers at pixel centres) of one normalised mesh."""
-    scale = np.array([width, height], dtype=np.float64)
-    return np.array([(p.x, p.y) for p in mesh.landmark], dtype=np.float64) * scale - 0.5
 
 
 def square_crop(frame: np.ndarray, box: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
@@ -104,12 +89,13 @@ def square_crop(frame: np.ndarray, box: np.ndarray, factor: float) -> tuple[np.n
 class MediaPipeBackend:
     """478-point MediaPipe Face Mesh landmarks.
 
-    Static mode (default) is two-stage: MediaPipe's full-range face detector
-    (``model_selection=1``, finds faces down to about 8% of the frame width) boxes
-    the faces, then Face Mesh runs on a square crop ``CROP_FACTOR`` times the box
-    around each. Face Mesh alone on the whole frame uses the short-range detector,
-    which misses faces narrower than about a fifth of the frame (most faces in a
-    1080p shot that is not a close-up).
+    Static mode (default) is two-stage: the engine's detector finds the faces in the
+    whole frame (mediapipe 0.10.21: the full-range face detector, ``model_selection=1``,
+    faces down to about 8% of the frame width; Tasks: see :mod:`.mediapipe_tasks`),
+    then Face Mesh runs on a square crop ``CROP_FACTOR`` times the box around each.
+    Face Mesh alone on the whole frame uses
+    the short-range detector, which misses faces narrower than about a fifth of the
+    frame (most faces in a 1080p shot that is not a close-up).
 
     Args:
         max_faces: most faces returned per frame (the highest detector scores).
@@ -118,8 +104,10 @@ class MediaPipeBackend:
         tracking: MediaPipe video mode on the whole frame (see module doc); False
             detects afresh in every frame.
         face_filter: drop faces it rejects; ``None`` keeps every face.
-        device: accepted for a uniform backend interface; MediaPipe's Python
-            solutions run on the CPU.
+        model_dir: folder of ``face_landmarker.task`` for the Tasks engine (default
+            ``./models/mediapipe``); unused with mediapipe 0.10.21's bundled models.
+        download: fetch ``face_landmarker.task`` into ``model_dir`` when it is missing.
+        device: accepted for a uniform backend interface; MediaPipe runs on the CPU.
     """
 
     name = "mediapipe"
@@ -132,6 +120,8 @@ class MediaPipeBackend:
         min_tracking_confidence: float = 0.5,
         tracking: bool = False,
         face_filter: FaceFilter | None = None,
+        model_dir: str | None = None,
+        download: bool = True,
         device: str = "cpu",
     ) -> None:
         self.max_faces = max_faces
@@ -139,41 +129,36 @@ class MediaPipeBackend:
         self.min_tracking_confidence = min_tracking_confidence
         self.tracking = tracking
         self.face_filter = face_filter
+        self.model_dir = model_dir
+        self.download = download
         self.device = device
-        self._graphs: dict[str, Any] = {}
+        self._engine: MeshEngine | None = None
         self._lock = threading.Lock()
 
-    def _graph(self, kind: str) -> Any:
-        """The MediaPipe graph ``"detector"``, ``"mesh"`` or ``"tracker"``, made on first use.
+    def _mesh_engine(self) -> MeshEngine:
+        """The mesh engine, opened on first use. The caller holds the lock."""
+        if self._engine is None:
+            self._engine = open_mesh_engine(
+                self.max_faces, self.min_detection_confidence, self.min_tracking_confidence, self.model_dir, self.download
+            )
+        return self._engine
 
-        The caller holds the lock.
-        """
-        if kind not in self._graphs:
-            mp = import_mediapipe()
-            with warnings.catch_warnings():
-                # mediapipe 0.10.21 calls a protobuf API that protobuf >= 5 marks deprecated.
-                warnings.simplefilter("ignore", DeprecationWarning)
-                if kind == "detector":
-                    graph = mp.solutions.face_detection.FaceDetection(
-                        model_selection=1, min_detection_confidence=self.min_detection_confidence
-                    )
-                else:
-                    graph = mp.solutions.face_mesh.FaceMesh(
-                        static_image_mode=kind == "mesh",
-                        max_num_faces=2 if kind == "mesh" else self.max_faces,
-                        refine_landmarks=True,
-                        min_detection_confidence=self.min_detection_confidence,
-                        min_tracking_confidence=self.min_tracking_confidence,
-                    )
-            self._graphs[kind] = graph
-        return self._graphs[kind]
+    def close(self) -> None:
+        """Free MediaPipe's native graphs (and tracking state); the next frame reopens them."""
+        with self._lock:
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
 
     def reset(self) -> None:
         """Forget tracking state and free the graphs; the next frame starts fresh."""
-        with self._lock:
-            for graph in self._graphs.values():
-                graph.close()
-            self._graphs.clear()
+        self.close()
+
+    def __enter__(self) -> MediaPipeBackend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def detect(self, frame: np.ndarray) -> list[FaceLandmarks]:
         """Faces in ``frame`` (``(H, W, 3)`` uint8 RGB), largest first.
@@ -200,27 +185,19 @@ class MediaPipeBackend:
 
     def _track(self, frame: np.ndarray) -> list[tuple[np.ndarray, float]]:
         """Video-mode Face Mesh on the whole frame."""
-        result = self._graph("tracker").process(frame)
-        height, width = frame.shape[:2]
-        return [(_mesh_points(mesh, width, height), 1.0) for mesh in result.multi_face_landmarks or []]
+        return [(points, 1.0) for points in self._mesh_engine().track(frame)]
 
     def _detect_static(self, frame: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """Full-range detection, then Face Mesh on a crop around each detected face."""
-        height, width = frame.shape[:2]
-        detections = self._graph("detector").process(frame).detections or []
-        detections = sorted(detections, key=lambda d: -d.score[0])[: self.max_faces]
+        """Detection on the whole frame, then Face Mesh on a crop around each detected face."""
+        engine = self._mesh_engine()
         found = []
-        for detection in detections:
-            rel = detection.location_data.relative_bounding_box
-            x1, y1 = rel.xmin * width, rel.ymin * height
-            box = np.array([x1, y1, x1 + rel.width * width, y1 + rel.height * height])
-            crop, offset = square_crop(frame, box, self.CROP_FACTOR)
-            meshes = self._graph("mesh").process(crop).multi_face_landmarks or []
+        for face in engine.find_faces(frame):
+            crop, offset = square_crop(frame, face.box, self.CROP_FACTOR)
+            meshes = engine.mesh(crop)
             if not meshes:
                 continue
             # The crop may show a neighbouring face too: keep the mesh centred nearest the box.
-            centre = (box[:2] + box[2:]) / 2 - offset
-            candidates = [_mesh_points(mesh, crop.shape[1], crop.shape[0]) for mesh in meshes]
-            points = min(candidates, key=lambda p: float(np.linalg.norm(p.mean(axis=0) - centre)))
-            found.append((points + offset, float(detection.score[0])))
+            centre = (face.box[:2] + face.box[2:]) / 2 - offset
+            points = min(meshes, key=lambda p: float(np.linalg.norm(p.mean(axis=0) - centre)))
+            found.append((points + offset, face.score))
         return found

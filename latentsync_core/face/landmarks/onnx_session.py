@@ -1,9 +1,16 @@
-"""onnxruntime sessions on a chosen device (CPU, or CUDA when the GPU runtime is there)."""
+"""onnxruntime sessions on a chosen device (CPU, or CUDA when the GPU runtime is there).
+
+onnxruntime is optional (only the InsightFace backend uses it) and is never
+installed by the pack: ``onnxruntime`` and ``onnxruntime-gpu`` are both imported as
+``onnxruntime``, and installing one next to the other breaks the packs that use it.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 from ...errors import MissingDependencyError
+
+ONNXRUNTIME_INSTALL = "pip install onnxruntime (CPU), or pip install onnxruntime-gpu (CUDA); install only one of the two"
 
 
 def import_onnxruntime() -> Any:
@@ -11,7 +18,7 @@ def import_onnxruntime() -> Any:
     try:
         import onnxruntime
     except ImportError as exc:
-        raise MissingDependencyError("onnxruntime", "The InsightFace landmark backend") from exc
+        raise MissingDependencyError("onnxruntime", "The InsightFace landmark backend", ONNXRUNTIME_INSTALL) from exc
     return onnxruntime
 
 
