@@ -23,8 +23,8 @@ from latentsync_core import cli
 from latentsync_core.errors import BadInputError
 from latentsync_core.lipsync.audio import embed_audio_for_video
 from latentsync_core.lipsync.checkpoints import load_unet
-from latentsync_core.lipsync.whisper import WhisperAudioEncoder, load_whisper
-from latentsync_core.restorers import load_face_restorer
+from latentsync_core.lipsync.whisper import load_whisper
+from test_audio import small_encoder  # noqa: F401 - fixture
 from test_cli import assert_one_line_error
 from test_video_io import assert_same_frames, decode_video, frame_times
 
@@ -54,7 +54,7 @@ def test_video_corpus_through_enhance(folder, capsys, case):
         assert_one_line_error(err, "bad input", src.name, *corpus.UNREADABLE[case])
         assert sorted(os.listdir(folder)) == before  # no output, no partial file
         return
-    assert code == cli.EXIT_OK, err
+    assert code == cli.EXIT_OK and err == "", err  # --quiet: nothing on stderr
     assert sorted(os.listdir(folder)) == sorted(before + [out.name])
     with av.open(os.fspath(src)) as container:
         ref = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
@@ -97,13 +97,6 @@ def read_audio(path: Path) -> tuple[torch.Tensor, int]:
         chunks = [f.to_ndarray().reshape(-1, channels).T for f in container.decode(stream)]
     wave = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.int16)
     return torch.from_numpy(wave.astype(np.float32) / 32768.0)[None], rate
-
-
-@pytest.fixture(scope="module")
-def small_encoder() -> WhisperAudioEncoder:
-    torch.manual_seed(0)
-    dims = {"n_mels": 80, "n_audio_ctx": 1500, "n_audio_state": 32, "n_audio_head": 2, "n_audio_layer": 1}
-    return WhisperAudioEncoder(dims).eval()
 
 
 @pytest.mark.parametrize("case", list(corpus.AUDIO))
