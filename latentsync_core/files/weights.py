@@ -26,7 +26,7 @@ def load_weights(path: str, what: str, fix: str, mmap: bool = False) -> object:
             warnings.simplefilter("ignore", UserWarning)
             return _load(path, mmap)
     except pickle.UnpicklingError as err:
-        if "weights only" in str(err).lower() or "weights_only" in str(err).lower():
+        if "GLOBAL" in str(err):  # the weights-only unpickler met a class or function to call
             raise BadInputError(
                 f"Refused to load {what} '{path}': it contains Python objects besides tensors, so loading it "
                 f"could run code. {fix}"
