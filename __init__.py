@@ -5,6 +5,9 @@ the pack is reached by relative imports; nothing is added to ``sys.path``, so th
 names never clash with other packs'. Imported outside ComfyUI (tests, the command line), it
 registers nothing.
 """
+WEB_DIRECTORY = "./web"
+"""Frontend extension: shows the quality report table on its node."""
+
 if __package__:
     try:
         from .nodes import comfy_entrypoint
@@ -12,4 +15,4 @@ if __package__:
         if exc.name is None or not exc.name.startswith("comfy"):
             raise
     else:
-        __all__ = ["comfy_entrypoint"]
+        __all__ = ["comfy_entrypoint", "WEB_DIRECTORY"]

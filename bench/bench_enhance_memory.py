@@ -8,11 +8,17 @@ command on each in its own process and prints each peak RSS (the child's
 ``ru_maxrss``) and their ratio. The picture is ``tests/data/astronaut.png``
 panning slowly across the frame, so every frame has a face to align.
 
+``--superres`` defaults to the command's default, GFPGAN: without
+``--models-dir`` a GFPGAN v1.4 file with random weights (spandrel's
+architecture, seed 0) is written to the temporary folder; ``--superres none``
+measures align + paste only.
+
 Run from the repository root (the clips and outputs go to a temporary folder,
 removed at the end)::
 
     python bench/bench_enhance_memory.py [--frames 150 1500] [--size 1280x720]
-        [--superres none] [--models-dir DIR] [--window 32] [--preset veryfast]
+        [--superres GFPGAN|CodeFormer|both|none] [--sr_ratio R] [--models-dir DIR]
+        [--window 32] [--preset veryfast]
 """
 from __future__ import annotations
 
@@ -61,6 +67,15 @@ def write_clip(path: str, frames: int, width: int, height: int) -> None:
         container.mux(audio.encode(None))
 
 
+def write_random_gfpgan(folder: str) -> None:
+    """``folder/GFPGANv1.4.pth``: the GFPGAN v1.4 architecture with random weights, in the official layout."""
+    import torch
+    from spandrel.architectures.GFPGAN import GFPGAN
+
+    torch.manual_seed(0)
+    torch.save({"params_ema": GFPGAN().state_dict()}, os.path.join(folder, "GFPGANv1.4.pth"))
+
+
 def run_enhance(args: list[str]) -> tuple[int, float, int]:
     """Run the command in a child; return ``(exit code, seconds, peak RSS in bytes)``."""
     start = time.perf_counter()
@@ -74,17 +89,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Peak RSS of enhance on a short and a long clip.")
     parser.add_argument("--frames", type=int, nargs=2, default=[150, 1500])
     parser.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT")
-    parser.add_argument("--superres", default="none")
-    parser.add_argument("--models-dir", default=None)
+    parser.add_argument("--superres", default="GFPGAN")
+    parser.add_argument("--sr_ratio", default=None, help="passed to the command (default: the command's)")
+    parser.add_argument("--models-dir", default=None, help="default: a random-weight GFPGAN v1.4 in a temporary folder")
     parser.add_argument("--window", type=int, default=32)
     parser.add_argument("--preset", default="veryfast", help="x264 preset of the outputs")
     opts = parser.parse_args()
     width, height = (int(v) for v in opts.size.lower().split("x"))
     extra = ["--superres", opts.superres, "--window", str(opts.window), "--preset", opts.preset, "--device", "cpu"]
-    if opts.models_dir:
-        extra += ["--models-dir", opts.models_dir]
+    if opts.sr_ratio is not None:
+        extra += ["--sr_ratio", opts.sr_ratio]
     rss = []
     with tempfile.TemporaryDirectory() as tmp:
+        if opts.models_dir:
+            extra += ["--models-dir", opts.models_dir]
+        elif opts.superres == "GFPGAN":
+            write_random_gfpgan(tmp)
+            extra += ["--models-dir", tmp]
         for n in opts.frames:
             src, out = os.path.join(tmp, f"in_{n}.mp4"), os.path.join(tmp, f"out_{n}.mp4")
             write_clip(src, n, width, height)
@@ -94,7 +115,7 @@ def main() -> None:
             rss.append(peak)
             print(f"{n:5d} frames {width}x{height}: peak RSS {peak / 2**20:7.1f} MiB, {seconds:6.1f} s ({n / seconds:.2f} frames/s)")
     print(f"ratio {opts.frames[1]}/{opts.frames[0]} frames: peak RSS x{rss[1] / rss[0]:.3f} "
-          f"(superres {opts.superres}, window {opts.window})")
+          f"(superres {opts.superres}, sr_ratio {opts.sr_ratio or 'default'}, window {opts.window})")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@ For LatentSync 1.5 @ 256 px and 1.6 @ 512 px at real size (``--tiny``: the tiny 
   without and with DeepCache, in fp32, fp16 and bf16 (bf16 only where the GPU runs it natively);
 * peak VRAM of each run (``torch.cuda.max_memory_allocated``; "n/a" on the CPU);
 * max |fp16 - fp32| and |bf16 - fp32| of the decoded faces (values in [0, 1]);
-* GFPGAN and CodeFormer milliseconds per 512 px face (fp32 and bf16 where native);
+* GFPGAN and CodeFormer milliseconds per 512 px face (fp32 and bf16 where native; ``--tiny``: a narrow
+  GFPGAN at 64 px);
 * with ``--comfyui PATH``: the fp16 run again with the models under ComfyUI's model management
-  started as ``--lowvram`` (``load_models_gpu`` with the pack's ``memory_required`` estimate).
+  started as ``--lowvram``, loaded as the nodes load them (``nodes/patcher.py:load_fully`` with the
+  ``memory_required`` estimate).
 
 GPU use: one device (``--device``, default ``cuda`` when present), one model at a time, freed between
 configurations; about 5 GB of weights for 1.6 in fp32 plus activations. Expected to take well under 5
@@ -19,10 +21,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
+import importlib.util
 import os
 import sys
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -35,6 +40,7 @@ from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet  # noq
 from latentsync_core.lipsync.vae import SD_VAE_CONFIG, TINY_VAE_CONFIG, build_vae  # noqa: E402
 
 FPS = 25.0
+PACK = "comfyui_latentsync"
 DEEP_CACHE_INTERVAL = 3
 
 
@@ -110,29 +116,48 @@ def check_sampler(case: Case, device: torch.device) -> None:
     del vae
 
 
-def check_restorers(device: torch.device, faces: int) -> None:
+def restorer_builds(tiny: bool) -> list[tuple[str, int, Callable[[], torch.nn.Module]]]:
+    """(name, face size, constructor): the real GFPGAN v1.4 and CodeFormer at 512 px; tiny: a narrow GFPGAN
+    at 64 px only (CodeFormer's VQ autoencoder is fixed at 512 px and takes a minute on a CPU)."""
     from spandrel.architectures.GFPGAN import GFPGAN
+
+    if tiny:
+        return [("GFPGAN-tiny", 64, lambda: GFPGAN(out_size=64, num_style_feat=64, channel_multiplier=1, narrow=0.25))]
     from spandrel_extra_arches.architectures.CodeFormer import CodeFormer
 
-    for name, build in (("GFPGAN", GFPGAN), ("CodeFormer", CodeFormer)):
+    return [("GFPGAN", 512, GFPGAN), ("CodeFormer", 512, CodeFormer)]
+
+
+def check_restorers(device: torch.device, faces: int, tiny: bool) -> None:
+    for name, size, build in restorer_builds(tiny):
         net = build().eval().to(device)
         for dtype in [torch.float32] + ([torch.bfloat16] if device.type == "cuda" and bf16_native(device) else []):
             net = net.to(dtype)
-            x = torch.rand((faces, 3, 512, 512), device=device, dtype=dtype) * 2 - 1
+            x = torch.rand((faces, 3, size, size), device=device, dtype=dtype) * 2 - 1
             with torch.inference_mode():
-                net(x[:1])  # warm-up
+                net(x[:1])  # warm-up: first-call costs (cuDNN autotuning, allocator) out of the timing
                 _sync(device)
                 start = time.perf_counter()
                 net(x)
                 _sync(device)
             ms = (time.perf_counter() - start) * 1000 / faces
-            print(f"{name} {str(dtype)[6:]:8s} {ms:8.1f} ms per face", flush=True)
+            print(f"{name} {str(dtype)[6:]:8s} {ms:8.1f} ms per {size} px face", flush=True)
         del net
         gc.collect()
 
 
+def _pack_patcher_module():
+    """The pack's ``nodes/patcher.py``, with the pack imported as ComfyUI imports it (a package)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(PACK, os.path.join(root, "__init__.py"), submodule_search_locations=[root])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[PACK] = package
+    spec.loader.exec_module(package)
+    return importlib.import_module(f"{PACK}.nodes.patcher")
+
+
 def check_comfyui_lowvram(case: Case, comfyui_path: str, device: torch.device) -> None:
-    """The fp16 sampler with its models loaded by ComfyUI's model management in ``--lowvram`` mode."""
+    """The fp16 sampler with its models loaded as the nodes load them, by ComfyUI started ``--lowvram``."""
     sys.path.insert(0, comfyui_path)
     from comfy.cli_args import args
 
@@ -141,13 +166,14 @@ def check_comfyui_lowvram(case: Case, comfyui_path: str, device: torch.device) -
     import comfy.model_management as mm
     from comfy.model_patcher import ModelPatcher
 
+    patcher = _pack_patcher_module()
     dtype = torch.float16
     load, offload = mm.get_torch_device(), torch.device("cpu")
     unet = build_unet(case.config, dtype=dtype)
     vae = build_vae(case.vae_config)
-    patchers = [ModelPatcher(m, load_device=load, offload_device=offload) for m in (unet, vae)]
+    patchers = [ModelPatcher(patcher.PatcherHost(m), load_device=load, offload_device=offload) for m in (unet, vae)]
     memory = sampler_activation_bytes(case.resolution, case.frames, dtype, guidance=True)
-    mm.load_models_gpu(patchers, memory_required=memory, force_full_load=True)
+    patcher.load_fully(patchers, memory)
     _reset_peak(load)
     _, seconds = run_sampler(case, unet, vae, load, dtype, deep_cache=False)
     print(f"{case.name} float16 ComfyUI --lowvram {seconds / (case.frames / FPS):7.2f} s per output second, "
@@ -166,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"device {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
     for case in cases(args.tiny):
         check_sampler(case, device)
-    check_restorers(device, args.restorer_faces or (1 if args.tiny else 8))
+    check_restorers(device, args.restorer_faces or (1 if args.tiny else 8), args.tiny)
     if args.comfyui:
         for case in cases(args.tiny):
             check_comfyui_lowvram(case, args.comfyui, device)

@@ -63,11 +63,11 @@ def render_frames(image: np.ndarray) -> np.ndarray:
     return np.stack(frames)
 
 
-def speech(seconds: float) -> tuple[np.ndarray, int]:
-    """espeak-ng speech, ``(1, samples)`` float32 in -1..1, cut or padded to ``seconds``."""
+def speech(seconds: float, text: str = TEXT) -> tuple[np.ndarray, int]:
+    """espeak-ng speech of ``text``, ``(1, samples)`` float32 in -1..1, cut or padded to ``seconds``."""
     with tempfile.TemporaryDirectory() as tmp:
         wav_path = os.path.join(tmp, "speech.wav")
-        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "165", "-w", wav_path, TEXT], check=True)
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "165", "-w", wav_path, text], check=True)
         with wave.open(wav_path) as wav:
             rate = wav.getframerate()
             pcm = np.frombuffer(wav.readframes(wav.getnframes()), np.int16)

@@ -3,14 +3,14 @@ from typing_extensions import override
 
 from comfy_api.v0_0_2 import ComfyExtension, io
 
-from . import audio, face, loader, restore, sampler
+from . import audio, face, loader, quality, restore, sampler
 from .paths import register_model_folders
 
 
 class LatentSyncExtension(ComfyExtension):
     @override
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return [*face.NODES, *audio.NODES, *loader.NODES, *sampler.NODES, *restore.NODES]
+        return [*face.NODES, *audio.NODES, *loader.NODES, *sampler.NODES, *restore.NODES, *quality.NODES]
 
 
 async def comfy_entrypoint() -> LatentSyncExtension:

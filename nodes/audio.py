@@ -14,6 +14,7 @@ from ..latentsync_core.errors import MissingModelError
 from ..latentsync_core.files.model_files import WHISPER, find_official, official_file, whisper_choices
 from ..latentsync_core.lipsync.whisper import load_whisper
 
+from .patcher import load_fully
 from .paths import LATENTSYNC_FOLDER as MODEL_FOLDER
 from .precision import whisper_dtype
 from .types import CATEGORY, AudioEmbeds, Whisper
@@ -107,7 +108,7 @@ class LatentSync_LoadWhisperEmbeds(io.ComfyNode):
             n_video = int(frame_count)
         else:  # no video given: as many frames as the audio lasts, in order
             n_video, length_mode = audio_frame_count(waveform.shape[-1], sample_rate, fps), "trim"
-        mm.load_models_gpu([whisper])
+        load_fully([whisper], memory_required=0)  # one 30 s window of Whisper tiny at a time
         embeds, fitted = embed_audio_for_video(whisper.model, waveform, sample_rate, n_video, fps, length_mode)
         out_audio = {"waveform": fitted, "sample_rate": sample_rate}
         return io.NodeOutput(embeds, out_audio, int(embeds.embeddings.shape[0]))

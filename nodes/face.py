@@ -10,11 +10,12 @@ import comfy.model_management
 import comfy.utils
 from ..latentsync_core.face.colour import COLOUR_MODES
 from ..latentsync_core.face.face_align import SELECTION_MODES, FaceAligner
+from ..latentsync_core.face.landmark_cache import LandmarkCache
 from ..latentsync_core.face.landmarks import BACKENDS, get_backend
 from ..latentsync_core.face.mouth_roi import crop_mouth
 from ..latentsync_core.face.paste import PASTE_REGIONS, paste_back
 
-from .paths import insightface_dir, mediapipe_dir
+from .paths import insightface_dir, landmark_cache_dir, mediapipe_dir
 from .types import CATEGORY, Alignment, MouthROI
 
 
@@ -45,6 +46,7 @@ class FaceAlignAffine(io.ComfyNode):
                 io.Float.Input("smoothing", default=0.2, min=0.0, max=0.95, step=0.05, tooltip="Weight of the previous frame in the moving average of the face position (LatentSync uses 0.2). Higher is steadier but lags fast motion."),
                 io.Int.Input("max_gap", default=4, min=0, max=30, tooltip="Longest run of frames with a missed detection, inside one shot, that is bridged by interpolating its neighbours."),
                 io.Boolean.Input("download_models", default=False, tooltip="insightface only: download buffalo_l into models/insightface when missing."),
+                io.Boolean.Input("landmark_cache", default=True, optional=True, tooltip="Keep the detected landmarks on disk (ComfyUI/user/latentsync/landmark_cache; delete the folder to clear it) so the same frames with the same detection settings skip detection next time, even after a restart."),
             ],
             outputs=[
                 io.Image.Output("aligned_faces", display_name="aligned_faces", tooltip="Aligned faces [N,res,res,3]; gray where no face was found."),
@@ -54,7 +56,7 @@ class FaceAlignAffine(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, images, resolution, backend, face_selection, face_index, smoothing, max_gap, download_models) -> io.NodeOutput:
+    def execute(cls, images, resolution, backend, face_selection, face_index, smoothing, max_gap, download_models, landmark_cache=True) -> io.NodeOutput:
         landmarks = _backend(backend, download_models)
         aligner = FaceAligner(
             landmarks,
@@ -63,6 +65,7 @@ class FaceAlignAffine(io.ComfyNode):
             face_index=face_index,
             smoothing=smoothing,
             max_gap=max_gap,
+            cache=LandmarkCache(landmark_cache_dir()) if landmark_cache else None,
         )
         bar = comfy.utils.ProgressBar(images.shape[0])
 
@@ -114,7 +117,7 @@ class ROIPasteBlend(io.ComfyNode):
             description="Blends a (restored) mouth ROI into the aligned faces, then warps the faces back into the original "
             "frames, only where they changed, with feathered edges. Frames without a face come back unchanged.",
             inputs=[
-                io.Image.Input("images", tooltip="The original video frames the alignment was made on."),
+                io.Image.Input("images", tooltip="The original video frames the alignment was made on, or those frames upscaled (faces are then pasted at the upscaled size)."),
                 io.Image.Input("aligned_faces", tooltip="Aligned faces to put back (e.g. the lip-synced faces)."),
                 Alignment.Input("alignment", tooltip="The alignment of those faces: from Face Align, or the sampler's "
                                 "(one row per output frame, picked from the original frames)."),
@@ -122,13 +125,15 @@ class ROIPasteBlend(io.ComfyNode):
                 io.Float.Input("mask_smooth", default=0.5, min=0.0, max=1.0, step=0.05, tooltip="Feather width of the mouth and face masks: 0 is a hard edge, 1 the softest."),
                 io.Combo.Input("color_match", options=list(COLOUR_MODES), default="mean_std", tooltip="Match the mouth crop's colours to the face around it: per-channel mean/std, full histogram, or none."),
                 io.Combo.Input("region", options=list(PASTE_REGIONS), default="auto", tooltip="auto: paste only the pixels that changed (keeps the rest of the face sharp). full_face: paste the whole aligned crop, as LatentSync does."),
+                io.Image.Input("source_images", optional=True, tooltip="When `images` are the original frames upscaled (Upscale Image (using Model)): the original frames, so only what changed in each face replaces the upscaled pixels. Faces are pasted at the upscaled size either way."),
             ],
             outputs=[io.Image.Output("pasted", display_name="images", tooltip="The frames with the faces pasted back, one per aligned face.")],
         )
 
     @classmethod
-    def execute(cls, images, aligned_faces, alignment, mask_smooth, color_match, region, mouth_roi=None) -> io.NodeOutput:
-        out = paste_back(images, aligned_faces, alignment, roi=mouth_roi, mask_smooth=mask_smooth, colour_match=color_match, region=region)
+    def execute(cls, images, aligned_faces, alignment, mask_smooth, color_match, region, mouth_roi=None, source_images=None) -> io.NodeOutput:
+        out = paste_back(images, aligned_faces, alignment, roi=mouth_roi, mask_smooth=mask_smooth, colour_match=color_match,
+                         region=region, reference=source_images)
         return io.NodeOutput(out)
 
 

@@ -3,8 +3,10 @@ import os
 
 import folder_paths
 
+from ..latentsync_core.face.landmark_cache import default_cache_dir
+
 LATENTSYNC_FOLDER = "latentsync"
-MODEL_FOLDERS = (LATENTSYNC_FOLDER, "facerestore_models", "insightface", "mediapipe")
+MODEL_FOLDERS = (LATENTSYNC_FOLDER, "facerestore_models", "insightface", "mediapipe", "syncnet")
 """``facerestore_models`` is the folder facerestore_cf and ReActor users already have."""
 
 
@@ -22,3 +24,8 @@ def insightface_dir() -> str:
 def mediapipe_dir() -> str:
     """Folder of MediaPipe's ``face_landmarker.task`` (``models/mediapipe``; Tasks releases of mediapipe only)."""
     return folder_paths.get_folder_paths("mediapipe")[0]
+
+
+def landmark_cache_dir() -> str:
+    """``<ComfyUI user directory>/latentsync/landmark_cache``, or ``$LATENTSYNC_LANDMARK_CACHE`` when set."""
+    return default_cache_dir(os.path.join(folder_paths.get_user_directory(), "latentsync", "landmark_cache"))

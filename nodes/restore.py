@@ -18,6 +18,7 @@ from comfy_api.v0_0_2 import io
 
 from ..latentsync_core.files.downloads import ensure_model_file
 from ..latentsync_core.errors import BadInputError
+from ..latentsync_core.job import DEFAULT_SR_RATIO
 from ..latentsync_core.restorers import (
     CODEFORMER,
     FOLDER_NAME,
@@ -64,7 +65,7 @@ def _model_path(file_name: str, download: bool) -> str:
     known = RESTORER_FILES.get(file_name)
     if known is None:
         raise BadInputError(f"'{file_name}' is not in {folder}; pick a file that is there, or an official one.")
-    return ensure_model_file(file_name, folder, known.url, download=download)
+    return ensure_model_file(file_name, folder, known.url, download=download, sha256=known.sha256)
 
 
 class LatentSync_FaceRestoreModelLoader(io.ComfyNode):
@@ -144,12 +145,13 @@ class _RestoreNode(io.ComfyNode):
             ),
             io.Float.Input(
                 "sr_ratio",
-                default=1.0,
+                default=DEFAULT_SR_RATIO,
                 min=0.0,
                 max=16.0,
                 step=0.1,
                 tooltip="Restore a frame only when its mouth ROI was enlarged by more than this factor "
-                "(source ROI side * sr_ratio < crop side). 1: every upscaled crop; 0: every frame with a face.",
+                "(source ROI side * sr_ratio < crop side). 1: every upscaled crop; 0: every frame with a face. "
+                "Frames not restored are left exactly as they were.",
             ),
             io.Int.Input(
                 "batch_size", default=4, min=1, max=64, tooltip="Crops per network call; lower it if memory runs out."
@@ -182,7 +184,7 @@ class _RestoreNode(io.ComfyNode):
             crops = aligned_faces
             mask = np.ones(crops.shape[0], dtype=bool)
         dtype = next(restorer.net.parameters()).dtype
-        load_fully([face_restore_model.patcher], restorer_activation_bytes(crops.shape[1], batch_size, dtype))
+        load_fully([face_restore_model.patcher], restorer_activation_bytes(restorer.arch, batch_size, dtype, restorer.size))
         total = int(mask.sum())
         progress = comfy.utils.ProgressBar(total)
         restored = restore_selected(

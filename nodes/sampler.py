@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -54,7 +55,7 @@ def _vae_patcher(vae: object) -> ModelPatcher:
     return patcher
 
 
-def _vae_frames_per_call(vae: object, patcher: ModelPatcher) -> "SubBatchedVAE":
+def _vae_frames_per_call(vae: object, patcher: ModelPatcher) -> SubBatchedVAE:
     """The hosted VAE, run in as many frames per call as free memory holds by ComfyUI's own VAE estimate."""
     dtype = hosted(patcher).dtype
 
@@ -66,7 +67,7 @@ def _vae_frames_per_call(vae: object, patcher: ModelPatcher) -> "SubBatchedVAE":
     return SubBatchedVAE(hosted(patcher), frames_per_call)
 
 
-def _check_face_size(model: object, faces: torch.Tensor) -> None:
+def check_face_size(model: object, faces: torch.Tensor) -> None:
     """Faces must be the size the UNet was trained on (256 for 1.5, 512 for 1.6)."""
     config = model.get_attachment(CONFIG_ATTACHMENT) if isinstance(model, ModelPatcher) else None
     if config is None or faces.shape[1] == config.resolution:
@@ -76,6 +77,34 @@ def _check_face_size(model: object, faces: torch.Tensor) -> None:
         f"The LatentSync {version} model works on {config.resolution} px faces but the faces are {faces.shape[1]} px; "
         f"set resolution to {config.resolution} on the LatentSync Face Align node."
     )
+
+
+@dataclass(frozen=True)
+class SamplingModels:
+    """What ``sample_video`` takes, loaded on their devices."""
+
+    unet: torch.nn.Module
+    vae: SubBatchedVAE
+    device: torch.device
+    """The UNet's device (the sampler's compute device; the VAE may run elsewhere, e.g. ``--cpu-vae``)."""
+    dtype: torch.dtype
+
+
+def load_for_sampling(model: object, vae: object, resolution: int, chunk_frames: int, guidance: bool) -> SamplingModels:
+    """Load the UNet (LATENTSYNC_MODEL or bare module) and ComfyUI's VAE for sampling ``resolution`` px faces.
+
+    ``load_models_gpu`` is asked for room for the UNet's activations on a chunk of ``chunk_frames`` and the
+    VAE on one frame; the VAE then runs as many frames per call as free memory holds.
+    """
+    unet_patcher = _unet_patcher(model)
+    vae_patcher = _vae_patcher(vae)
+    unet = hosted(unet_patcher)
+    dtype = next(unet.parameters()).dtype
+    latent = resolution // VAE_DOWNSCALE
+    memory = sampler_activation_bytes(resolution, chunk_frames, dtype, guidance)
+    memory += vae.memory_used_decode((1, LATENT_CHANNELS, latent, latent), hosted(vae_patcher).dtype)
+    load_fully([unet_patcher, vae_patcher], memory)
+    return SamplingModels(unet, _vae_frames_per_call(vae, vae_patcher), torch.device(unet_patcher.load_device), dtype)
 
 
 def _frames_for_audio(faces: torch.Tensor, alignment: AlignmentRecord, embeds) -> tuple[torch.Tensor, AlignmentRecord]:
@@ -143,29 +172,19 @@ class LatentSync_Sampler(io.ComfyNode):
             deep_cache_interval=DEEP_CACHE_INTERVAL if deepcache else 0,
         )
         settings.validate()
-        _check_face_size(model, faces)
+        check_face_size(model, faces)
         frames, out_alignment = _frames_for_audio(faces, alignment, audio_embeds)
-        unet_patcher = _unet_patcher(model)
-        vae_patcher = _vae_patcher(vae)
-        unet = hosted(unet_patcher)
-        dtype = next(unet.parameters()).dtype
-        res = faces.shape[1]
-        latent = res // VAE_DOWNSCALE
-        # Room for the UNet's activations on a whole chunk and the VAE on one frame; more VAE frames per call
-        # when free memory allows (SubBatchedVAE asks at every call).
-        memory = sampler_activation_bytes(res, min(chunk_size, frames.shape[0]), dtype, guidance > 1.0)
-        memory += vae.memory_used_decode((1, LATENT_CHANNELS, latent, latent), hosted(vae_patcher).dtype)
-        load_fully([unet_patcher, vae_patcher], memory)
+        models = load_for_sampling(model, vae, faces.shape[1], min(chunk_size, frames.shape[0]), guidance > 1.0)
         pbar = comfy.utils.ProgressBar(1)
         out = sample_video(
-            unet,
-            _vae_frames_per_call(vae, vae_patcher),
+            models.unet,
+            models.vae,
             frames,
             audio_embeds.embeddings,
             has_face=np.asarray(out_alignment.has_face, dtype=bool),
             settings=settings,
-            device=unet_patcher.load_device,
-            dtype=dtype,
+            device=models.device,
+            dtype=models.dtype,
             on_step=lambda done, total: pbar.update_absolute(done, total),
             check_interrupt=mm.throw_exception_if_processing_interrupted,
         )

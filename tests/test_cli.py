@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from latentsync_core import cli
+from latentsync_core import cli, job
 from latentsync_core.media.video_io import probe
 from test_video_io import assert_same_frames, decode_video, frame_times, make_clip, packets
 
@@ -78,17 +78,18 @@ def test_superres_none_streams_whole_path_and_changes_nothing(face_clip, tmp_pat
     assert [bytes(p) for p in packets(out, "audio")] == [bytes(p) for p in packets(face_clip, "audio")]
 
 
-def test_window_enhancer_without_restorer_is_identity_across_windows():
+def test_enhance_job_without_restorer_is_identity_across_windows():
     from latentsync_core.face.face_align import FaceAligner
     from latentsync_core.face.landmarks import get_backend
 
     frames = face_frames(6)
-    enhancer = cli.WindowEnhancer(FaceAligner(get_backend("mediapipe")), restore=None, mask_smooth=0.5)
-    for start in range(0, 6, 4):
-        window = frames[start : start + 4]
-        out = enhancer(window)
-        assert out.dtype == np.uint8 and np.array_equal(out, window)
-    assert enhancer.faces_seen == 6
+    source = job.IterableSource(lambda: [frames], 25, frames.shape[2], frames.shape[1])
+    enhancer = job.EnhanceJob(source, FaceAligner(get_backend("mediapipe")), job.JobOptions(window=4))
+    windows = list(enhancer.windows())
+    assert [len(w) for w in windows] == [4, 2]
+    out = np.concatenate([w.frames for w in windows])
+    assert out.dtype == np.uint8 and np.array_equal(out, frames)
+    assert enhancer.faces == 6
 
 
 def test_clip_without_faces_or_audio_passes_through(tmp_path, capsys):
@@ -163,7 +164,7 @@ def test_failure_while_processing_exit_1_no_partial_output(tmp_path, capsys, mon
             raise RuntimeError("simulated failure")
         return frames
 
-    monkeypatch.setattr(cli.WindowEnhancer, "__call__", fail_on_second_window)
+    monkeypatch.setattr(job.EnhanceJob, "process", fail_on_second_window)
     code, err = run(capsys, "--input", str(src), "--output", str(out), "--superres", "none", "--window", "3")
     assert code == cli.EXIT_ERROR and calls == [3, 3]
     assert_one_line_error(err, "RuntimeError", "simulated failure")
@@ -187,7 +188,8 @@ def test_missing_model_exit_3_names_file_folder_url(tmp_path, capsys, superres, 
     make_clip(src, n=2)
     models = tmp_path / "models"
     (models / "facerestore_models").mkdir(parents=True)
-    code, err = run(capsys, "--input", str(src), "--output", str(out), "--superres", superres, "--models-dir", str(models))
+    code, err = run(capsys, "--input", str(src), "--output", str(out), "--superres", superres, "--models-dir", str(models),
+                    "--offline")
     assert code == cli.EXIT_MISSING_MODEL
     assert_one_line_error(err, "missing model", file_name, str(models / "facerestore_models"), "https://github.com/")
     assert sorted(os.listdir(tmp_path)) == ["in.mp4", "models"]
@@ -222,13 +224,13 @@ def test_mouth_restorer_selects_by_sr_ratio_and_chains_nets():
     roi = _face_roi()
     assert roi.valid.tolist() == [True, True, False]
     first, second = _Negate(), _Negate()
-    out = cli.MouthRestorer([first], sr_ratio=0)(roi)
+    out = job.MouthRestorer([first], sr_ratio=0)(roi)
     assert torch_allclose(out.crops[:2], 1 - roi.crops[:2]) and torch_allclose(out.crops[2], roi.crops[2])
     # Both nets run, in order, each on the previous one's output: negating twice is the identity.
-    both = cli.MouthRestorer([first, second], sr_ratio=0)
+    both = job.MouthRestorer([first, second], sr_ratio=0)
     assert torch_allclose(both(roi).crops, roi.crops) and second.calls == 1 and both.restored == 2
     # The mouth spans far more than 512 / 1000 source pixels: no crop is enlarged that much.
-    skip = cli.MouthRestorer([_Negate()], sr_ratio=1000)
+    skip = job.MouthRestorer([_Negate()], sr_ratio=1000)
     assert skip(roi) is roi and skip.nets[0].calls == 0 and skip.restored == 0
 
 
@@ -279,3 +281,18 @@ def test_missing_landmark_model_exit_3(tmp_path, capsys):
     assert code == cli.EXIT_MISSING_MODEL
     assert_one_line_error(err, "missing model", ".onnx", str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == ["in.mp4"]
+
+
+def test_bg_upscale_enlarges_every_frame(tmp_path, capsys):
+    """A nearest-neighbour x4 RealESRGAN-layout file: frames without a face are the decoded source, enlarged, exactly."""
+    import torch
+
+    from upscaler_fixtures import nearest_state_dict
+
+    src, out = tmp_path / "in.mp4", tmp_path / "big.mkv"
+    make_clip(src, n=3, size=(40, 32))
+    torch.save(nearest_state_dict(features=4), tmp_path / "nearest_x4.pth")
+    code, err = run(capsys, "--input", str(src), "--output", str(out), "--superres", "none", "--crf", "0",
+                    "--bg_upscale", str(tmp_path / "nearest_x4.pth"))
+    assert code == cli.EXIT_OK, err
+    assert np.array_equal(decode_video(out), decode_video(src).repeat(4, axis=1).repeat(4, axis=2))

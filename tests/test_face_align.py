@@ -135,3 +135,51 @@ def test_state_continues_across_calls(backend):
     streamed = FaceAligner(backend)
     parts = [streamed.align(frames[:2])[1], streamed.align(frames[2:])[1]]
     np.testing.assert_allclose(np.concatenate([p.affines for p in parts]), whole.affines, atol=1e-9)
+
+
+def _spy(backend, monkeypatch):
+    """Record which backend method ran on each call: ``"detect"`` or ``"follow"`` (a miss: ``"follow-miss"``)."""
+    calls = []
+    for method in ("detect", "follow"):
+        real = getattr(type(backend), method)
+
+        def spy(*args, real=real, method=method):
+            result = real(backend, *args)
+            calls.append(method + ("-miss" if result is None else ""))
+            return result
+
+        monkeypatch.setattr(backend, method, spy)
+    return calls
+
+
+def test_following_detects_only_to_acquire_and_matches_detection(backend, monkeypatch):
+    frames = render(astronaut(), jitter_affines(10, seed=5, base=BASE))
+    calls = _spy(backend, monkeypatch)
+    _, followed = FaceAligner(backend, smoothing=0.0).align(frames)
+    assert calls == ["detect"] + ["follow"] * 9
+    _, detected = FaceAligner(backend, smoothing=0.0, follow=False).align(frames)
+    assert followed.has_face.all() and detected.has_face.all()
+    err = [np.linalg.norm(template_in_source(a) - template_in_source(b), axis=1).max() for a, b in zip(followed.affines, detected.affines)]
+    assert max(err) < 2.0, np.round(err, 2)
+
+
+def test_following_passes_faceless_frames_untouched(backend, photo_face, monkeypatch):
+    from latentsync_core.face.paste import paste_back
+
+    affines = jitter_affines(4, seed=6, base=BASE)
+    face = (render(astronaut(), affines).numpy() * 255).astype(np.uint8)
+    # the same shot (no cut), the face painted over with a smooth cartoon-like texture: the mesh alone would fit it
+    painted = []
+    for k in (2, 3):
+        x0, y0, x1, y1 = apply_affine(affines[k], photo_face.bbox.reshape(2, 2)).ravel().astype(int)
+        frame = face[k].copy()
+        frame[y0:y1, x0:x1] = cutaway((x1 - x0, y1 - y0), seed=k)
+        painted.append(frame)
+    frames = to_frames([face[0], face[1], *painted])
+    calls = _spy(backend, monkeypatch)
+    aligned, alignment = FaceAligner(backend).align(frames)
+    assert list(alignment.has_face) == [True, True, False, False]
+    assert calls == ["detect", "follow", "follow-miss", "detect", "detect"]
+    pasted = paste_back(frames, aligned * 0.9, alignment)
+    assert not pasted[:2].equal(frames[:2])
+    assert pasted[2:].equal(frames[2:])

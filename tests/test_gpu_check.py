@@ -2,12 +2,9 @@
 import os
 import sys
 
-import pytest
-
 BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
 
 
-@pytest.mark.slow  # ~4 min on a loaded 2-core CPU (full-size restorers); TODO: make quick
 def test_gpu_check_tiny_runs_on_cpu(capsys):
     sys.path.insert(0, BENCH)
     try:
@@ -21,4 +18,4 @@ def test_gpu_check_tiny_runs_on_cpu(capsys):
             assert f"tiny@64 {dtype:8s} deepcache={deep_cache}" in out
     assert out.count("s per output second, peak VRAM n/a") == 6
     assert out.count("max |diff| vs fp32") == 2
-    assert "GFPGAN float32" in out and "CodeFormer float32" in out and out.count("ms per face") == 2
+    assert "GFPGAN-tiny float32" in out and out.count("ms per 64 px face") == 1

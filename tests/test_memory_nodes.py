@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import pytest
 import torch
 
@@ -56,8 +55,8 @@ def test_faces_of_the_wrong_size_name_the_face_align_setting(comfy):
     faces = torch.zeros(2, 256, 256, 3)
     with pytest.raises(core("errors").BadInputError, match="1.6 model works on 512 px faces but the faces are 256 px; "
                        "set resolution to 512 on the LatentSync Face Align node"):
-        sampler._check_face_size(patcher, faces)
-    sampler._check_face_size(patcher, torch.zeros(2, 512, 512, 3))
+        sampler.check_face_size(patcher, faces)
+    sampler.check_face_size(patcher, torch.zeros(2, 512, 512, 3))
 
 
 def _gfpgan():
@@ -72,6 +71,12 @@ def _codeformer():
     return CodeFormer().eval()
 
 
+def _unet():
+    from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet
+
+    return node_module("patcher").PatcherHost(build_unet(LatentSyncUNetConfig.tiny()))
+
+
 @pytest.fixture
 def novram(comfy, monkeypatch):
     """ComfyUI in --novram mode with a roomy fake device: every load it makes is partial."""
@@ -82,8 +87,8 @@ def novram(comfy, monkeypatch):
     mm.unload_all_models()
 
 
-@pytest.mark.parametrize("build", [_gfpgan, _codeformer])
-def test_restorers_load_whole_where_comfyui_would_load_them_partially(novram, caplog, build):
+@pytest.mark.parametrize("build", [_gfpgan, _codeformer, _unet])
+def test_models_load_whole_where_comfyui_would_load_them_partially(novram, caplog, build):
     from comfy.model_patcher import ModelPatcher
 
     patcher_module = node_module("patcher")

@@ -30,6 +30,12 @@ def _no_real_hub(monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
 
 
+@pytest.fixture
+def unverified(monkeypatch):
+    """The table without digests, for tests whose downloads serve made-up bytes."""
+    monkeypatch.setattr(mf, "OFFICIAL_FILES", tuple(dataclasses.replace(e, sha256=None) for e in mf.OFFICIAL_FILES))
+
+
 def files_under(path) -> list[str]:
     return sorted(os.path.relpath(os.path.join(d, f), path) for d, _, fs in os.walk(path) for f in fs)
 
@@ -51,7 +57,24 @@ def test_table_urls_and_layout(monkeypatch):
     assert [e.relative_path for e in diffusers] == [
         "sd-vae-ft-mse/diffusion_pytorch_model.safetensors", "sd-vae-ft-mse/config.json"]
     assert {e.repo_id for e in diffusers} == {"stabilityai/sd-vae-ft-mse"}
-    assert all(e.sha256 is None for e in mf.OFFICIAL_FILES)  # no hash is recorded without the real files
+    # Published digests only: every LFS weight file and release file has one, the diffusers config (plain git) none.
+    unverified = [e.relative_path for e in mf.OFFICIAL_FILES if e.sha256 is None]
+    assert unverified == ["sd-vae-ft-mse/config.json"]
+    assert all(len(e.sha256) == 64 and int(e.sha256, 16) >= 0 for e in mf.OFFICIAL_FILES if e.sha256)
+    # Whisper tiny is OpenAI's file: the digest OpenAI puts in its download URL, for both versions.
+    assert {e.sha256 for e in mf.official_files(mf.WHISPER, "1.5") + mf.official_files(mf.WHISPER, "1.6")} == {
+        "65147644a518d12f04e32d6f3b26facc3f8dd46e5390956a9424a650c0ce22b9"}
+    assert mf.official_file(mf.UNET, "1.5").sha256 != mf.official_file(mf.UNET, "1.6").sha256
+
+
+def test_release_files_urls_and_endpoint(monkeypatch):
+    monkeypatch.delenv(mf.GITHUB_ENDPOINT_ENV, raising=False)
+    gfpgan = mf.official_file(mf.GFPGAN)
+    assert gfpgan.url == "https://github.com/TencentARC/GFPGAN/releases/download/v1.3.0/GFPGANv1.4.pth"
+    assert gfpgan.folder == "facerestore_models" and gfpgan.relative_path == "GFPGANv1.4.pth"
+    assert mf.official_file(mf.CODEFORMER).url == "https://github.com/sczhou/CodeFormer/releases/download/v0.1.0/codeformer.pth"
+    monkeypatch.setenv(mf.GITHUB_ENDPOINT_ENV, "http://mirror.example/gh/")
+    assert mf.official_file(mf.UPSCALER).url == "http://mirror.example/gh/xinntao/Real-ESRGAN/releases/download/v0.2.1/RealESRGAN_x2plus.pth"
 
 
 def test_endpoint_override_changes_urls(monkeypatch):
@@ -132,6 +155,7 @@ def test_checksum_mismatch_is_refused_and_leaves_nothing(tmp_path):
     assert files_under(tmp_path) == []
 
 
+@pytest.mark.usefixtures("unverified")
 def test_failed_download_keeps_other_files_and_reports_all(tmp_path):
     def flaky(repo_id, repo_path, local_dir):
         if repo_path.endswith(".pt") and "whisper" in repo_path:
@@ -162,6 +186,7 @@ def test_after_a_failed_download_the_rest_are_not_tried(tmp_path):
     assert files_under(tmp_path) == []
 
 
+@pytest.mark.usefixtures("unverified")
 def test_interrupted_download_keeps_its_partial_file_for_resuming(tmp_path):
     def interrupted(repo_id, repo_path, local_dir):
         partial = os.path.join(local_dir, ".cache", "huggingface", "download", repo_path + ".incomplete")
@@ -265,7 +290,7 @@ def test_offline_mode_gives_missing_model_error(tmp_path):
     lines = out.stdout.splitlines()
     assert lines[:3] == ["latentsync_unet.pt", os.path.join(str(tmp_path), "LatentSync-1.5"),
                          "http://127.0.0.1:9/ByteDance/LatentSync-1.5/resolve/main/latentsync_unet.pt"], out.stderr
-    assert "download failed: offline mode is on (HF_HUB_OFFLINE is set)" in lines[3]
+    assert "(offline mode is on (HF_HUB_OFFLINE is set))" in lines[3]
     assert files_under(tmp_path) == []
 
 
@@ -309,6 +334,7 @@ def test_resolve_without_download_names_every_missing_file(models):
     assert "sd-vae-ft-mse-original/resolve/main/vae-ft-mse-840000-ema-pruned.safetensors" in msg
 
 
+@pytest.mark.usefixtures("unverified")
 def test_resolve_downloads_into_the_layout(models):
     roots, locate, _ = models
     calls: list = []

@@ -216,3 +216,41 @@ def test_selected_alignment_needs_the_original_frames(clip):
         paste_back(frames[[0, 1, 2, 1, 0]], aligned[[0, 1, 2, 1, 0]], selected)
     with pytest.raises(BadInputError, match="alignment covers 5"):
         paste_back(frames, aligned, selected)
+
+
+def test_mouths_a_restorer_skipped_leave_their_frames_bit_identical(clip):
+    """sr_ratio: the crops restore_selected did not select are not pasted, their frames are untouched."""
+    from latentsync_core.restorers import restore_selected
+
+    frames, aligned, alignment = clip
+    roi = crop_mouth(aligned, alignment)
+    chosen = np.zeros(len(roi), dtype=bool)
+    chosen[1] = True
+    restored = roi.replace_crops(restore_selected(roi.crops, chosen, lambda x: 1.0 - x, batch_size=2))
+    assert restored.pasted().tolist() == chosen.tolist()
+    out = paste_back(frames, aligned, alignment, roi=restored)
+    for i in range(len(frames)):
+        assert torch.equal(out[i], frames[i]) == (i != 1), f"frame {i}"
+    assert torch.equal(paste_back(frames, aligned, alignment, roi=roi), frames), "an unrestored ROI changed frames"
+
+
+def test_faces_pasted_into_enlarged_frames_land_where_they_land_at_source_size(clip):
+    """Frames enlarged 3x (nearest neighbour, as a background upscaler would): with the source frames as
+    ``reference``, only the region that changes at source size changes, scaled by 3; unchanged faces
+    leave the enlarged frames bit-identical."""
+    frames, aligned, alignment = clip
+    big = frames.repeat_interleave(3, dim=1).repeat_interleave(3, dim=2)
+    assert torch.equal(paste_back(big, aligned, alignment, reference=frames), big)
+    edited = aligned.clone()
+    edited[:, 150:200, 90:170] = torch.tensor([0.9, 0.1, 0.1])  # a red mouth patch
+    small_out = paste_back(frames, edited, alignment)
+    big_out = paste_back(big, edited, alignment, reference=frames)
+    for i in np.flatnonzero(alignment.has_face):
+        small = (small_out[i] - frames[i]).abs().amax(-1).numpy() > 0.2
+        large = (big_out[i] - big[i]).abs().amax(-1).numpy() > 0.2
+        assert small.sum() > 200
+        grown = cv2.dilate(small.astype(np.uint8), np.ones((3, 3), np.uint8)).repeat(3, 0).repeat(3, 1).astype(bool)
+        assert large.sum() > 0.8 * 9 * small.sum() and not (large & ~grown).any()
+        centre = np.argwhere(small).mean(0)
+        centre_big = (np.argwhere(large).mean(0) + 0.5) / 3 - 0.5
+        assert np.abs(centre - centre_big).max() < 0.5

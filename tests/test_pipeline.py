@@ -18,6 +18,7 @@ import torch
 
 from latentsync_core.face.face_align import FaceAligner
 from latentsync_core.face.landmarks import get_backend
+from latentsync_core.job import JobOptions, LipSyncModels
 from latentsync_core.pipeline import lip_sync
 from latentsync_core.lipsync.sampler import SamplerSettings
 from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet, map_reference_state_dict
@@ -61,8 +62,8 @@ def speech(seconds: float, seed: int = 0) -> torch.Tensor:
 
 
 def run(frames, waveform, fps, models, backend, mode):
-    unet, vae, whisper = models
-    return lip_sync(frames, waveform, SAMPLE_RATE, fps, unet, vae, whisper, FaceAligner(backend), SETTINGS, length_mode=mode)
+    return lip_sync(frames, waveform, SAMPLE_RATE, fps, LipSyncModels(*models), FaceAligner(backend),
+                    JobOptions(sampler=SETTINGS, length_mode=mode))
 
 
 def face_footprints(frames: torch.Tensor, backend) -> list[np.ndarray]:

@@ -75,7 +75,7 @@ def test_pickle_with_code_is_refused_without_running_it(tmp_path):
 def test_codeformer_without_extra_arches_names_the_package(monkeypatch):
     from spandrel import ArchRegistry
 
-    monkeypatch.setattr(loader, "_registry", ArchRegistry)  # no architecture knows these keys
+    monkeypatch.setattr(loader, "registry", ArchRegistry)  # no architecture knows these keys
     keys = ("position_emb", "quantize.embedding.weight", "idx_pred_layer.1.weight", "encoder.blocks.0.weight")
     with pytest.raises(MissingDependencyError, match="spandrel-extra-arches"):
         loader.restorer_from_state_dict({key: torch.zeros(2, 2) for key in keys})

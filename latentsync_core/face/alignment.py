@@ -78,6 +78,56 @@ class Alignment:
             source_frames=len(self) if self.source_frames is None else self.source_frames,
         )
 
+    @classmethod
+    def concatenate(cls, parts: "list[Alignment]") -> "Alignment":
+        """The alignments of consecutive windows of one video as one (``N`` = the sum of theirs)."""
+        first = parts[0]
+        if any(p.source_index is not None for p in parts):
+            raise BadInputError("Only alignments of whole windows (not selections) can be concatenated.")
+        k = max(p.landmarks.shape[1] for p in parts)
+        km = max(p.mouth.shape[1] for p in parts)
+
+        def points(arrays: list[np.ndarray], size: int) -> np.ndarray:
+            return np.concatenate([a if a.shape[1] == size else np.full((a.shape[0], size, 2), np.nan) for a in arrays])
+
+        return replace(
+            first,
+            affines=np.concatenate([p.affines for p in parts]),
+            has_face=np.concatenate([p.has_face for p in parts]),
+            interpolated=np.concatenate([p.interpolated for p in parts]),
+            landmarks=points([p.landmarks for p in parts], k),
+            mouth=points([p.mouth for p in parts], km),
+        )
+
+    def rows(self, indices: np.ndarray) -> "Alignment":
+        """Rows ``indices`` as an alignment of their own: row ``i`` pastes into the ``i``-th frame given.
+
+        What a streamed job pastes with: it holds only the frames of the rows it works on.
+        """
+        return replace(self.select(indices), source_index=None, source_frames=None)
+
+    def resized(self, height: int, width: int) -> "Alignment":
+        """This alignment for the frames resized to ``height x width`` (e.g. by a background upscaler).
+
+        Pixel centres map as ``x' = s * (x + 0.5) - 0.5``; the affines, landmarks
+        and mouth points are moved accordingly.
+        """
+        sy, sx = height / self.source_size[0], width / self.source_size[1]
+        if (sy, sx) == (1.0, 1.0):
+            return self
+        scale = np.array([sx, sy])
+        shift = 0.5 / scale - 0.5  # source position of resized pixel 0
+        affines = self.affines.copy()
+        affines[:, :, 2] += self.affines[:, :, :2] @ shift
+        affines[:, :, :2] /= scale[None, None, :]
+        return replace(
+            self,
+            source_size=(int(height), int(width)),
+            affines=affines,
+            landmarks=scale * (self.landmarks + 0.5) - 0.5,
+            mouth=scale * (self.mouth + 0.5) - 0.5,
+        )
+
     def aligned_affines(self) -> np.ndarray:
         """``(N, 2, 3)`` float64 maps from source pixels to aligned-face pixels.
 

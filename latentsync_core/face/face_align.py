@@ -1,6 +1,6 @@
 """FaceAligner: landmarks -> per-frame template transforms -> aligned faces.
 
-Per frame: detect faces, keep following one person (by box overlap within a
+Per frame: find faces, keep following one person (by box overlap within a
 shot; on a new shot re-acquire by the selection rule), fit the LatentSync
 similarity to the three anchors with the reference's nose-offset smoothing,
 warp the template crop and resize it. Frames where no face is kept are
@@ -8,9 +8,21 @@ flagged and later pass through untouched; a dropout of at most ``max_gap``
 frames inside one shot is bridged by interpolating its neighbours'
 transforms. A shot cut is a large change between 16x16 thumbnails of
 consecutive frames; it resets tracking and smoothing.
+
+Detection runs only to (re)acquire a face: at a shot start, after a frame
+without a face, or when following fails. While a face is followed and the
+backend can follow (:class:`~.landmarks.base.FollowingBackend`), the next frame
+is meshed on a crop around the previous frame's face instead, which skips the
+whole-frame detector; the backend's face gate makes a cutaway or a face-free
+frame a miss, and a miss falls back to detection on that frame.
+
+With a :class:`~.landmark_cache.LandmarkCache` the faces kept per call are
+stored on disk and a later run over the same frames with the same backend
+and selection settings replays them instead of detecting again.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import cv2
@@ -21,8 +33,9 @@ from .alignment import Alignment
 from ..errors import BadInputError
 from .frames import MIN_FACE_FRAME_SIDE, as_rgb_frames, to_uint8
 from .geometry import REFERENCE_SMOOTHING, SUPPORTED_RESOLUTIONS, crop_size, face_template, fit_similarity
+from .landmark_cache import FrameHasher, LandmarkCache, TrackRecord, backend_signature
 from .landmarks.base import FaceLandmarks, LandmarkBackend
-from .warp import FILL_VALUE, resize_crop, warp_to_crop
+from .warp import aligned_faces, warp_to_crop
 
 SELECTION_MODES = ("largest", "index", "follow_first")
 _TRACK_MIN_IOU = 0.2
@@ -42,10 +55,11 @@ def _box_area(face: FaceLandmarks) -> float:
     return float((face.bbox[2] - face.bbox[0]) * (face.bbox[3] - face.bbox[1]))
 
 
-def _thumbnail(frame: np.ndarray) -> np.ndarray:
-    """16x16 grayscale thumbnail in 0..1 for shot-cut detection."""
-    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    return cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+def _thumbnail(frame: torch.Tensor) -> np.ndarray:
+    """16x16 grayscale thumbnail in 0..1 of an ``[H, W, 3]`` float frame (every 8th pixel), for shot-cut detection."""
+    sparse = np.ascontiguousarray(frame[::8, ::8].cpu().numpy(), dtype=np.float32)
+    gray = cv2.cvtColor(np.clip(sparse, 0.0, 1.0), cv2.COLOR_RGB2GRAY)
+    return cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA)
 
 
 def _identity(frame: np.ndarray, face: FaceLandmarks, resolution: int) -> np.ndarray | None:
@@ -74,6 +88,9 @@ class FaceAligner:
         smoothing: weight of the previous frame in the nose-offset moving
             average (reference: 0.2).
         max_gap: longest detection dropout (frames) bridged by interpolation.
+        cache: landmark cache to replay from and store into; ``None`` detects every time.
+        follow: mesh a followed face on a crop around its previous position (when
+            the backend can) instead of detecting in every frame.
     """
 
     def __init__(
@@ -84,6 +101,8 @@ class FaceAligner:
         face_index: int = 0,
         smoothing: float = REFERENCE_SMOOTHING,
         max_gap: int = 4,
+        cache: LandmarkCache | None = None,
+        follow: bool = True,
     ) -> None:
         if resolution not in SUPPORTED_RESOLUTIONS:
             raise BadInputError(f"resolution must be one of {SUPPORTED_RESOLUTIONS} (256 = LatentSync 1.5, 512 = 1.6), got {resolution}.")
@@ -99,15 +118,21 @@ class FaceAligner:
         self.max_gap = max(0, int(max_gap))
         self._template = face_template(resolution)
         self._crop_size = crop_size(resolution)
+        self._follow = getattr(backend, "follow", None) if follow else None
+        self._followed: FaceLandmarks | None = None
         self._track_box: np.ndarray | None = None
         self._track_frame = -1
         self._nose_offset: np.ndarray | None = None
         self._identity: np.ndarray | None = None
         self._prev_thumb: np.ndarray | None = None
         self._frame_counter = 0
+        self.cache = cache
+        settings = f"{backend_signature(backend)}|{resolution}|{selection}|{face_index}|{self.max_gap}|{self._follow is not None}"
+        self._hasher = FrameHasher(settings) if cache is not None else None
 
     def _new_shot(self) -> None:
         self._track_box = None
+        self._followed = None
         self._nose_offset = None
 
     def _acquire(self, faces: list[FaceLandmarks], frame: np.ndarray) -> FaceLandmarks | None:
@@ -125,15 +150,48 @@ class FaceAligner:
             self._identity = _identity(frame, face, self.resolution)
         return face
 
-    def _choose(self, faces: list[FaceLandmarks], frame: np.ndarray, index: int) -> FaceLandmarks | None:
-        if self._track_box is not None and index - self._track_frame > self.max_gap + 1:
-            self._new_shot()
+    def _choose(self, faces: list[FaceLandmarks], frame: np.ndarray) -> FaceLandmarks | None:
         if not faces:
             return None
         if self._track_box is not None:
             best = max(faces, key=lambda f: _box_iou(f.bbox, self._track_box))
             return best if _box_iou(best.bbox, self._track_box) >= _TRACK_MIN_IOU else None
         return self._acquire(faces, frame)
+
+    def _follow_face(self, frame: torch.Tensor, index: int) -> FaceLandmarks | None:
+        """The followed face found again near its place in the previous frame, or ``None``."""
+        if self._follow is None or self._followed is None or self._track_frame != index - 1:
+            return None
+        face = self._follow(frame, self._followed)
+        return face if face is not None and _box_iou(face.bbox, self._track_box) >= _TRACK_MIN_IOU else None
+
+    def _is_cut(self, frame: torch.Tensor) -> bool:
+        """Whether ``frame`` starts a new shot; remembers its thumbnail for the next frame."""
+        thumb = _thumbnail(frame)
+        cut = self._prev_thumb is not None and float(np.abs(thumb - self._prev_thumb).mean()) > _CUT_THRESHOLD
+        self._prev_thumb = thumb
+        return cut
+
+    def _face_of(self, frames: torch.Tensor, i: int, index: int, record: TrackRecord, searchable: bool) -> FaceLandmarks | None:
+        """Follow, or detect and choose, the face of frame ``i`` (``index`` in the video), filling ``record``."""
+        record.cut_before[i] = self._is_cut(frames[i])
+        if record.cut_before[i]:
+            self._new_shot()
+        if not searchable:
+            return None
+        face = self._follow_face(frames[i], index)
+        if face is None:
+            frame = to_uint8(frames[i])
+            face = self._choose(self.backend.detect(frame), frame)
+        record.faces[i] = face
+        return face
+
+    def _store(self, key: str, record: TrackRecord) -> None:
+        record.identity, record.last_thumb = self._identity, self._prev_thumb
+        try:
+            self.cache.save(key, record)
+        except OSError as exc:
+            warnings.warn(f"Landmark cache not written ({exc}); detection runs again next time.", stacklevel=3)
 
     def align(self, frames: torch.Tensor, on_frame: Callable[[int], None] | None = None) -> tuple[torch.Tensor, Alignment]:
         """Align a batch of frames, continuing from the previous call's state.
@@ -148,22 +206,31 @@ class FaceAligner:
             no-face frames are filled with 127/255), and the :class:`Alignment`.
         """
         frames = as_rgb_frames(frames)
+        alignment = self.locate(frames, on_frame)
+        return aligned_faces(frames, alignment.affines, alignment.has_face, self._crop_size, self.resolution), alignment
+
+    def locate(self, frames: torch.Tensor, on_frame: Callable[[int], None] | None = None) -> Alignment:
+        """The :class:`Alignment` of a batch (landmarks and transforms, no crops), as :meth:`align` makes it."""
+        frames = as_rgb_frames(frames)
         n, h, w, _ = frames.shape
+        key = self._hasher.update(frames) if self._hasher is not None else None
+        cached = self.cache.load(key, n) if key is not None else None
+        record = cached or TrackRecord([None] * n, np.zeros(n, dtype=bool), None, None)
+        searchable = min(h, w) >= MIN_FACE_FRAME_SIDE
         affines = np.zeros((n, 2, 3))
         affines[:, 0, 0] = affines[:, 1, 1] = 1.0
         has_face = np.zeros(n, dtype=bool)
-        cut_before = np.zeros(n, dtype=bool)
         faces_kept: list[FaceLandmarks | None] = [None] * n
-        searchable = min(h, w) >= MIN_FACE_FRAME_SIDE
         for i in range(n):
-            frame = to_uint8(frames[i])
-            thumb = _thumbnail(frame)
-            if self._prev_thumb is not None and float(np.abs(thumb - self._prev_thumb).mean()) > _CUT_THRESHOLD:
-                cut_before[i] = True
-                self._new_shot()
-            self._prev_thumb = thumb
             index = self._frame_counter + i
-            face = self._choose(self.backend.detect(frame), frame, index) if searchable else None
+            if self._track_box is not None and index - self._track_frame > self.max_gap + 1:
+                self._new_shot()
+            if cached is None:
+                face = self._face_of(frames, i, index, record, searchable)
+            else:
+                if record.cut_before[i]:
+                    self._new_shot()
+                face = record.faces[i]
             if on_frame is not None:
                 on_frame(i)
             if face is None:
@@ -171,20 +238,19 @@ class FaceAligner:
             fit = fit_similarity(face.anchors, self._template, self._nose_offset, self.smoothing)
             if fit is None:
                 continue
-            self._track_box, self._track_frame, self._nose_offset = face.bbox, index, fit.nose_offset
+            self._followed, self._track_box, self._track_frame, self._nose_offset = face, face.bbox, index, fit.nose_offset
             affines[i], has_face[i], faces_kept[i] = fit.matrix, True, face
         self._frame_counter += n
+        if cached is not None:
+            self._identity, self._prev_thumb = cached.identity, cached.last_thumb
+        elif key is not None:
+            self._store(key, record)
 
         landmarks = _stack_points([f.points if f else None for f in faces_kept])
         mouth = _stack_points([f.mouth if f else None for f in faces_kept])
-        interpolated = _bridge_gaps(has_face, cut_before, self.max_gap, (affines, landmarks, mouth))
+        interpolated = _bridge_gaps(has_face, record.cut_before, self.max_gap, (affines, landmarks, mouth))
         has_face |= interpolated
-
-        aligned = torch.full((n, self.resolution, self.resolution, 3), FILL_VALUE / 255.0)
-        for i in np.flatnonzero(has_face):
-            crop = warp_to_crop(frames[i], affines[i], self._crop_size)
-            aligned[i] = torch.from_numpy(resize_crop(crop, self.resolution)).float() / 255.0
-        alignment = Alignment(
+        return Alignment(
             resolution=self.resolution,
             crop_size=self._crop_size,
             source_size=(h, w),
@@ -195,7 +261,6 @@ class FaceAligner:
             mouth=mouth,
             backend=getattr(self.backend, "name", type(self.backend).__name__),
         )
-        return aligned, alignment
 
 
 def _stack_points(per_frame: list[np.ndarray | None]) -> np.ndarray:

@@ -46,7 +46,8 @@ def as_rgb_frames(frames: torch.Tensor, what: str = "images") -> torch.Tensor:
 
 def to_uint8(frame: torch.Tensor) -> np.ndarray:
     """``[H, W, 3]`` float 0..1 -> ``(H, W, 3)`` uint8 numpy, rounded and clamped."""
-    return (frame * 255.0).round().clamp(0.0, 255.0).to(torch.uint8).cpu().numpy()
+    scaled = frame * 255.0
+    return scaled.round_().clamp_(0.0, 255.0).to(torch.uint8).cpu().numpy()
 
 
 def check_same_length(n_frames: int, n_alignment: int, what: str) -> None:

@@ -35,6 +35,10 @@ class MouthROI:
         source_size: ``(N,)`` float64, side of the box in source-frame pixels
             (the larger of its two axes): the detail the source holds.
         resolution: side of the aligned face the boxes refer to.
+        changed: ``(N,)`` bool, True where the crop differs from the one cut from
+            the face (a restorer changed it); only those are pasted back, so a
+            frame whose crop was left alone (e.g. skipped by ``sr_ratio``) comes
+            back bit-identical. None (a hand-made ROI): every valid crop is new.
     """
 
     crops: torch.Tensor
@@ -42,6 +46,7 @@ class MouthROI:
     valid: np.ndarray
     source_size: np.ndarray
     resolution: int
+    changed: np.ndarray | None = None
 
     @property
     def target_size(self) -> int:
@@ -50,13 +55,24 @@ class MouthROI:
     def __len__(self) -> int:
         return int(self.valid.shape[0])
 
+    def pasted(self) -> np.ndarray:
+        """``(N,)`` bool: the crops the paste blends into their faces (valid and changed)."""
+        return self.valid if self.changed is None else self.valid & self.changed
+
     def replace_crops(self, crops: torch.Tensor) -> "MouthROI":
-        """A copy holding ``crops`` (same ``[N, S, S, 3]`` shape) instead."""
+        """A copy holding ``crops`` (same ``[N, S, S, 3]`` shape) instead.
+
+        A crop counts as changed when it differs from this ROI's crop in any
+        value (or was changed already).
+        """
         if tuple(crops.shape) != tuple(self.crops.shape):
             raise BadInputError(
                 f"restored mouth crops have shape {tuple(crops.shape)}, expected {tuple(self.crops.shape)}."
             )
-        return dataclasses.replace(self, crops=crops.float().clamp(0.0, 1.0))
+        new = crops.float().clamp(0.0, 1.0)
+        differs = (new != self.crops.to(new.device)).flatten(1).any(dim=1).cpu().numpy()
+        changed = differs if self.changed is None else self.changed | differs
+        return dataclasses.replace(self, crops=new, changed=changed)
 
 
 def _crop_to_face_map(box: np.ndarray, size: int) -> np.ndarray:
@@ -123,7 +139,10 @@ def crop_mouth(aligned: torch.Tensor, alignment: Alignment, target_size: int = 5
             borderMode=cv2.BORDER_REPLICATE,
         )
         crops[i] = torch.from_numpy(np.clip(crop, 0.0, 1.0))
-    return MouthROI(crops=crops, boxes=boxes, valid=valid, source_size=source_side(alignment, boxes), resolution=alignment.resolution)
+    return MouthROI(
+        crops=crops, boxes=boxes, valid=valid, source_size=source_side(alignment, boxes), resolution=alignment.resolution,
+        changed=np.zeros(len(alignment), dtype=bool),
+    )
 
 
 def roi_to_face(crop: np.ndarray, box: np.ndarray, resolution: int) -> np.ndarray:

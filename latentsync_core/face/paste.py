@@ -3,7 +3,9 @@
 Two steps per face frame:
 
 1. (optional) a restored mouth ROI goes into the aligned face with a
-   feathered square mask, colour-matched to the face around it;
+   feathered square mask, colour-matched to the face around it; crops no
+   restorer changed are not blended (a round trip through the ROI would
+   blur the face), so frames skipped by ``sr_ratio`` stay bit-identical;
 2. the aligned face goes back into the frame through the inverse affine,
    but only where it changed: ``region="auto"`` compares the face with the
    frame's own aligned crop and blends just the changed pixels (dilated and
@@ -149,6 +151,7 @@ def paste_back(
     colour_match: str = "mean_std",
     region: str = "auto",
     inplace: bool = False,
+    reference: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Put (possibly edited) aligned faces back into their source frames.
 
@@ -158,38 +161,40 @@ def paste_back(
         alignment: the alignment the faces were made with: ``N`` rows, or ``M`` rows
             picked from the ``N`` frames by :meth:`Alignment.select` (faces are then
             pasted into ``frames[alignment.source_index]``).
-        roi: restored mouth crops to blend into the faces first, or None.
+        roi: restored mouth crops to blend into the faces first, or None; only the
+            crops a restorer changed are blended (see :meth:`MouthROI.pasted`).
         mask_smooth: 0..1, feather width of the ROI and changed-region masks.
         colour_match: ``"mean_std"``, ``"histogram"`` or ``"none"`` for the ROI.
         region: ``"auto"`` (only changed pixels) or ``"full_face"``.
         inplace: write into ``frames`` (float32 RGB input, no selection) instead
             of a copy; streaming callers use it to avoid copying whole frames.
+        reference: the frames the alignment was made on, when ``frames`` are those
+            frames enlarged (a background upscaler): ``"auto"`` then compares each
+            face with its crop of ``reference`` to find what changed. ``frames`` may
+            be enlarged without it (each face is then compared with its crop of the
+            enlarged frame). Same rows as ``frames``.
 
     Returns:
         ``[M, H, W, 3]`` float32 frames (``M = N`` without a selection); frames
-        without a face are unchanged.
+        without a face are unchanged. Faces are pasted at the size of ``frames``
+        through the alignment scaled to it (:meth:`Alignment.resized`).
     """
     if region not in PASTE_REGIONS:
         raise BadInputError(f"paste region must be one of {PASTE_REGIONS}, got '{region}'.")
     if not 0.0 <= mask_smooth <= 1.0:
         raise BadInputError(f"mask_smooth must be in [0, 1], got {mask_smooth}.")
-    rgb = as_rgb_frames(frames)
+    rgb = _rows(as_rgb_frames(frames), alignment, "paste")
     gathered = alignment.source_index is not None
-    if gathered:
-        if rgb.shape[0] != alignment.source_frames:
-            raise BadInputError(
-                f"paste: {rgb.shape[0]} frames but the alignment's {len(alignment)} output frames were picked from a "
-                f"video of {alignment.source_frames}; connect the original video frames the alignment was made from."
-            )
-        rgb = rgb[torch.from_numpy(alignment.source_index)]
-    else:
-        check_same_length(rgb.shape[0], len(alignment), "paste")
     check_same_length(aligned.shape[0], len(alignment), "paste (aligned faces)")
-    if tuple(rgb.shape[1:3]) != tuple(alignment.source_size):
-        raise BadInputError(
-            f"paste: frames are {tuple(rgb.shape[1:3])} (HxW) but the alignment was made on "
-            f"{tuple(alignment.source_size)}; connect the frames the alignment came from."
-        )
+    compare = None
+    if reference is not None:
+        compare = _rows(as_rgb_frames(reference), alignment, "paste (reference frames)")
+        if tuple(compare.shape[1:3]) != tuple(alignment.source_size):
+            raise BadInputError(
+                f"paste: reference frames are {tuple(compare.shape[1:3])} (HxW) but the alignment was made on "
+                f"{tuple(alignment.source_size)}; give the frames the alignment came from."
+            )
+    target = _enlarged(alignment, tuple(rgb.shape[1:3]))
     res = alignment.resolution
     if tuple(aligned.shape[1:3]) != (res, res):
         raise BadInputError(f"paste: aligned faces are {tuple(aligned.shape[1:3])}, expected {res}x{res} for this alignment.")
@@ -197,17 +202,45 @@ def paste_back(
         check_same_length(len(roi), len(alignment), "paste (mouth ROI)")
     owned = gathered or (inplace and rgb is frames)
     out = rgb if owned and rgb.is_contiguous() else rgb.clone(memory_format=torch.contiguous_format)
-    affines = alignment.aligned_affines()
+    affines = target.aligned_affines()
+    crops_of, crop_alignment = (out, target) if compare is None else (compare, alignment)
+    pasted_roi = roi.pasted() if roi is not None else None
     for i in np.flatnonzero(alignment.has_face):
         face = aligned[i].cpu().numpy().astype(np.float32)
-        if roi is not None and roi.valid[i]:
+        if roi is not None and pasted_roi[i]:
             face = paste_roi(face, roi.crops[i].cpu().numpy().astype(np.float32), roi.boxes[i], mask_smooth, colour_match)
         if region == "full_face":
             weight = np.ones((res, res), dtype=np.float32)
         else:
-            crop = warp_to_crop(out[i], alignment.affines[i], alignment.crop_size)
+            crop = warp_to_crop(crops_of[i], crop_alignment.affines[i], alignment.crop_size)
             original = resize_crop(crop, res).astype(np.float32) / 255.0
             weight = changed_region(face, original, mask_smooth)
         frame = out[i].numpy()
         paste_face(frame, face, affines[i], weight)
     return out
+
+
+def _rows(rgb: torch.Tensor, alignment: Alignment, what: str) -> torch.Tensor:
+    """The frames of the alignment's rows: ``rgb`` itself, or the frames a selection picked from it."""
+    if alignment.source_index is None:
+        check_same_length(rgb.shape[0], len(alignment), what)
+        return rgb
+    if rgb.shape[0] != alignment.source_frames:
+        raise BadInputError(
+            f"{what}: {rgb.shape[0]} frames but the alignment's {len(alignment)} output frames were picked from a "
+            f"video of {alignment.source_frames}; connect the original video frames the alignment was made from."
+        )
+    return rgb[torch.from_numpy(alignment.source_index)]
+
+
+def _enlarged(alignment: Alignment, size: tuple[int, int]) -> Alignment:
+    """``alignment`` for frames of ``size`` (HxW): itself, or scaled when ``size`` is its frames' shape enlarged."""
+    h, w = alignment.source_size
+    if size == (h, w):
+        return alignment
+    if size[0] < h or size[1] < w or abs(size[0] / h - size[1] / w) * min(h, w) > 1.0:
+        raise BadInputError(
+            f"paste: frames are {size} (HxW) but the alignment was made on {(h, w)}; connect the frames the alignment "
+            "came from (or those frames enlarged, e.g. by an upscaler)."
+        )
+    return alignment.resized(*size)

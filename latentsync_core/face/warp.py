@@ -80,3 +80,25 @@ def warp_to_crop(frame: np.ndarray | torch.Tensor, affine: np.ndarray, size: tup
 def resize_crop(crop: np.ndarray, resolution: int) -> np.ndarray:
     """Lanczos-resize a ``(h, w, 3)`` uint8 crop to ``(resolution, resolution, 3)``."""
     return cv2.resize(crop, (resolution, resolution), interpolation=cv2.INTER_LANCZOS4)
+
+
+def aligned_faces(
+    frames: np.ndarray | torch.Tensor, affines: np.ndarray, has_face: np.ndarray, crop_size: tuple[int, int], resolution: int
+) -> torch.Tensor:
+    """Warp the face frames of a batch to aligned faces.
+
+    Args:
+        frames: ``(N, H, W, 3)`` uint8 RGB, or ``[N, H, W, 3]`` float 0..1 tensor.
+        affines: ``(N, 2, 3)`` source pixel -> crop pixel.
+        has_face: ``(N,)`` bool; other frames are filled with ``FILL_VALUE``.
+        crop_size: ``(width, height)`` of the template crop.
+        resolution: side of the aligned faces.
+
+    Returns:
+        ``[N, resolution, resolution, 3]`` float32 0..1 (uint8-valued).
+    """
+    out = torch.full((len(has_face), resolution, resolution, 3), FILL_VALUE / 255.0)
+    for i in np.flatnonzero(has_face):
+        crop = warp_to_crop(frames[i], affines[i], crop_size)
+        out[i] = torch.from_numpy(resize_crop(crop, resolution)).float() / 255.0
+    return out

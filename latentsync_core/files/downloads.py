@@ -16,6 +16,36 @@ from tqdm import tqdm
 from ..errors import MissingModelError
 
 _CHUNK = 1 << 20
+OFFLINE_ENV = "HF_HUB_OFFLINE"
+_TRUE = ("1", "ON", "YES", "TRUE")
+
+
+def offline_mode() -> bool:
+    """Whether ``HF_HUB_OFFLINE`` asks for no network at all (read on every call, as huggingface_hub reads it)."""
+    return os.environ.get(OFFLINE_ENV, "").strip().upper() in _TRUE
+
+
+def download_file(url: str, path: str, sha256: str | None = None, timeout: float = 30.0) -> None:
+    """Stream ``url`` to ``path`` with a progress bar, atomically.
+
+    The bytes go to a hidden ``.part`` file next to ``path`` that is renamed onto it
+    only when complete and, when ``sha256`` is given, matching; otherwise it is deleted.
+
+    Raises:
+        OSError: the folder cannot be written, the download failed or was cut short
+            (urllib's errors are ``OSError``\\ s), or the checksum does not match.
+    """
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".part", dir=folder)
+    try:
+        digest = _download(url, fd, os.path.basename(path), timeout)
+        if sha256 is not None and digest != sha256.lower():
+            raise OSError(f"checksum mismatch: expected sha256 {sha256.lower()}, got {digest}; the download was deleted")
+        os.replace(tmp_path, path)
+    finally:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
 
 
 def ensure_model_file(
@@ -45,25 +75,13 @@ def ensure_model_file(
         return path
     if not download:
         raise MissingModelError(file_name, folder, url, "automatic download is off")
+    if offline_mode():
+        raise MissingModelError(file_name, folder, url, f"offline mode is on ({OFFLINE_ENV} is set)")
     try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp_path = tempfile.mkstemp(prefix=f".{file_name}.", suffix=".part", dir=folder)
-    except OSError as exc:
-        raise MissingModelError(file_name, folder, url, f"cannot write to the folder: {exc}") from exc
-    try:
-        digest = _download(url, fd, file_name, timeout)
-        if sha256 is not None and digest != sha256.lower():
-            raise MissingModelError(
-                file_name, folder, url, f"checksum mismatch: expected sha256 {sha256.lower()}, got {digest}"
-            )
-        os.replace(tmp_path, path)
-    except MissingModelError:
-        raise
-    except OSError as exc:  # urllib's URLError/HTTPError and socket timeouts are OSErrors
-        raise MissingModelError(file_name, folder, url, f"download failed: {exc}") from exc
-    finally:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
+        download_file(url, path, sha256, timeout)
+    except OSError as exc:  # urllib's URLError/HTTPError, socket timeouts and checksum mismatches
+        reason = str(exc) if str(exc).startswith("checksum mismatch") else f"download failed: {exc}"
+        raise MissingModelError(file_name, folder, url, reason) from exc
     return path
 
 

@@ -1,8 +1,9 @@
-"""Where LatentSync's model files come from and where they live under ComfyUI's ``models`` folder.
+"""Where the pack's model files come from and where they live under ComfyUI's ``models`` folder.
 
 One table, :data:`OFFICIAL_FILES`, lists every file the pack can fetch: its Hugging Face
-repository and path there, the ComfyUI model folder it belongs in, and the sub-folder
-it goes to. The layout on disk (relative to ComfyUI's ``models``)::
+repository and path there (or its GitHub release), the ComfyUI model folder it belongs in,
+the sub-folder it goes to and, where a public source publishes it, its sha256. The layout
+on disk (relative to ComfyUI's ``models``)::
 
     latentsync/LatentSync-1.5/latentsync_unet.pt
     latentsync/LatentSync-1.5/whisper/tiny.pt
@@ -10,13 +11,16 @@ it goes to. The layout on disk (relative to ComfyUI's ``models``)::
     latentsync/LatentSync-1.6/whisper/tiny.pt
     vae/vae-ft-mse-840000-ema-pruned.safetensors            (single file, what ComfyUI users have)
     vae/sd-vae-ft-mse/diffusion_pytorch_model.safetensors   (diffusers layout, with config.json)
+    facerestore_models/GFPGANv1.4.pth, GFPGANv1.3.pth, codeformer.pth   (GitHub releases)
+    upscale_models/RealESRGAN_x2plus.pth, RealESRGAN_x4plus.pth         (GitHub releases)
 
 The sub-folder names the LatentSync version (1.5 and 1.6 files have identical layouts);
 :mod:`latentsync_core.checkpoints` reads the version from it.
 
 :func:`resolve_paths` turns the names ComfyUI lists (a path relative to a model folder)
 into absolute paths; :func:`ensure_files` makes a set of table files available, downloading
-the missing ones with ``huggingface_hub.hf_hub_download`` when asked. A download lands in a hidden
+the missing ones when asked (Hugging Face files with ``huggingface_hub.hf_hub_download``,
+release files with :func:`~latentsync_core.files.downloads.download_file`). A download lands in a hidden
 staging folder first and is moved into place only once complete and, where the table
 knows its sha256, verified; a file that fails the check is deleted. Without a download
 (off, offline or failed) it raises :class:`~latentsync_core.errors.MissingModelError`
@@ -33,6 +37,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
 from ..errors import BadInputError, MissingModelError
+from .downloads import OFFLINE_ENV, download_file, offline_mode
 
 VERSIONS = ("1.5", "1.6")
 LATENTSYNC_FOLDER = "latentsync"
@@ -41,13 +46,23 @@ VAE_FOLDER = "vae"
 """ComfyUI model-folder type of the VAE (``models/vae``, shared with ComfyUI's Load VAE)."""
 STAGING_DIR = ".download"
 """Hidden folder, inside a file's destination folder, that downloads are staged in."""
+FACERESTORE_FOLDER = "facerestore_models"
+"""ComfyUI model-folder type of GFPGAN / CodeFormer (the folder facerestore_cf and ReActor use)."""
+UPSCALE_FOLDER = "upscale_models"
+"""ComfyUI model-folder type of image upscalers (core Load Upscale Model)."""
 HF_URL = "https://huggingface.co"
+GITHUB_URL = "https://github.com"
+GITHUB_ENDPOINT_ENV = "LATENTSYNC_GITHUB_ENDPOINT"
+"""Environment variable naming a mirror of github.com for release files (as ``HF_ENDPOINT`` does for the Hub)."""
 
 UNET = "unet"
 UNET_FILE_NAME = "latentsync_unet.pt"
 WHISPER = "whisper"
 VAE = "vae"
 VAE_DIFFUSERS = "vae_diffusers"
+GFPGAN = "GFPGAN"
+CODEFORMER = "CodeFormer"
+UPSCALER = "upscaler"
 
 
 @dataclass(frozen=True)
@@ -55,14 +70,19 @@ class ModelFile:
     """One downloadable model file.
 
     Attributes:
-        role: what it is: ``unet``, ``whisper``, ``vae`` or ``vae_diffusers``.
-        version: LatentSync version it belongs to ("1.5"/"1.6"), None for the VAE.
-        repo_id: Hugging Face repository, e.g. ``ByteDance/LatentSync-1.6``.
-        repo_path: ``/``-separated path inside the repository, e.g. ``whisper/tiny.pt``.
-        folder: ComfyUI model-folder type it lives in (``latentsync`` or ``vae``).
+        role: what it is: ``unet``, ``whisper``, ``vae``, ``vae_diffusers``, ``GFPGAN``,
+            ``CodeFormer`` or ``upscaler``.
+        version: LatentSync version it belongs to ("1.5"/"1.6"), None for the others.
+        repo_id: Hugging Face repository (``ByteDance/LatentSync-1.6``), or the GitHub
+            repository of a release file (``TencentARC/GFPGAN``).
+        repo_path: ``/``-separated path inside the repository (``whisper/tiny.pt``), or the
+            release asset's name.
+        folder: ComfyUI model-folder type it lives in (``latentsync``, ``vae``, ...).
         subdir: sub-folder of that folder the repository's files go to ("" for the top).
-        sha256: lower-case hex digest when known; downloads are then verified.
+        sha256: lower-case hex digest published by a public source (see :data:`OFFICIAL_FILES`),
+            None when no source publishes one; downloads are then verified.
         licence: licence of the weights, for the README and tooltips.
+        release: GitHub release tag for a release file, None for a Hugging Face file.
     """
 
     role: str
@@ -73,6 +93,7 @@ class ModelFile:
     subdir: str
     sha256: str | None
     licence: str
+    release: str | None = None
 
     @property
     def file_name(self) -> str:
@@ -86,7 +107,10 @@ class ModelFile:
 
     @property
     def url(self) -> str:
-        """Public download URL (``HF_ENDPOINT`` replaces huggingface.co when set)."""
+        """Public download URL (``HF_ENDPOINT`` / ``LATENTSYNC_GITHUB_ENDPOINT`` replace the hosts when set)."""
+        if self.release is not None:
+            endpoint = os.environ.get(GITHUB_ENDPOINT_ENV, GITHUB_URL).rstrip("/")
+            return f"{endpoint}/{self.repo_id}/releases/download/{self.release}/{self.repo_path}"
         endpoint = os.environ.get("HF_ENDPOINT", HF_URL).rstrip("/")
         return f"{endpoint}/{self.repo_id}/resolve/main/{self.repo_path}"
 
@@ -98,28 +122,81 @@ class ModelFile:
 _LATENTSYNC_LICENCE = "see the model card (LatentSync code: Apache-2.0)"
 _WHISPER_LICENCE = "MIT (OpenAI Whisper)"
 _VAE_LICENCE = "MIT (stabilityai model card)"
+_GFPGAN_LICENCE = "Apache-2.0 (GFPGAN)"
+_CODEFORMER_LICENCE = "S-Lab License 1.0 (non-commercial use only)"
+_REALESRGAN_LICENCE = "BSD-3-Clause (Real-ESRGAN)"
+
+# Published sha256 values, one per file (None where no public source publishes one).
+#
+# Hugging Face files: the LFS object id, i.e. the sha256 of the file, that the Hub shows as
+# "SHA256" on the file's page and puts in its cdn-lfs download URL. The values were taken
+# from public manifests that pin them together with the Hub revision they were read at
+# (found with GitHub code search for the digest; several independent projects agree):
+#   ByteDance/LatentSync-1.5 @ 32a20d29aead0498e3e885e90dbbe8027da1b61b: latentsync_unet.pt,
+#       5,072,348,184 bytes.
+#   ByteDance/LatentSync-1.6 @ c42c7e6c8e9c213626389fa7d9a3c444b8536353: latentsync_unet.pt,
+#       5,072,222,488 bytes.
+#   stabilityai/sd-vae-ft-mse-original @ 629b3ad3030ce36e15e70c5db7d91df0d60c627f:
+#       vae-ft-mse-840000-ema-pruned.safetensors, 334,641,190 bytes (the digest is also the
+#       object name in the file's cdn-lfs.huggingface.co URL).
+#   stabilityai/sd-vae-ft-mse @ 31f26fdeee1355a5c34592e401dd41e45d25a493:
+#       diffusion_pytorch_model.safetensors, 334,643,276 bytes. Its config.json is a plain git
+#       file, not LFS: no digest is published by the Hub, so it is not verified.
+# whisper/tiny.pt in both LatentSync repositories is OpenAI's Whisper tiny checkpoint
+# (75,572,083 bytes); OpenAI publishes its sha256 in the download URL in openai/whisper,
+# whisper/__init__.py (_MODELS["tiny"]), which whisper checks after every download.
+# GitHub release files: TencentARC, sczhou and xinntao publish no digests; the values are the
+# ones recorded for these release URLs by independent public download manifests (e.g. the
+# AUR python-gfpgan PKGBUILD sha256sums and the ReActor / ComfyUI installer model lists;
+# found with GitHub code search for the URL and digest).
+_SHA256 = {
+    ("ByteDance/LatentSync-1.5", UNET_FILE_NAME): "6440b49a7ccceff56cdc001f5f17605216337f5bbd66fa360139768926e23f51",
+    ("ByteDance/LatentSync-1.6", UNET_FILE_NAME): "0a478e89eb660f82da4c35dbdde8a5adfb27f99d1b4e50edd03729e1e98316d3",
+    ("whisper", "tiny.pt"): "65147644a518d12f04e32d6f3b26facc3f8dd46e5390956a9424a650c0ce22b9",
+    ("stabilityai/sd-vae-ft-mse-original", "vae-ft-mse-840000-ema-pruned.safetensors"):
+        "735e4c3a447a3255760d7f86845f09f937809baa529c17370d83e4c3758f3c75",
+    ("stabilityai/sd-vae-ft-mse", "diffusion_pytorch_model.safetensors"):
+        "a1d993488569e928462932c8c38a0760b874d166399b14414135bd9c42df5815",
+    ("TencentARC/GFPGAN", "GFPGANv1.4.pth"): "e2cd4703ab14f4d01fd1383a8a8b266f9a5833dacee8e6a79d3bf21a1b6be5ad",
+    ("TencentARC/GFPGAN", "GFPGANv1.3.pth"): "c953a88f2727c85c3d9ae72e2bd4846bbaf59fe6972ad94130e23e7017524a70",
+    ("sczhou/CodeFormer", "codeformer.pth"): "1009e537e0c2a07d4cabce6355f53cb66767cd4b4297ec7a4a64ca4b8a5684b7",
+    ("xinntao/Real-ESRGAN", "RealESRGAN_x4plus.pth"): "4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
+    ("xinntao/Real-ESRGAN", "RealESRGAN_x2plus.pth"): "49fafd45f8fd7aa8d31ab2a22d14d91b536c34494a5cfe31eb5d89c2fa266abb",
+}
 
 
 def _latentsync_files(version: str) -> tuple[ModelFile, ...]:
     repo = f"ByteDance/LatentSync-{version}"
     subdir = f"LatentSync-{version}"
     return (
-        ModelFile(UNET, version, repo, UNET_FILE_NAME, LATENTSYNC_FOLDER, subdir, None, _LATENTSYNC_LICENCE),
-        ModelFile(WHISPER, version, repo, "whisper/tiny.pt", LATENTSYNC_FOLDER, subdir, None, _WHISPER_LICENCE),
+        ModelFile(UNET, version, repo, UNET_FILE_NAME, LATENTSYNC_FOLDER, subdir, _SHA256[repo, UNET_FILE_NAME], _LATENTSYNC_LICENCE),
+        ModelFile(WHISPER, version, repo, "whisper/tiny.pt", LATENTSYNC_FOLDER, subdir, _SHA256["whisper", "tiny.pt"],
+                  _WHISPER_LICENCE),
     )
+
+
+def _release_file(role: str, repo: str, tag: str, name: str, folder: str, licence: str) -> ModelFile:
+    return ModelFile(role, None, repo, name, folder, "", _SHA256.get((repo, name)), licence, release=tag)
 
 
 OFFICIAL_FILES: tuple[ModelFile, ...] = (
     *_latentsync_files("1.5"),
     *_latentsync_files("1.6"),
     ModelFile(VAE, None, "stabilityai/sd-vae-ft-mse-original", "vae-ft-mse-840000-ema-pruned.safetensors",
-              VAE_FOLDER, "", None, _VAE_LICENCE),
+              VAE_FOLDER, "", _SHA256["stabilityai/sd-vae-ft-mse-original", "vae-ft-mse-840000-ema-pruned.safetensors"],
+              _VAE_LICENCE),
     ModelFile(VAE_DIFFUSERS, None, "stabilityai/sd-vae-ft-mse", "diffusion_pytorch_model.safetensors",
-              VAE_FOLDER, "sd-vae-ft-mse", None, _VAE_LICENCE),
+              VAE_FOLDER, "sd-vae-ft-mse", _SHA256["stabilityai/sd-vae-ft-mse", "diffusion_pytorch_model.safetensors"],
+              _VAE_LICENCE),
     ModelFile(VAE_DIFFUSERS, None, "stabilityai/sd-vae-ft-mse", "config.json",
               VAE_FOLDER, "sd-vae-ft-mse", None, _VAE_LICENCE),
+    _release_file(GFPGAN, "TencentARC/GFPGAN", "v1.3.0", "GFPGANv1.4.pth", FACERESTORE_FOLDER, _GFPGAN_LICENCE),
+    _release_file(GFPGAN, "TencentARC/GFPGAN", "v1.3.0", "GFPGANv1.3.pth", FACERESTORE_FOLDER, _GFPGAN_LICENCE),
+    _release_file(CODEFORMER, "sczhou/CodeFormer", "v0.1.0", "codeformer.pth", FACERESTORE_FOLDER, _CODEFORMER_LICENCE),
+    _release_file(UPSCALER, "xinntao/Real-ESRGAN", "v0.2.1", "RealESRGAN_x2plus.pth", UPSCALE_FOLDER, _REALESRGAN_LICENCE),
+    _release_file(UPSCALER, "xinntao/Real-ESRGAN", "v0.1.0", "RealESRGAN_x4plus.pth", UPSCALE_FOLDER, _REALESRGAN_LICENCE),
 )
-"""Every file the pack can download. sha256 stays None until taken from the released files."""
+"""Every file the pack can download; the restorers' newest release first (the preferred one)."""
 
 
 def _check_version(version: str | None) -> None:
@@ -211,8 +288,10 @@ def ensure_files(
 ) -> list[str]:
     """Local paths of ``wanted``, downloading the missing ones first when ``download`` is set.
 
-    One error names every file still missing. After a failed download the remaining ones
-    are not tried (without a connection each try waits through huggingface_hub's retries).
+    Hugging Face files go through ``downloader``, release files through
+    :func:`~latentsync_core.files.downloads.download_file`; ``HF_HUB_OFFLINE`` turns every
+    download off. One error names every file still missing. After a failed download the
+    remaining ones are not tried (without a connection each try waits through the retries).
 
     Raises:
         MissingModelError: for the first missing file; its message also names the others
@@ -220,16 +299,21 @@ def ensure_files(
     """
     missing: list[tuple[Wanted, str]] = []
     failed = False
+    if download and offline_mode():
+        download, off = False, f"offline mode is on ({OFFLINE_ENV} is set)"
+    else:
+        off = "automatic download is off"
     for item in wanted:
         if os.path.isfile(item.path):
             continue
         if not download or failed:
-            missing.append((item, "automatic download is off" if not download else "not tried"))
+            missing.append((item, off if not download else "not tried"))
             continue
         try:
             _download_one(item, downloader)
         except OSError as err:
-            missing.append((item, f"download failed: {err}"))
+            reason = str(err) if str(err).startswith("checksum mismatch") else f"download failed: {err}"
+            missing.append((item, reason))
             failed = True
     if missing:
         raise _missing_error(missing)
@@ -247,13 +331,17 @@ def _missing_error(missing: Sequence[tuple[Wanted, str]]) -> MissingModelError:
 
 
 def _download_one(item: Wanted, downloader: Downloader) -> None:
-    """Download ``item`` into its own staging folder, verify it, move it into place.
+    """Download ``item``, verify it, move it into place.
 
-    The staging folder (``<destination root>/.download/<file>``) is removed once the file is
-    in place or fails its checksum; after an interrupted download it keeps the partial file,
-    which huggingface_hub resumes on the next try.
+    A release file streams to a hidden ``.part`` file beside its destination. A Hub file is
+    staged in its own folder (``<destination root>/.download/<file>``), removed once the file
+    is in place or fails its checksum; after an interrupted download it keeps the partial
+    file, which huggingface_hub resumes on the next try.
     """
     entry = item.entry
+    if entry.release is not None:
+        download_file(entry.url, item.path, entry.sha256)
+        return
     repo_root = os.path.join(item.folder_root, *entry.subdir.split("/")) if entry.subdir else item.folder_root
     staging_root = os.path.join(repo_root, STAGING_DIR)
     staging = os.path.join(staging_root, entry.repo_path.replace("/", "__"))
@@ -268,7 +356,7 @@ def _download_one(item: Wanted, downloader: Downloader) -> None:
         if entry.sha256 is not None:
             digest = sha256_file(staged)
             if digest != entry.sha256.lower():
-                raise OSError(f"checksum mismatch: got sha256 {digest}, expected {entry.sha256.lower()}; the download was deleted")
+                raise OSError(f"checksum mismatch: expected sha256 {entry.sha256.lower()}, got {digest}; the download was deleted")
         os.makedirs(os.path.dirname(item.path), exist_ok=True)
         os.replace(staged, item.path)
     finally:

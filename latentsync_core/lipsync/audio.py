@@ -215,27 +215,33 @@ def whisper_features(encoder: WhisperAudioEncoder, waveform16k: torch.Tensor, ho
     return out
 
 
-def frame_centres(n_frames: int, fps: float) -> torch.Tensor:
-    """Centre feature step of each video frame: [N] int64, floor(i * 50 / fps) (2 i at 25 fps), non-decreasing."""
+def frame_centres(n_frames: int | torch.Tensor | np.ndarray, fps: float) -> torch.Tensor:
+    """Centre feature step of each video frame: [N] int64, floor(i * 50 / fps) (2 i at 25 fps), non-decreasing.
+
+    ``n_frames``: a frame count (frames 0..N-1) or a tensor of frame indices.
+    """
     if fps <= 0:
         raise BadInputError(f"Frame rate must be positive, got {fps}.")
-    i = torch.arange(n_frames, dtype=torch.float64)
-    return torch.floor(i * FEATURE_RATE / float(fps) + 1e-9).long()
+    indexed = isinstance(n_frames, (torch.Tensor, np.ndarray))
+    i = torch.as_tensor(n_frames) if indexed else torch.arange(int(n_frames))
+    return torch.floor(i.to(torch.float64) * FEATURE_RATE / float(fps) + 1e-9).long()
 
 
-def per_frame_embeddings(features: torch.Tensor, n_frames: int, fps: float) -> torch.Tensor:
+def per_frame_embeddings(features: torch.Tensor, n_frames: int | torch.Tensor | np.ndarray, fps: float) -> torch.Tensor:
     """LatentSync audio tokens per video frame.
 
-    features: [L, 5, 384] from whisper_features. Returns [n_frames, 50, 384]
+    features: [L, 5, 384] from whisper_features; n_frames: a frame count, or
+    a tensor of output frame indices (e.g. one chunk's). Returns [N, 50, 384]
     (10 steps x 5 layers, step-major) in the features' dtype; steps outside
     the clip repeat its first/last step.
     """
     if features.dim() != 3 or features.shape[0] == 0:
         raise BadInputError(f"Whisper features must be [L, layers, width] with L > 0, got {tuple(features.shape)}.")
     offsets = torch.arange(-STEPS_BEFORE, STEPS_AFTER)
-    index = (frame_centres(n_frames, fps)[:, None] + offsets[None, :]).clamp(0, features.shape[0] - 1)
+    centres = frame_centres(n_frames, fps)
+    index = (centres[:, None] + offsets[None, :]).clamp(0, features.shape[0] - 1)
     picked = features[index.to(features.device)]  # [N, 10, 5, 384]
-    return picked.reshape(n_frames, -1, features.shape[-1])
+    return picked.reshape(centres.shape[0], -1, features.shape[-1])
 
 
 def audio_frame_count(n_samples: int, sample_rate: int, fps: float) -> int:
@@ -290,14 +296,35 @@ class AudioEmbeds:
     fps: float
 
 
-def embed_audio_for_video(encoder: WhisperAudioEncoder, waveform: torch.Tensor, sample_rate: int,
-                          n_video_frames: int, fps: float, mode: LengthMode = "pingpong") -> tuple[AudioEmbeds, torch.Tensor]:
-    """Per-frame Whisper tokens for a video of ``n_video_frames`` at ``fps`` and its new audio.
+@dataclass
+class AudioPlan:
+    """The audio of a lip-sync job, encoded once, before the per-frame tokens are picked.
 
-    waveform: [T], [C, T] or [1, C, T] float at ``sample_rate``. Returns the
-    AudioEmbeds and the waveform (same layout and rate) cut or padded to the
-    output length, N / fps seconds. Audio is only padded before encoding when
-    whole output frames lie past its end (``pad_audio``), so silence is encoded there.
+    features: [L, 5, 384] float32 CPU Whisper states of the whole (fitted) clip;
+    frame_map: [N] int64, the source video frame of each output frame; fps: the
+    video frame rate; waveform: the new audio in the input's layout and rate, cut
+    or zero-padded to N / fps seconds. ``embeddings(frames)`` gives the tokens of
+    some output frames, so a streamed job never holds [N, 50, 384].
+    """
+
+    features: torch.Tensor
+    frame_map: torch.Tensor
+    fps: float
+    waveform: torch.Tensor
+
+    def embeddings(self, frames: torch.Tensor | np.ndarray | None = None) -> torch.Tensor:
+        """[k, 50, 384] tokens of output frames ``frames`` (default: all N)."""
+        which = self.frame_map.shape[0] if frames is None else frames
+        return per_frame_embeddings(self.features, which, self.fps)
+
+
+def plan_audio(encoder: WhisperAudioEncoder, waveform: torch.Tensor, sample_rate: int,
+               n_video_frames: int, fps: float, mode: LengthMode = "pingpong") -> AudioPlan:
+    """Encode the audio for a video of ``n_video_frames`` at ``fps`` and plan the output length.
+
+    waveform: [T], [C, T] or [1, C, T] float at ``sample_rate``. Audio is only
+    padded before encoding when whole output frames lie past its end
+    (``pad_audio``), so silence is encoded there.
     """
     mono = prepare_waveform(waveform, sample_rate)
     n_audio_frames = audio_frame_count(waveform.shape[-1], sample_rate, fps)
@@ -306,5 +333,16 @@ def embed_audio_for_video(encoder: WhisperAudioEncoder, waveform: torch.Tensor, 
     if n_out > n_audio_frames:
         mono = fit_waveform(mono, SAMPLE_RATE, n_out, fps)
     features = whisper_features(encoder, mono)
-    embeddings = per_frame_embeddings(features, n_out, fps)
-    return AudioEmbeds(embeddings, frame_map, float(fps)), fit_waveform(waveform, sample_rate, n_out, fps)
+    return AudioPlan(features, frame_map, float(fps), fit_waveform(waveform, sample_rate, n_out, fps))
+
+
+def embed_audio_for_video(encoder: WhisperAudioEncoder, waveform: torch.Tensor, sample_rate: int,
+                          n_video_frames: int, fps: float, mode: LengthMode = "pingpong") -> tuple[AudioEmbeds, torch.Tensor]:
+    """Per-frame Whisper tokens for a video of ``n_video_frames`` at ``fps`` and its new audio.
+
+    The in-memory form of :func:`plan_audio`: returns the AudioEmbeds of every
+    output frame and the waveform (same layout and rate) cut or padded to the
+    output length, N / fps seconds.
+    """
+    plan = plan_audio(encoder, waveform, sample_rate, n_video_frames, fps, mode)
+    return AudioEmbeds(plan.embeddings(), plan.frame_map, plan.fps), plan.waveform

@@ -35,12 +35,8 @@ from diffusers import DDIMScheduler
 
 from ..errors import BadInputError
 from .mask import keep_mask
+from .settings import DEFAULT_CHUNK, MAX_CHUNK, SamplerSettings  # noqa: F401 (re-exported)
 from .vae import LATENT_CHANNELS, LATENT_SCALE, LATENT_SHIFT, VAE_DOWNSCALE
-
-MAX_CHUNK = 24
-"""Most frames per UNet call: the temporal attention's positional table has 24 entries."""
-DEFAULT_CHUNK = 16
-"""Frames per UNet call in LatentSync's inference (``num_frames`` of its configs)."""
 
 SCHEDULER_CONFIG = {
     "num_train_timesteps": 1000,
@@ -59,42 +55,6 @@ StepCallback = Callable[[int, int], None]
 """``on_step(done, total)``: called after every denoising step of every chunk."""
 InterruptCheck = Callable[[], None]
 """``check_interrupt()``: called before every step; raises to stop sampling."""
-
-
-@dataclass(frozen=True)
-class SamplerSettings:
-    """User-facing sampling parameters.
-
-    Attributes:
-        steps: DDIM steps per chunk (LatentSync: 20).
-        guidance_scale: audio guidance; > 1 runs a zero-audio branch too (LatentSync: 1.5).
-        seed: seed of the sampler's own ``torch.Generator``.
-        chunk_size: frames per UNet call, 1..24 (LatentSync: 16).
-        deep_cache_interval: DeepCache: reuse the UNet's deep features on all but
-            every ``n``-th step of a chunk (LatentSync's option uses 3); 0 or 1 = off.
-    """
-
-    steps: int = 20
-    guidance_scale: float = 1.5
-    seed: int = 1247
-    chunk_size: int = DEFAULT_CHUNK
-    deep_cache_interval: int = 0
-
-    def validate(self) -> None:
-        """Raise ``BadInputError`` for values the sampler cannot run with."""
-        if not 1 <= self.chunk_size <= MAX_CHUNK:
-            raise BadInputError(
-                f"Chunk size {self.chunk_size} is not supported: the LatentSync UNet attends over at most "
-                f"{MAX_CHUNK} frames at once. Use a chunk size from 1 to {MAX_CHUNK} (LatentSync uses {DEFAULT_CHUNK})."
-            )
-        if self.steps < 1:
-            raise BadInputError(f"Steps must be at least 1 (got {self.steps}); LatentSync uses 20.")
-        if self.guidance_scale < 1.0:
-            raise BadInputError(
-                f"Guidance scale must be >= 1 (got {self.guidance_scale}); 1 turns guidance off, LatentSync uses 1.5."
-            )
-        if self.deep_cache_interval < 0:
-            raise BadInputError(f"DeepCache interval must be >= 0 (got {self.deep_cache_interval}); 0 turns it off.")
 
 
 def make_scheduler() -> DDIMScheduler:
@@ -372,6 +332,109 @@ def _check_inputs(faces: torch.Tensor, embeddings: torch.Tensor, has_face: np.nd
         )
 
 
+class ChunkSampler:
+    """Samples a video chunk by chunk, in order, with one generator: the chunk-level API.
+
+    Use as a context manager (it attaches DeepCache to the UNet for its lifetime).
+    Creating it seeds the generator and draws the noise frame shared by every chunk;
+    each call then samples the next chunk, drawing its VAE posterior samples, so
+    calling it on the chunks of :func:`plan_chunks` in order gives exactly the frames
+    :func:`sample_video` gives for the whole video, without holding the whole video.
+
+    Args:
+        unet, vae: as for :func:`sample_video`.
+        resolution: side ``R`` of the aligned faces (a multiple of 8).
+        chunks: number of chunks that will be sampled (for the progress total).
+        settings: steps, guidance, seed, chunk size, DeepCache.
+        device, dtype: compute device (the generator lives there) and UNet dtype.
+        on_step: progress callback ``(done, total)``, total = steps x ``chunks``.
+        check_interrupt: called before every step; raise from it to stop.
+        keep: ``(R, R)`` keep mask replacing the template's (see :func:`sample_video`).
+    """
+
+    def __init__(
+        self,
+        unet: torch.nn.Module,
+        vae: torch.nn.Module,
+        resolution: int,
+        chunks: int,
+        settings: SamplerSettings = SamplerSettings(),
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        on_step: StepCallback | None = None,
+        check_interrupt: InterruptCheck | None = None,
+        keep: np.ndarray | None = None,
+    ) -> None:
+        settings.validate()
+        if resolution % VAE_DOWNSCALE != 0:
+            raise BadInputError(f"Face resolution {resolution} is not a multiple of {VAE_DOWNSCALE}; align faces at 256 or 512 px.")
+        self.unet, self.vae, self.settings = unet, vae, settings
+        self.resolution = resolution
+        self.device, self.dtype = torch.device(device), dtype
+        self.on_step, self.check_interrupt = on_step, check_interrupt
+        self.total = settings.steps * chunks
+        self.done = 0
+        self.scheduler = make_scheduler()
+        self.scheduler.set_timesteps(settings.steps, device=self.device)
+        self.generator = torch.Generator(device=self.device).manual_seed(int(settings.seed))
+        latent_size = resolution // VAE_DOWNSCALE
+        noise = torch.randn(
+            (1, LATENT_CHANNELS, 1, latent_size, latent_size), generator=self.generator, device=self.device, dtype=dtype
+        )
+        self.noise = noise * self.scheduler.init_noise_sigma
+        keep_np = keep_mask(resolution) if keep is None else np.asarray(keep, dtype=np.float32)
+        if keep_np.shape != (resolution, resolution):
+            raise BadInputError(
+                f"The keep mask is {keep_np.shape}, the faces are {resolution} x {resolution}; give a mask of the face size."
+            )
+        self.keep = torch.from_numpy(np.array(keep_np)).to(self.device)
+        self._cache_context = _maybe_deep_cache(unet, settings.deep_cache_interval)
+        self._cache: DeepCache | None = None
+
+    def __enter__(self) -> "ChunkSampler":
+        self._cache = self._cache_context.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._cache = None
+        self._cache_context.__exit__(*exc)
+
+    def _after_step(self) -> None:
+        self.done += 1
+        if self.on_step is not None:
+            self.on_step(self.done, self.total)
+
+    @torch.inference_mode()
+    def __call__(self, faces: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
+        """Sample the next chunk.
+
+        Args:
+            faces: ``(f, R, R, 3)`` float ``[0, 1]`` aligned faces (1 <= f <= chunk size), any device.
+            embeddings: ``(f, T, D)`` audio features of the same frames.
+
+        Returns:
+            ``(f, R, R, 3)`` float32 ``[0, 1]`` on the CPU.
+        """
+        f = faces.shape[0]
+        if tuple(faces.shape[1:]) != (self.resolution, self.resolution, 3) or not 1 <= f <= self.settings.chunk_size:
+            raise BadInputError(
+                f"A chunk must be 1..{self.settings.chunk_size} aligned faces of {self.resolution} x {self.resolution}; "
+                f"got shape {tuple(faces.shape)}."
+            )
+        if embeddings.shape[0] != f:
+            raise BadInputError(f"A chunk of {f} faces needs {f} audio windows, got {embeddings.shape[0]}.")
+        cond = prepare_chunk(
+            self.vae, faces.to(self.device), embeddings.to(self.device), self.keep, self.generator,
+            self.settings.guidance_scale > 1.0, self.dtype,
+        )
+        latents = self.noise.expand(-1, -1, f, -1, -1).clone()
+        latents = denoise_chunk(
+            self.unet, self.scheduler, latents, cond, self.settings.guidance_scale, self._cache,
+            self.check_interrupt, self._after_step,
+        )
+        return decode_and_paste(self.vae, latents, cond).to("cpu", torch.float32)
+
+
 def sample_video(
     unet: torch.nn.Module,
     vae: torch.nn.Module,
@@ -404,48 +467,20 @@ def sample_video(
 
     Returns:
         ``(N, R, R, 3)`` float32 ``[0, 1]`` on the CPU; each chunk is decoded and moved
-        there as soon as it is done.
+        there as soon as it is done (see :class:`ChunkSampler` for the chunk-level API).
     """
     settings.validate()
-    device = torch.device(device)
     n = faces.shape[0]
     flags = np.ones(n, dtype=bool) if has_face is None else np.asarray(has_face, dtype=bool)
     _check_inputs(faces, embeddings, flags)
-    res = faces.shape[1]
     out = faces.detach().to("cpu", torch.float32, copy=True)
     chunks = plan_chunks(flags, settings.chunk_size)
     if not chunks:
         return out
-
-    scheduler = make_scheduler()
-    scheduler.set_timesteps(settings.steps, device=device)
-    generator = torch.Generator(device=device).manual_seed(int(settings.seed))
-    latent_size = res // VAE_DOWNSCALE
-    noise = torch.randn((1, LATENT_CHANNELS, 1, latent_size, latent_size), generator=generator, device=device, dtype=dtype)
-    noise = noise * scheduler.init_noise_sigma
-    keep_np = keep_mask(res) if keep is None else np.asarray(keep, dtype=np.float32)
-    if keep_np.shape != (res, res):
-        raise BadInputError(f"The keep mask is {keep_np.shape}, the faces are {res} x {res}; give a mask of the face size.")
-    keep_t = torch.from_numpy(np.array(keep_np)).to(device)
-    guidance = settings.guidance_scale > 1.0
-    total = settings.steps * len(chunks)
-    done = 0
-
-    def after_step() -> None:
-        nonlocal done
-        done += 1
-        if on_step is not None:
-            on_step(done, total)
-
-    with torch.inference_mode(), _maybe_deep_cache(unet, settings.deep_cache_interval) as cache:
+    with ChunkSampler(
+        unet, vae, faces.shape[1], len(chunks), settings, device, dtype, on_step, check_interrupt, keep
+    ) as sampler:
         for index in chunks:
             idx = torch.from_numpy(index)
-            chunk_faces = faces[idx].to(device)
-            chunk_audio = embeddings[idx].to(device)
-            cond = prepare_chunk(vae, chunk_faces, chunk_audio, keep_t, generator, guidance, dtype)
-            latents = noise.expand(-1, -1, len(index), -1, -1).clone()
-            latents = denoise_chunk(
-                unet, scheduler, latents, cond, settings.guidance_scale, cache, check_interrupt, after_step
-            )
-            out[idx] = decode_and_paste(vae, latents, cond).to("cpu", torch.float32)
+            out[idx] = sampler(faces[idx], embeddings[idx])
     return out

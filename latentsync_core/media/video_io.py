@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import av
 import numpy as np
@@ -178,8 +179,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         container.close()
 
 
-def read_windows(info: VideoInfo, window: int = 32) -> Iterator[FrameWindow]:
-    """Decode ``info.path`` in windows of at most ``window`` frames.
+def read_windows(info: VideoInfo, window: int = 32, start: int = 0) -> Iterator[FrameWindow]:
+    """Decode ``info.path`` in windows of at most ``window`` frames, from frame ``start`` on.
 
     Only one window is held at a time (a fresh array each, so a caller may keep
     one while asking for the next). Frames are turned upright by
@@ -203,16 +204,20 @@ def read_windows(info: VideoInfo, window: int = 32) -> Iterator[FrameWindow]:
         stream.thread_type = "AUTO"
         buf = np.empty((window, info.height, info.width, 3), np.uint8)
         pts = np.empty(window, np.int64)
-        n = start = 0
-        last = None
+        n = skipped = 0
+        first, last = start, None
         try:
             for frame in container.decode(stream):
-                image = frame.to_ndarray(format="rgb24", width=coded_w, height=coded_h)
-                buf[n] = np.rot90(image, turns) if turns else image
                 t = None if frame.pts is None else frame.pts - info.start_pts
                 if t is None or (last is not None and t <= last):
                     t = 0 if last is None else last + step
-                pts[n] = last = t
+                last = t
+                if skipped < first:  # decoded (the stream is sequential) but not converted
+                    skipped += 1
+                    continue
+                image = frame.to_ndarray(format="rgb24", width=coded_w, height=coded_h)
+                buf[n] = np.rot90(image, turns) if turns else image
+                pts[n] = t
                 n += 1
                 if n == window:
                     yield FrameWindow(buf, pts, start)
@@ -259,7 +264,7 @@ def check_output_path(path: str | os.PathLike, input_path: str | os.PathLike | N
         raise BadInputError(f"Output '{path}' is a folder. Give a file name such as out.mp4.")
     if not os.access(folder, os.W_OK):
         raise BadInputError(f"Output folder '{folder}' is not writable. Choose another output path.")
-    if input_path is not None and os.path.exists(path) and os.path.samefile(path, input_path):
+    if input_path and os.path.exists(path) and os.path.samefile(path, input_path):
         raise BadInputError(f"Output '{path}' is the input file. Choose a different output path.")
     return OUTPUT_FORMATS[ext]
 
@@ -313,13 +318,10 @@ class _AudioTrack:
             self._out = output.add_stream_from_template(self._src)
             self._shift = round(origin / self._src.time_base)
         else:
-            rate = self._src.codec_context.sample_rate or 48000
-            layout = "stereo" if self._src.codec_context.channels >= 2 else "mono"
-            self._out = output.add_stream("aac", rate=rate, layout=layout)
-            self._resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate, frame_size=1024)
-            self._rate = rate
+            channels = self._src.codec_context.channels
+            self._aac = _AacEncoder(output, self._src.codec_context.sample_rate or 48000, channels)
+            self._out = self._aac.stream
             self._origin = origin
-            self._next_sample: int | None = None
         self._output = output
         self._packets = self._input.demux(self._src)
         self._held: av.Packet | None = None
@@ -359,26 +361,92 @@ class _AudioTrack:
             self._encode(frame)
 
     def _encode(self, frame: av.AudioFrame | None) -> None:
-        if frame is not None and self._next_sample is None:
+        if frame is not None and self._aac.next_sample is None:
             first = Fraction(frame.pts) * frame.time_base if frame.pts is not None else Fraction(0)
-            self._next_sample = round((first - self._origin) * self._rate)
-        if frame is not None:
-            frame.pts = None
-        for out in self._resampler.resample(frame):
-            out.pts = self._next_sample or 0
-            out.time_base = Fraction(1, self._rate)
-            self._next_sample = out.pts + out.samples
-            self._output.mux(self._out.encode(out))
+            self._aac.next_sample = round((first - self._origin) * self._aac.rate)
+        self._aac.encode(frame)
 
     def _flush(self) -> None:
         if not self._remux:
             for frame in self._src.codec_context.decode(None):
                 self._encode(frame)
-            self._encode(None)
-            self._output.mux(self._out.encode(None))
+            self._aac.flush()
 
     def close(self) -> None:
         self._input.close()
+
+
+class _AacEncoder:
+    """An AAC stream of an output container fed with audio frames of any format (resampled to it).
+
+    ``next_sample`` is the timestamp, in samples, given to the next encoded frame
+    (None until set: 0).
+    """
+
+    def __init__(self, output: av.container.OutputContainer, rate: int, channels: int) -> None:
+        self.layout = "stereo" if channels >= 2 else "mono"
+        self.rate = int(rate)
+        self.stream = output.add_stream("aac", rate=self.rate, layout=self.layout)
+        self._resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=self.rate, frame_size=1024)
+        self._output = output
+        self.next_sample: int | None = None
+
+    def encode(self, frame: av.AudioFrame | None) -> None:
+        """Encode ``frame`` (None: drain the resampler)."""
+        if frame is not None:
+            frame.pts = None
+        for out in self._resampler.resample(frame):
+            out.pts = self.next_sample or 0
+            out.time_base = Fraction(1, self.rate)
+            self.next_sample = out.pts + out.samples
+            self._output.mux(self.stream.encode(out))
+
+    def flush(self) -> None:
+        """Drain the resampler and the encoder."""
+        self.encode(None)
+        self._output.mux(self.stream.encode(None))
+
+
+class _WaveformTrack:
+    """A waveform encoded to AAC into an output container as video is written.
+
+    Args:
+        waveform: ``[T]``, ``[C, T]`` or ``[1, C, T]`` float samples in about ``[-1, 1]``
+            (numpy or torch); more than two channels keep the first two.
+        sample_rate: Hz of ``waveform``.
+        output: the container.
+    """
+
+    _BLOCK = 8192
+
+    def __init__(self, waveform, sample_rate: int, output: av.container.OutputContainer) -> None:
+        samples = np.asarray(waveform.detach().cpu() if hasattr(waveform, "detach") else waveform, dtype=np.float32)
+        samples = samples.reshape(-1, samples.shape[-1])[:2]
+        if samples.ndim != 2 or samples.shape[-1] == 0:
+            raise BadInputError("The audio to write has no samples; give a waveform [C, T] with T > 0.")
+        self._samples = np.ascontiguousarray(samples)
+        self._aac = _AacEncoder(output, sample_rate, samples.shape[0])
+        self._aac.next_sample = 0
+        self._pos = 0
+
+    def pump(self, until: float | None) -> None:
+        """Encode the samples before ``until`` seconds (None: all, and flush)."""
+        total = self._samples.shape[1]
+        stop = total if until is None else min(total, int(np.ceil(until * self._aac.rate)))
+        while self._pos < stop:
+            end = min(stop, self._pos + self._BLOCK)
+            block = self._samples[:, self._pos:end]
+            if self._aac.layout == "stereo" and block.shape[0] == 1:
+                block = np.repeat(block, 2, axis=0)
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format="fltp", layout=self._aac.layout)
+            frame.sample_rate = self._aac.rate
+            self._aac.encode(frame)
+            self._pos = end
+        if until is None:
+            self._aac.flush()
+
+    def close(self) -> None:
+        pass
 
 
 class VideoWriter:
@@ -391,8 +459,15 @@ class VideoWriter:
         path: output file; ``.mp4``, ``.m4v``, ``.mov`` or ``.mkv``.
         info: the source video; its size, rate, time base and audio are used.
         copy_audio: copy the source's first audio track when it has one.
-        crf: x264 constant rate factor (0 lossless .. 51 worst; 18 is visually lossless).
+        crf: x264 constant rate factor (18 is visually lossless .. 51 worst). ``0``
+            is lossless RGB: FFV1 in ``.mkv``, ``libx264rgb`` in the other
+            containers, so decoded frames equal the written ones bit for bit.
         preset: x264 speed preset.
+        audio: ``(waveform, sample_rate)`` to encode as the audio track (AAC)
+            instead of copying the source's; ``waveform`` ``[T]``, ``[C, T]`` or
+            ``[1, C, T]`` float, numpy or torch.
+        size: ``(width, height)`` of the frames to write when they differ from
+            the source's (e.g. an upscaled background).
     """
 
     def __init__(
@@ -402,6 +477,8 @@ class VideoWriter:
         copy_audio: bool = True,
         crf: int = 18,
         preset: str = "medium",
+        audio: tuple[Any, int] | None = None,
+        size: tuple[int, int] | None = None,
     ) -> None:
         self.path = os.path.abspath(os.fspath(path))
         fmt = check_output_path(self.path, info.path)
@@ -414,30 +491,35 @@ class VideoWriter:
         os.close(fd)
         os.chmod(self._tmp, _new_file_mode(self.path))
         self._container: av.container.OutputContainer | None = None
-        self._audio: _AudioTrack | None = None
+        self._audio: _AudioTrack | _WaveformTrack | None = None
+        self.frame_width, self.frame_height = size if size is not None else (info.width, info.height)
         try:
-            self._open(fmt, copy_audio, crf, preset)
+            self._open(fmt, copy_audio, crf, preset, audio)
         except BaseException:
             self.abort()
             raise
 
-    def _open(self, fmt: str, copy_audio: bool, crf: int, preset: str) -> None:
+    def _open(self, fmt: str, copy_audio: bool, crf: int, preset: str, audio: tuple[Any, int] | None) -> None:
         info = self.info
         self._container = av.open(self._tmp, "w", format=fmt)
-        codec = _video_codec()
+        lossless = crf == 0
+        codec = ("ffv1" if fmt == "matroska" else "libx264rgb") if lossless else _video_codec()
         stream = self._container.add_stream(codec, rate=info.fps)
-        self.width, self.height = info.width + info.width % 2, info.height + info.height % 2
+        w, h = self.frame_width, self.frame_height
+        self.width, self.height = (w, h) if lossless else (w + w % 2, h + h % 2)
         stream.width, stream.height = self.width, self.height
-        stream.pix_fmt = "yuv420p"
+        stream.pix_fmt = {"ffv1": "bgr0", "libx264rgb": "rgb24"}.get(codec, "yuv420p")
         stream.codec_context.time_base = info.time_base
         stream.time_base = info.time_base
-        if codec == "libx264":
+        if codec.startswith("libx264"):
             stream.options = {"crf": str(crf), "preset": preset}
-        else:
+        elif codec == "mpeg4":
             stream.codec_context.qscale = 3
             stream.codec_context.flags |= "QSCALE"
         self._stream = stream
-        if copy_audio and info.has_audio:
+        if audio is not None:
+            self._audio = _WaveformTrack(audio[0], audio[1], self._container)
+        elif copy_audio and info.has_audio:
             self._audio = _AudioTrack(info.path, self._container, info.start_pts * info.time_base)
         self.frames_written = 0
 
@@ -449,12 +531,13 @@ class VideoWriter:
         pixel to the even size yuv420p needs.
         """
         info = self.info
-        if frames.ndim != 4 or frames.shape[1:] != (info.height, info.width, 3) or frames.dtype != np.uint8:
+        w, h = self.frame_width, self.frame_height
+        if frames.ndim != 4 or frames.shape[1:] != (h, w, 3) or frames.dtype != np.uint8:
             raise BadInputError(
-                f"Frames to write must be ({'N'}, {info.height}, {info.width}, 3) uint8, got {frames.shape} {frames.dtype}."
+                f"Frames to write must be ({'N'}, {h}, {w}, 3) uint8, got {frames.shape} {frames.dtype}."
             )
-        if self.width != info.width or self.height != info.height:
-            pad = ((0, 0), (0, self.height - info.height), (0, self.width - info.width), (0, 0))
+        if self.width != w or self.height != h:
+            pad = ((0, 0), (0, self.height - h), (0, self.width - w), (0, 0))
             frames = np.pad(frames, pad, mode="edge")
         with _space_errors(self.path):
             for image, t in zip(frames, pts):
@@ -463,8 +546,10 @@ class VideoWriter:
                 frame.time_base = info.time_base
                 self._container.mux(self._stream.encode(frame))
             self.frames_written += len(frames)
-            if self._audio is not None and len(pts):
+            if isinstance(self._audio, _AudioTrack) and len(pts):
                 self._audio.pump(float((info.start_pts + int(pts[-1])) * info.time_base))
+            elif self._audio is not None and len(pts):
+                self._audio.pump(float(int(pts[-1]) * info.time_base))
 
     def close(self) -> None:
         """Flush the encoders, write the rest of the audio and move the file onto ``path``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Mapping
 
 import torch
@@ -16,6 +17,7 @@ import torch
 from ..errors import BadInputError, MissingDependencyError
 from ..files.weights import load_weights
 from ..lipsync.dtypes import bf16_native
+from ..lipsync.memory import MARGIN
 
 from .face_restorer import CODEFORMER, GFPGAN, FaceRestorer
 
@@ -25,14 +27,22 @@ _CODEFORMER_KEYS = ("position_emb", "quantize.embedding.weight", "idx_pred_layer
 
 
 @functools.cache
-def _registry():
-    """spandrel's main registry plus the extra architectures, when installed."""
-    from spandrel import MAIN_REGISTRY
+def registry():
+    """spandrel's main registry plus the extra architectures, when installed.
 
+    The first import of spandrel happens here, with the ``torch.jit.script`` deprecation warning that
+    its architectures raise on current torch silenced (a normal run prints no foreign warnings).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
+        from spandrel import MAIN_REGISTRY
+
+        try:
+            import spandrel_extra_arches
+        except ImportError:
+            spandrel_extra_arches = None
     registry = MAIN_REGISTRY.copy()
-    try:
-        import spandrel_extra_arches
-    except ImportError:
+    if spandrel_extra_arches is None:
         return registry
     registry.add(*spandrel_extra_arches.EXTRA_REGISTRY, ignore_duplicates=True)
     return registry
@@ -63,10 +73,11 @@ def restorer_from_state_dict(state_dict: Mapping[str, torch.Tensor], name: str =
         BadInputError: spandrel found another architecture or none.
         MissingDependencyError: a CodeFormer file while spandrel-extra-arches is not installed.
     """
+    models = registry()
     from spandrel import UnsupportedModelError
 
     try:
-        descriptor = _registry().load(dict(state_dict))
+        descriptor = models.load(dict(state_dict))
     except UnsupportedModelError:
         if all(key in state_dict for key in _CODEFORMER_KEYS):
             raise MissingDependencyError(
@@ -112,15 +123,13 @@ def default_dtype(device: torch.device | str) -> torch.dtype:
     return torch.float32
 
 
-ACTIVATION_BYTES_PER_FACE = {GFPGAN: 0, CODEFORMER: 0}
-"""Peak activation bytes of one float32 forward pass per 512 px face, measured on the CPU by
-``bench/activation_memory.py`` (storages alive during the pass, counted by a ``TorchDispatchMode``)."""
+ACTIVATION_BYTES_PER_FACE = {GFPGAN: int(542.7 * 2**20), CODEFORMER: int(588.6 * 2**20)}
+"""Peak activation bytes of one float32 forward pass on one 512 px face (GFPGAN 542.7 MiB, CodeFormer
+588.6 MiB), measured on the CPU by ``bench/activation_memory.py`` (storages alive during the pass,
+counted by a ``TorchDispatchMode``; spandrel's networks with random weights); taken as linear in faces."""
 
 
-def restorer_activation_bytes(size: int, faces: int, dtype: torch.dtype, margin: float = 1.5) -> int:
-    """Bytes to keep free for restoring ``faces`` crops of ``size`` px (the larger network's figure).
-
-    ``margin`` covers GPU kernel workspaces the CPU count does not see.
-    """
-    per_face = max(ACTIVATION_BYTES_PER_FACE.values()) * (size / 512) ** 2
-    return int(margin * per_face * faces * dtype.itemsize / 4)
+def restorer_activation_bytes(arch: str, faces: int, dtype: torch.dtype, size: int = 512) -> int:
+    """Bytes to keep free for one ``arch`` call on ``faces`` crops of ``size`` px, with :data:`MARGIN` headroom."""
+    per_face = ACTIVATION_BYTES_PER_FACE[arch] * (size / 512) ** 2
+    return int(MARGIN * per_face * faces * dtype.itemsize / 4)

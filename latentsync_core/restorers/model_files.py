@@ -1,41 +1,14 @@
-"""Official face-restoration weight files: canonical names, release URLs, licences."""
+"""The official face-restoration files, by name: entries of the one model-file table.
+
+The table itself (release URLs, published sha256, licences) is
+:data:`latentsync_core.files.model_files.OFFICIAL_FILES`; this module only picks its
+GFPGAN / CodeFormer rows, newest release first.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..files.model_files import CODEFORMER, FACERESTORE_FOLDER, GFPGAN, OFFICIAL_FILES, ModelFile
 
-FOLDER_NAME = "facerestore_models"
+FOLDER_NAME = FACERESTORE_FOLDER
 
-
-@dataclass(frozen=True)
-class RestorerFile:
-    """One downloadable release file (placed in ``models/facerestore_models``)."""
-
-    file_name: str
-    url: str
-    arch: str
-    licence: str
-
-
-RESTORER_FILES = {
-    f.file_name: f
-    for f in (
-        RestorerFile(
-            "GFPGANv1.4.pth",
-            "https://github.com/TencentARC/GFPGAN/releases/download/v1.3.0/GFPGANv1.4.pth",
-            "GFPGAN",
-            "Apache-2.0 (GFPGAN)",
-        ),
-        RestorerFile(
-            "GFPGANv1.3.pth",
-            "https://github.com/TencentARC/GFPGAN/releases/download/v1.3.0/GFPGANv1.3.pth",
-            "GFPGAN",
-            "Apache-2.0 (GFPGAN)",
-        ),
-        RestorerFile(
-            "codeformer.pth",
-            "https://github.com/sczhou/CodeFormer/releases/download/v0.1.0/codeformer.pth",
-            "CodeFormer",
-            "S-Lab License 1.0 (non-commercial use only)",
-        ),
-    )
-}
+RESTORER_FILES: dict[str, ModelFile] = {e.file_name: e for e in OFFICIAL_FILES if e.role in (GFPGAN, CODEFORMER)}
+"""File name -> table entry (``.url``, ``.sha256``, ``.role`` is the architecture)."""

@@ -5,9 +5,10 @@ package playwright-core installed in the folder named by ``PLAYWRIGHT_DIR``.
 
     python tests/integration/canvas.py [OUT_DIR]
 
-starts a ComfyUI like the tests do (``COMFYUI_PATH``, ``COMFYUI_PYTHON``), renders
-every ``example_workflows/*.json`` and writes ``<name>.jpg`` (ImageMagick's
-``convert``) into OUT_DIR, by default ``example_workflows/``.
+starts a ComfyUI like the tests do (``COMFYUI_PATH``, ``COMFYUI_PYTHON``) with the bundled
+sample files (``example_workflows/sample/``) in its input folder, renders every
+``example_workflows/*.json`` and writes ``<name>.jpg`` (ImageMagick's ``convert``) into
+OUT_DIR, by default ``example_workflows/``.
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def render_workflow(url: str, workflow_path: str, out_png: str, prompt_out: str)
 
 def main(out_dir: str) -> int:
     from comfyui_client import ComfyUIServer, make_base_dir
-    from media import WORKFLOWS, example_names, prepare_inputs
+    from media import SAMPLE_DIR, WORKFLOWS, example_names
 
     problem = missing_tools()
     if problem:
@@ -61,15 +62,16 @@ def main(out_dir: str) -> int:
         make_base_dir(base, os.path.dirname(os.path.dirname(HERE)))
         server = ComfyUIServer(os.environ["COMFYUI_PATH"], os.environ.get("COMFYUI_PYTHON", sys.executable), base,
                                os.path.join(tempfile.gettempdir(), "comfyui-latentsync-pycache"))
+        for sample in os.listdir(SAMPLE_DIR):
+            if not sample.endswith(".md"):
+                shutil.copy(os.path.join(SAMPLE_DIR, sample), server.folder("input"))
         server.start(timeout=300)
         try:
             for name in example_names():
                 path = os.path.join(WORKFLOWS, name + ".json")
-                with open(path, encoding="utf-8") as f:
-                    prepare_inputs(json.load(f), server.folder("input"))
                 png = os.path.join(base, name + ".png")
                 report = render_workflow(server.url, path, png, os.path.join(base, name + ".prompt.json"))
-                print(name, json.dumps({k: report[k] for k in ("returncode", "missing", "load_errors")}))
+                print(name, json.dumps({k: report[k] for k in ("returncode", "missing", "load_errors", "missing_models")}))
                 subprocess.run(["convert", png, "-strip", "-quality", "85", os.path.join(out_dir, name + ".jpg")],
                                check=True)
         finally:

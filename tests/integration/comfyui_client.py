@@ -59,9 +59,14 @@ def make_base_dir(base: str, pack_dir: str) -> None:
         shutil.copytree(pack_dir, link, ignore=shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache"))
 
 
+VRAM_MODES = ("--gpu-only", "--highvram", "--normalvram", "--lowvram", "--novram")
+"""ComfyUI flags its argument parser refuses next to ``--cpu``."""
+CPU_LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cpu_launcher.py")
+
+
 @dataclass
 class ComfyUIServer:
-    """A running ``main.py --cpu`` whose every folder lives under ``base``.
+    """A running ``main.py --cpu`` (with a VRAM mode: through ``cpu_launcher.py``) whose every folder lives under ``base``.
 
     Nothing is written into the ComfyUI checkout or the pack: folders come from
     ``--base-directory``, the database from ``--database-url`` and bytecode goes
@@ -93,9 +98,12 @@ class ComfyUIServer:
 
     def command(self) -> list[str]:
         database = os.path.join(self.base, "user", "comfyui.db")
+        main = os.path.join(self.comfyui_path, "main.py")
+        # ComfyUI refuses --cpu next to a VRAM mode: cpu_launcher.py sets CPU mode after its parser ran.
+        vram_mode = any(flag in VRAM_MODES for flag in self.extra_args)
+        start = [self.python, CPU_LAUNCHER, main] if vram_mode else [self.python, main, "--cpu"]
         return [
-            self.python, os.path.join(self.comfyui_path, "main.py"),
-            "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
+            *start, "--listen", "127.0.0.1", "--port", str(self.port),
             "--disable-auto-launch", "--base-directory", self.base,
             "--database-url", f"sqlite:///{database}", *self.extra_args,
         ]

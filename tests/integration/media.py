@@ -12,6 +12,8 @@ from comfyui_client import workflow_to_prompt
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ASTRONAUT = os.path.join(REPO, "tests", "data", "astronaut.png")
 WORKFLOWS = os.path.join(REPO, "example_workflows")
+SAMPLE_DIR = os.path.join(WORKFLOWS, "sample")
+"""The bundled sample clip and speech the example workflows load."""
 VIDEO_FPS = 25
 
 

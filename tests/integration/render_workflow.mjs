@@ -5,8 +5,10 @@
 //
 // Prints one JSON line: {"missing": [...node types the frontend does not know],
 // "nodes": N, "load_errors": [...console/page errors, failed requests and
-// missing-node dialogs from loading the workflow on], "page_errors": [...the
-// same from opening the page (an offline server has a few, e.g. user.css 404)]}
+// missing-node dialogs from loading the workflow on], "missing_models": [...the
+// entries of the frontend's Missing Models panel, "folder / file" plus its note],
+// "page_errors": [...the same from opening the page (an offline server has a few,
+// e.g. user.css 404)]}
 // and writes the API prompt the frontend builds from the graph (app.graphToPrompt)
 // to PROMPT_OUT.json when given. Exits 1 when a node type is missing or loading
 // the workflow logged an error.
@@ -32,11 +34,17 @@ const browser = await chromium.launch({
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
 });
 const errors = [];
+const modelUrls = new Set(workflow.nodes.flatMap((n) => (n.properties?.models ?? []).map((m) => m.url)));
 try {
-  const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+  const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
   page.on("console", (msg) => { if (msg.type() === "error") errors.push(msg.text()); });
   page.on("pageerror", (err) => errors.push(String(err)));
-  page.on("requestfailed", (req) => errors.push(`request failed: ${req.url()} (${req.failure()?.errorText})`));
+  page.on("requestfailed", (req) => {
+    const reason = req.failure()?.errorText;
+    // A <video> preview cancels its own range requests (ERR_ABORTED); the panel's size queries are ours.
+    if (reason === "net::ERR_ABORTED" && (req.url().includes("/api/view?") || modelUrls.has(req.url()))) return;
+    errors.push(`request failed: ${req.url()} (${reason})`);
+  });
   page.on("response", (res) => { if (res.status() >= 400) errors.push(`HTTP ${res.status()}: ${res.url()}`); });
   // A clean picture without touching the server's saved settings: no minimap,
   // canvas info or zoom toolbar in this page's copy of the settings.
@@ -44,9 +52,14 @@ try {
     if (route.request().method() !== "GET") return route.continue();
     const reply = await route.fetch();
     const settings = { ...(await reply.json()), "Comfy.Minimap.Visible": false, "Comfy.Graph.CanvasInfo": false,
-      "Comfy.Graph.CanvasMenu": false, "Comfy.TutorialCompleted": true };
+      "Comfy.Graph.CanvasMenu": false, "Comfy.TutorialCompleted": true,
+      "LiteGraph.Canvas.MinFontSizeForLOD": 0 };  // full detail at any zoom
     await route.fulfill({ response: reply, json: settings });
   });
+  // The Missing Models panel asks each declared model URL for its size; this machine may be
+  // offline, so those requests (and only those) are answered here with an empty reply.
+  await page.route((u) => modelUrls.has(u.href),
+    (route) => route.fulfill({ status: 200, headers: { "content-length": "0" }, body: "" }));
   await page.goto(url, { waitUntil: "networkidle", timeout: 120000 });
   await page.waitForFunction(() => window.app && window.app.graph && window.LiteGraph, null, { timeout: 120000 });
   await page.keyboard.press("Escape");
@@ -64,8 +77,11 @@ try {
 
   await page.waitForTimeout(1000);
   const dialogs = await page.locator(".p-dialog").allInnerTexts();
+  const missingModels = [];
   for (const text of dialogs) {
-    if (/missing/i.test(text)) errors.push("dialog: " + text.replace(/\s+/g, " ").slice(0, 500));
+    const flat = text.replace(/\s+/g, " ");
+    if (/missing models/i.test(flat)) missingModels.push(...(await page.locator(".comfy-missing-models li").allInnerTexts()));
+    else if (/missing/i.test(flat)) errors.push("dialog: " + flat.slice(0, 500));
   }
   for (let i = 0; i < dialogs.length; i++) await page.keyboard.press("Escape");
   // Zoom so that every node fits, then shoot just the part of the canvas they cover.
@@ -89,6 +105,7 @@ try {
   if (promptOut) writeFileSync(promptOut, JSON.stringify(result.output, null, 1));
   const loadErrors = errors.slice(before);
   console.log(JSON.stringify({ missing: result.missing, nodes: result.nodes, load_errors: loadErrors,
+    missing_models: missingModels,
     page_errors: errors.slice(0, before) }));
   process.exitCode = result.missing.length || loadErrors.length ? 1 : 0;
 } finally {

@@ -45,26 +45,13 @@ decisions differ between the two runs, at most 6."""
 
 @pytest.fixture(scope="module")
 def restorer_files(comfyui_server: ComfyUIServer) -> Iterator[str]:
-    """Write the random-weight ``GFPGANv1.4.pth`` and ``codeformer.pth``; yield their folder.
-
-    The files (about 0.7 GB together) are deleted again after the module's tests.
-    """
-    torch = pytest.importorskip("torch")
+    """Write the random-weight ``GFPGANv1.4.pth`` and ``codeformer.pth`` (deleted after the module's tests)."""
+    pytest.importorskip("torch")
     pytest.importorskip("spandrel_extra_arches")
-    from spandrel.architectures.GFPGAN import GFPGAN as GFPGANNet
-    from spandrel_extra_arches.architectures.CodeFormer import CodeFormer as CodeFormerNet
-    from test_restorers_common import CODEFORMER_SEED, GFPGAN_SEED, seeded_state_dict
+    from random_models import write_restorers
 
-    folder = os.path.join(comfyui_server.folder("models"), "facerestore_models")
-    os.makedirs(folder, exist_ok=True)
-    paths = []
-    for name, net_class, seed in (("GFPGANv1.4.pth", GFPGANNet, GFPGAN_SEED),
-                                  ("codeformer.pth", CodeFormerNet, CODEFORMER_SEED)):
-        with torch.device("meta"):
-            shapes = {key: tuple(value.shape) for key, value in net_class().state_dict().items()}
-        paths.append(os.path.join(folder, name))
-        torch.save({"params_ema": seeded_state_dict(shapes, seed)}, paths[-1])
-    yield folder
+    paths = write_restorers(comfyui_server.folder("models"))
+    yield os.path.dirname(paths[0])
     for path in paths:
         os.remove(path)
 

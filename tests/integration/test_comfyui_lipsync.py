@@ -1,28 +1,26 @@
-"""The lip-sync workflow end to end in a real ComfyUI, with small random-weight models.
+"""The lip-sync workflows end to end in a real ComfyUI, with small random-weight models.
 
-``example_workflows/lipsync_video.json`` runs as saved from the canvas (converted to an
-API prompt, only the sampler's steps lowered to 2) on a synthesised 4-frame talking-head
-clip and 0.24 s of speech-like sound, so the output follows the audio: 6 frames, the video
-played forward then backward (pingpong), faces aligned at 256.
+Each ``example_workflows/lipsync_*.json`` runs as saved from the canvas (converted to an API
+prompt, only the sampler's steps lowered to 2) on a synthesised 3-frame talking-head clip and
+0.16 s of speech-like sound written under the file names the workflow loads (the bundled sample
+would take minutes on CPU), so the output follows the audio: 4 frames, the video played forward
+then backward (pingpong). The 1.5 workflows align faces at 256, ``lipsync_both`` (1.6) at 512 on
+a 2-frame clip with 3 frames of speech.
 
-The models sit in the temp server's ``models`` folder in the official layout:
+The models sit in the temp server's ``models`` folder in the official layouts
+(``random_models.py``): tiny LatentSync UNets for 1.5 and 1.6 with seeded random weights,
+random Whisper tiny, a full-size random SD VAE, random GFPGAN v1.4 and CodeFormer. The server
+is this module's own, started with ``random_models.TINY_UNET_SITECUSTOMIZE`` on ``PYTHONPATH``
+so that both versions build the tiny UNet architecture; everything else (the nodes, ComfyUI's
+executor, model management, video decoding and encoding) is the real thing.
 
-* ``latentsync/LatentSync-1.5/latentsync_unet.pt``: the tiny LatentSync UNet (reference key
-  names, ``tests/unet_fixtures.py``) with seeded random weights, as ``{"state_dict": ...}``;
-* ``latentsync/LatentSync-1.5/whisper/tiny.pt``: a random Whisper tiny in OpenAI's layout
-  (``tests/whisper_checkpoint.py``);
-* ``vae/vae-ft-mse-840000-ema-pruned.safetensors``: a full-size SD 1.x VAE (84 M parameters)
-  with seeded random weights in the LDM key layout.
+``lipsync_video`` also runs under ComfyUI's ``--cpu-vae``, ``--lowvram`` and ``--novram``, each
+in a server of its own.
 
-The loader builds a UNet from the release architecture of the version its folder names,
-and a tiny file does not fit it. The pack has no switch for that, on purpose (users must
-not be able to load a checkpoint against another architecture), so this test gives its
-own server process a ``sitecustomize.py`` that maps version 1.5 to the tiny architecture
-in ``latentsync_core.lipsync.checkpoints.CONFIGS`` right after that module is first imported, the
-same swap ``tests/test_loader_node.py`` makes in-process with monkeypatch. Everything else,
-the nodes, ComfyUI's executor, model management, video decoding and encoding, is the real
-thing. The server is this module's own (not the session's shared one), started with that
-file on ``PYTHONPATH``.
+The restoration check (issue 7, deliverable 5) runs ``lipsync_gfpgan`` with ``sr_ratio`` so
+high that no mouth qualifies and compares the paste node's frames (saved as PNG by an added
+SaveImage node) with those of ``lipsync_video``, which has no restorer: they must be equal bit
+for bit.
 
 ComfyUI's core ``LoadAudio`` needs ``torchaudio``. In a ComfyUI environment without it
 (no ``LoadAudio`` in ``/object_info``) the speech is given as the PCM sound track of a small
@@ -36,58 +34,42 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from comfyui_client import ComfyUIClient, ComfyUIError, ComfyUIServer, make_base_dir
 from media import VIDEO_FPS, load_example, prepare_inputs
+from random_models import TINY_UNET_SITECUSTOMIZE, write_latentsync_models, write_restorers
 
 torch = pytest.importorskip("torch")
 av = pytest.importorskip("av")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACK_DIR = os.path.dirname(os.path.dirname(HERE))
-VAE_FILE = "vae-ft-mse-840000-ema-pruned.safetensors"
 STEPS = 2
-VIDEO_FRAMES = 4
-SPEECH_SECONDS = 0.24
-FRAME_MAP = [0, 1, 2, 3, 3, 2]
-"""Source frame of each output frame: pingpong of 4 video frames over 6 audio frames."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    """The input of a run: video frames, seconds of speech, and the source frame of each output frame."""
+
+    video_frames: int
+    speech_seconds: float
+    frame_map: tuple[int, ...]
+
+
+CLIP = Clip(3, 0.16, (0, 1, 2, 2))
+"""3 video frames, 4 frames of speech: pingpong plays 0, 1, 2, then 2 again (backwards from the end)."""
+SMALL_CLIP = Clip(2, 0.12, (0, 1, 1))
+"""For 1.6 at 512 px, where every frame costs four times as much in the VAE."""
 
 LOAD_AUDIO_INFO = {"input": {"required": {"audio": [[], {"audio_upload": True}]}}, "input_order": {"required": ["audio"]}}
 """``/object_info`` of ComfyUI 0.3.64's LoadAudio (for converting the workflow where it did not import)."""
-
-SITECUSTOMIZE = '''"""Written by tests/integration/test_comfyui_lipsync.py for its ComfyUI server only.
-
-Maps LatentSync version 1.5 to the tiny test UNet architecture in
-latentsync_core.lipsync.checkpoints.CONFIGS as soon as that module is imported.
-"""
-import importlib.abc
-import importlib.machinery
-import sys
-
-
-class _TinyUNetConfig(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if not name.endswith("latentsync_core.lipsync.checkpoints"):
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        run = spec.loader.exec_module
-
-        def exec_module(module):
-            run(module)
-            unet = sys.modules[module.__name__.rsplit(".", 1)[0] + ".unet"]
-            module.CONFIGS["1.5"] = unet.LatentSyncUNetConfig.tiny
-
-        spec.loader.exec_module = exec_module
-        return spec
-
-
-sys.meta_path.insert(0, _TinyUNetConfig())
-'''
-
 
 def audio_through_video(prompt: dict[str, dict], input_dir: str, speech: np.ndarray, sample_rate: int = 16000) -> None:
     """Replace each LoadAudio of ``prompt`` by LoadVideo -> GetVideoComponents of a .mov carrying ``speech``
@@ -117,47 +99,24 @@ def audio_through_video(prompt: dict[str, dict], input_dir: str, speech: np.ndar
                     node["inputs"][name] = [split, 1]
 
 
-def write_models(models: str) -> None:
-    """Random-weight models in the official file layout under ``models``."""
-    from safetensors.torch import save_file
-
-    from latentsync_core.lipsync.vae import SD_VAE_CONFIG, build_vae
-    from sampler_fixtures import seeded_weights
-    from test_sampler_vae import _ldm_state_dict
-    from unet_fixtures import reference_key_shapes, reference_weights
-    from whisper_checkpoint import write_tiny_checkpoint
-
-    folder = os.path.join(models, "latentsync", "LatentSync-1.5")
-    os.makedirs(os.path.join(folder, "whisper"))
-    torch.save({"state_dict": reference_weights(reference_key_shapes("tiny"), 17)}, os.path.join(folder, "latentsync_unet.pt"))
-    write_tiny_checkpoint(os.path.join(folder, "whisper", "tiny.pt"), seed=17)
-    vae = build_vae(SD_VAE_CONFIG, device="meta")
-    shapes = {k: tuple(v.shape) for k, v in vae.state_dict().items()}
-    vae.load_state_dict(seeded_weights(shapes, 17), strict=True, assign=True)
-    os.makedirs(os.path.join(models, "vae"))
-    save_file({k: v.contiguous() for k, v in _ldm_state_dict(vae).items()}, os.path.join(models, "vae", VAE_FILE))
-
-
-MEMORY_MODES = [(), ("--cpu-vae",), ("--lowvram",), ("--novram",)]
-"""Server flags the workflow must run under: ComfyUI's default, its VAE on the CPU, low and no VRAM modes."""
-
-
-@pytest.fixture(scope="module", params=MEMORY_MODES, ids=lambda flags: " ".join(flags) or "default")
-def lipsync_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
-    """A ComfyUI server of its own (started with ``request.param`` flags), the random models and the tiny-UNet sitecustomize."""
-    base = str(tmp_path_factory.mktemp("comfyui_lipsync"))
+@contextmanager
+def tiny_model_server(base: str, flags: tuple[str, ...] = (), restorers: bool = True) -> Iterator[ComfyUIServer]:
+    """A ComfyUI server of its own under ``base``, started with ``flags``, the random models and the
+    tiny-UNet sitecustomize; the 0.4-1.1 GB of random weights are deleted when it stops."""
     make_base_dir(base, PACK_DIR)
-    write_models(os.path.join(base, "models"))
+    write_latentsync_models(os.path.join(base, "models"), versions=("1.5", "1.6"))
+    if restorers:
+        write_restorers(os.path.join(base, "models"))
     site = os.path.join(base, "test_site")
     os.makedirs(site)
     with open(os.path.join(site, "sitecustomize.py"), "w", encoding="utf-8") as f:
-        f.write(SITECUSTOMIZE)
+        f.write(TINY_UNET_SITECUSTOMIZE)
     server = ComfyUIServer(
         comfyui_path=os.path.abspath(os.environ["COMFYUI_PATH"]),
         python=os.environ.get("COMFYUI_PYTHON", sys.executable),
         base=base,
         pycache_dir=os.environ.get("COMFYUI_PYCACHE", os.path.join(tempfile.gettempdir(), "comfyui-latentsync-pycache")),
-        extra_args=request.param,
+        extra_args=flags,
     )
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PYTHONPATH", os.pathsep.join(p for p in (site, os.environ.get("PYTHONPATH")) if p))
@@ -166,26 +125,71 @@ def lipsync_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fix
         yield server
     finally:
         server.stop()
-        shutil.rmtree(os.path.join(base, "models"), ignore_errors=True)  # 0.4 GB of random weights
+        shutil.rmtree(os.path.join(base, "models"), ignore_errors=True)
 
 
-def test_lipsync_workflow_follows_the_audio(lipsync_server: ComfyUIServer) -> None:
-    client = ComfyUIClient(lipsync_server)
+@pytest.fixture(scope="module")
+def lipsync_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUIServer]:
+    """The server every example workflow runs in: ComfyUI's default memory mode, restorers included."""
+    pytest.importorskip("spandrel_extra_arches")
+    with tiny_model_server(str(tmp_path_factory.mktemp("comfyui_lipsync"))) as server:
+        yield server
+
+
+MEMORY_MODES = [("--cpu-vae",), ("--lowvram",), ("--novram",)]
+"""Server flags ``lipsync_video`` must run under too: ComfyUI's VAE on the CPU, low and no VRAM modes."""
+
+
+@pytest.fixture(scope="module", params=MEMORY_MODES, ids=" ".join)
+def memory_mode_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[ComfyUIServer]:
+    with tiny_model_server(str(tmp_path_factory.mktemp("comfyui_lipsync_mode")), request.param, restorers=False) as server:
+        yield server
+
+
+@dataclass
+class Run:
+    """What one run of a lip-sync workflow gave."""
+
+    source: np.ndarray
+    """``(video_frames, H, W, 3)`` uint8: the clip given to Load Video."""
+    frames: list[np.ndarray]
+    """The saved video's frames, ``(H, W, 3)`` uint8."""
+    fps: float
+    audio: np.ndarray
+    sample_rate: int
+    pasted: list[np.ndarray]
+    """The paste node's frames as lossless PNGs (in-memory workflows; empty for the streaming node)."""
+    reports: list[str]
+    """What the restore nodes' report boxes showed."""
+
+
+def run_workflow(server: ComfyUIServer, name: str, clip: Clip, widgets: dict[str, dict] | None = None) -> Run:
+    """Run example workflow ``name`` on ``clip``, sampler steps lowered to 2.
+
+    ``widgets`` sets inputs by class type (``{"LatentSync_GFPGANRestore": {"sr_ratio": 16.0}}``). A SaveImage
+    node is added on the paste node's output, so its frames come back losslessly.
+    """
+    client = ComfyUIClient(server)
     object_info = client.object_info()
-    has_load_audio = "LoadAudio" in object_info
-    workflow, prompt = load_example("lipsync_video", {"LoadAudio": LOAD_AUDIO_INFO, **object_info})
-    written = prepare_inputs(workflow, lipsync_server.folder("input"), VIDEO_FRAMES, SPEECH_SECONDS)
-    video = next(v for name, v in written.items() if name.endswith(".mp4"))
-    if not has_load_audio:
-        speech = next(v for name, v in written.items() if name.endswith(".wav"))
-        audio_through_video(prompt, lipsync_server.folder("input"), speech)
+    workflow, prompt = load_example(name, {"LoadAudio": LOAD_AUDIO_INFO, **object_info})
+    written = prepare_inputs(workflow, server.folder("input"), clip.video_frames, clip.speech_seconds)
+    video = next(v for file_name, v in written.items() if file_name.endswith(".mp4"))
+    if "LoadAudio" not in object_info:
+        speech = next(v for file_name, v in written.items() if file_name.endswith(".wav"))
+        audio_through_video(prompt, server.folder("input"), speech)
     by_type = {node["class_type"]: node_id for node_id, node in prompt.items()}
-    prompt[by_type["LatentSync_Sampler"]]["inputs"]["steps"] = STEPS
-
+    for class_type in ("LatentSync_Sampler", "LatentSync_LipSyncVideo"):
+        if class_type in by_type:
+            prompt[by_type[class_type]]["inputs"]["steps"] = STEPS
+    for class_type, values in (widgets or {}).items():
+        prompt[by_type[class_type]]["inputs"].update(values)
+    if "LatentSync_ROIPasteBlend" in by_type:
+        prompt["save_png"] = {"class_type": "SaveImage",
+                              "inputs": {"images": [by_type["LatentSync_ROIPasteBlend"], 0], "filename_prefix": name}}
     try:
         entry = client.run(prompt, timeout=900)
     except ComfyUIError as exc:
-        pytest.fail(f"{exc}\n--- server log ---\n{lipsync_server.log()[-6000:]}")
+        pytest.fail(f"{exc}\n--- server log ---\n{server.log()[-6000:]}")
 
     (record,) = client.output_files(entry, by_type["SaveVideo"])
     with av.open(io.BytesIO(client.fetch(record))) as container:
@@ -194,16 +198,74 @@ def test_lipsync_workflow_follows_the_audio(lipsync_server: ComfyUIServer) -> No
         container.seek(0)
         audio = np.concatenate([frame.to_ndarray()[0] for frame in container.decode(audio=0)])
         sample_rate = container.streams.audio[0].sample_rate
-    n_out = len(FRAME_MAP)
-    assert len(video) == VIDEO_FRAMES and len(frames) == n_out, "the output follows the audio (pingpong), not the video"
-    assert fps == VIDEO_FPS
-    assert frames[0].shape == video[0].shape
-    assert abs(audio.size / sample_rate - n_out / VIDEO_FPS) < 0.07, "the audio is not fitted to the output length"
-    spectrum = np.abs(np.fft.rfft(audio))
-    assert abs(np.argmax(spectrum) * sample_rate / audio.size - 140) < 10, "the audio track is not the speech input"
-    for j, src in enumerate(FRAME_MAP):
+    pasted = [np.asarray(Image.open(io.BytesIO(client.fetch(rec))).convert("RGB"))
+              for rec in client.output_files(entry, "save_png")]
+    previews = sorted(node_id for node_id, node in prompt.items() if node["class_type"] == "PreviewAny")
+    reports = [text for node_id in previews for text in entry["outputs"][node_id]["text"]]
+    return Run(video, frames, fps, audio, sample_rate, pasted, reports)
+
+
+RESTORERS = {"lipsync_video": [], "lipsync_gfpgan": ["GFPGAN"], "lipsync_codeformer": ["CodeFormer"],
+             "lipsync_both": ["GFPGAN", "CodeFormer"]}
+"""The lip-sync workflows and the restorers each runs, in order."""
+CLIPS = {"lipsync_both": SMALL_CLIP}
+
+
+@pytest.fixture(scope="module")
+def runs(lipsync_server: ComfyUIServer) -> Callable[[str], Run]:
+    """``runs(name)``: the run of workflow ``name`` as saved, made once per module."""
+    done: dict[str, Run] = {}
+
+    def get(name: str) -> Run:
+        if name not in done:
+            done[name] = run_workflow(lipsync_server, name, CLIPS.get(name, CLIP))
+        return done[name]
+
+    return get
+
+
+def check_follows_the_audio(run: Run, clip: Clip) -> None:
+    """The output has one frame per speech frame, showing the source frame the length mode names with its face
+    regenerated, at the source's fps, with the speech fitted to its length as sound track."""
+    n_out = len(clip.frame_map)
+    assert len(run.source) == clip.video_frames and len(run.frames) == n_out, "the output follows the audio, not the video"
+    assert run.fps == VIDEO_FPS
+    assert run.frames[0].shape == run.source[0].shape
+    assert abs(run.audio.size / run.sample_rate - n_out / VIDEO_FPS) < 0.07, "the audio is not fitted to the output length"
+    spectrum = np.abs(np.fft.rfft(run.audio))
+    assert abs(np.argmax(spectrum) * run.sample_rate / run.audio.size - 140) < 10, "the audio track is not the speech input"
+    for j, src in enumerate(clip.frame_map):
         # the clip drifts 2 px a frame: the body, below the face, tells the source frames apart
-        errors = [np.abs(frames[j][300:].astype(int) - v[300:].astype(int)).mean() for v in video]
+        errors = [np.abs(run.frames[j][300:].astype(int) - v[300:].astype(int)).mean() for v in run.source]
         assert int(np.argmin(errors)) == src, f"output frame {j} does not show source frame {src}"
-        changed = np.abs(frames[j].astype(int) - video[src].astype(int)).max(-1) > 40
+        changed = np.abs(run.frames[j].astype(int) - run.source[src].astype(int)).max(-1) > 40
         assert changed[:300].any(), f"the face of output frame {j} was not regenerated"
+
+
+@pytest.mark.parametrize("name", sorted(RESTORERS))
+def test_lipsync_workflow_follows_the_audio(runs: Callable[[str], Run], name: str) -> None:
+    run = runs(name)
+    clip = CLIPS.get(name, CLIP)
+
+    check_follows_the_audio(run, clip)
+    # every mouth of the 512 px clip is enlarged to reach 512, more than sr_ratio: all are restored
+    n_out = len(clip.frame_map)
+    assert run.reports == [f"{arch}: restored {n_out} of {n_out} frames" for arch in RESTORERS[name]]
+
+
+def test_lipsync_video_in_low_memory_modes(memory_mode_server: ComfyUIServer) -> None:
+    check_follows_the_audio(run_workflow(memory_mode_server, "lipsync_video", CLIP), CLIP)
+
+
+def test_skipped_restoration_leaves_frames_bit_identical(lipsync_server: ComfyUIServer,
+                                                         runs: Callable[[str], Run]) -> None:
+    """GFPGAN loaded but no mouth needing it (sr_ratio 16): the frames equal the no-restorer workflow's, bit for bit."""
+    skipped = run_workflow(lipsync_server, "lipsync_gfpgan", CLIP, {"LatentSync_GFPGANRestore": {"sr_ratio": 16.0}})
+    plain, restored = runs("lipsync_video"), runs("lipsync_gfpgan")
+
+    n_out = len(CLIP.frame_map)
+    assert skipped.reports == [f"GFPGAN: restored 0 of {n_out} frames"]
+    assert len(plain.pasted) == len(skipped.pasted) == n_out
+    for j, (a, b) in enumerate(zip(plain.pasted, skipped.pasted)):
+        assert np.array_equal(a, b), f"frame {j} changed although no mouth was restored ({np.count_nonzero(a != b)} values)"
+    assert any(not np.array_equal(a, b) for a, b in zip(plain.pasted, restored.pasted)), "restoring changed nothing"

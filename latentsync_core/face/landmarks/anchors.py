@@ -1,4 +1,29 @@
-"""Anchor points (brow means, nose mean) and boxes from a backend's landmark indices."""
+"""Anchor points (brow means, nose mean) and boxes from a backend's landmark indices.
+
+Calibration of the MediaPipe mapping (``bench/calibrate_anchors.py``). LatentSync
+was trained on faces aligned with InsightFace's 106 points, whose weights are not
+available offline; dlib's 68-point predictor (``face-recognition-models``) stands
+in for them, with its anchors at the same anatomical places: brows = mean of the
+68-point brow slots 17-21 / 22-26 (where LatentSync puts InsightFace's brow picks),
+nose = mean of 29, 30, 31, 35 (lower bridge, tip, nostril wings, as InsightFace's
+74, 86, 77, 83; the mean of all nose points 27-35 would add the upper bridge and
+sit 5-6 px higher). On the astronaut and Grace Hopper photos, each also mirrored,
+MediaPipe minus dlib in template pixels at 256 (mean +- sd over the four):
+
+=================  ============================  ============================  ==========================
+mapping            left brow (x, y)              right brow (x, y)             nose (x, y)
+=================  ============================  ============================  ==========================
+upper brow only    -1.8 +- 1.0, -3.1 +- 1.7      +0.5 +- 1.4, -3.6 +- 0.6      -0.2 +- 1.4, +1.4 +- 2.9
+calibrated         -0.2 +- 0.9, -0.0 +- 1.7      -1.0 +- 1.3, -0.5 +- 0.6      same
+=================  ============================  ============================  ==========================
+
+The upper brow contour sat about 3.4 px above dlib's brows on every photo, so the
+brows now average the upper and lower contour (rms distance 4.0 -> 1.9 px). The
+nose is left as is: its mean offset (+1.4 px down) is half its spread between
+photos (2.9 px) and within what the choice of dlib's lower nose pair (31/35 vs
+32/34) moves it (up to 1.5 px). Residual: about 2 px rms per anchor, the size of
+the two models' disagreement between a photo and its mirror image.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass

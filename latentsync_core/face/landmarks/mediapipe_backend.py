@@ -13,9 +13,10 @@ MediaPipe's own "left/right" names are the subject's):
 ==============  ===============================  ==================================  ==========================
 anchor          InsightFace 106 (LatentSync)     MediaPipe mesh                      meaning
 ==============  ===============================  ==================================  ==========================
-left brow       43, 48, 49, 51, 50               70, 63, 105, 66, 107                upper brow contour, outer
-                                                                                     end to inner end
-right brow      101, 102, 103, 104, 105          300, 293, 334, 296, 336             same, other brow
+left brow       43, 48, 49, 51, 50               70, 63, 105, 66, 107 and            upper and lower brow
+                                                 46, 53, 52, 65, 55                  contour (brow centre line)
+right brow      101, 102, 103, 104, 105          300, 293, 334, 296, 336 and         same, other brow
+                                                 276, 283, 282, 295, 285
 nose            74                               5                                   lower nose bridge
 nose            86                               1                                   nose tip
 nose            77, 83                           98, 327                             left / right nostril wing
@@ -27,10 +28,12 @@ mouth           (52..71)                         61, 185, 40, 39, 37, 0, 267, 26
 InsightFace's brow picks are the points LatentSync lists in the 68-point brow
 slots (17-21, 22-26) of its landmark re-ordering, and 73, 74, 86 fill the nose
 bridge slots down to the tip; 77 and 83 are a left/right pair on the lower nose.
-MediaPipe's equivalents are the upper brow contour, the bridge point about 60%
-of the way from between the eyes (6) to the tip (1), the tip, and the outer lower
-nostril-wing points. The mapping is semantic, not fitted to InsightFace outputs
-(no InsightFace weights were available to compare against).
+MediaPipe's equivalents are the brow centre line (upper and lower contour), the
+bridge point about 60% of the way from between the eyes (6) to the tip (1), the
+tip, and the outer lower nostril-wing points. The brows were first mapped to the
+upper contour alone; measured against dlib's 68-point model that put both brow
+anchors about 3.4 template px (at 256) too high, so the lower contour was added
+(see :mod:`.anchors` for the figures and ``bench/calibrate_anchors.py``).
 
 The mouth ring starts at the image-left mouth corner and runs clockwise on
 screen (along the upper lip first). Coordinates are pixels with integer values
@@ -47,43 +50,29 @@ more). On a synthetic drifting 720p shot (``bench/bench_landmarks.py``) static m
 found the face in 60/60 frames with 0.40 px mean anchor error and 0.34 px rms
 frame-to-frame change; tracking mode lost 24/60 frames, 1.12 px and 0.33 px. So
 static mode is the default; remaining jitter is for the alignment stage's temporal
-smoothing, as LatentSync smooths its per-frame InsightFace landmarks.
+smoothing, as LatentSync smooths its per-frame InsightFace landmarks. Within a shot
+the aligner does not detect in every frame: it follows the face with
+:meth:`MediaPipeBackend.follow` (static-mode Face Mesh on a crop around the previous
+frame's face, no whole-frame detector).
 """
 from __future__ import annotations
 
 import threading
 
 import numpy as np
+import torch
 
 from .anchors import AnchorIndices, extent_box
-from .base import FaceLandmarks, check_frame
-from .mesh_engine import MeshEngine, open_mesh_engine
+from .base import FaceLandmarks, check_frame, square_crop
+from .mesh_engine import MeshEngine, import_mediapipe, open_mesh_engine
 from .selection import FaceFilter
 
 MEDIAPIPE_478 = AnchorIndices(
-    left_brow=(70, 63, 105, 66, 107),
-    right_brow=(300, 293, 334, 296, 336),
+    left_brow=(70, 63, 105, 66, 107, 46, 53, 52, 65, 55),
+    right_brow=(300, 293, 334, 296, 336, 276, 283, 282, 295, 285),
     nose=(5, 1, 98, 327),
     mouth=(61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146),
 )
-
-
-def square_crop(frame: np.ndarray, box: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
-    """Square window of side ``factor * max(w, h)`` centred on ``box``, black outside ``frame``.
-
-    Returns the ``(S, S, 3)`` uint8 crop and its integer ``(x0, y0)`` frame offset
-    (crop pixel ``(i, j)`` is frame pixel ``(x0 + i, y0 + j)``).
-    """
-    x1, y1, x2, y2 = box
-    side = max(int(np.ceil(factor * max(x2 - x1, y2 - y1))), 1)
-    x0 = int(round((x1 + x2) / 2 - side / 2))
-    y0 = int(round((y1 + y2) / 2 - side / 2))
-    crop = np.zeros((side, side, 3), dtype=np.uint8)
-    height, width = frame.shape[:2]
-    fx1, fy1, fx2, fy2 = max(x0, 0), max(y0, 0), min(x0 + side, width), min(y0 + side, height)
-    if fx2 > fx1 and fy2 > fy1:
-        crop[fy1 - y0 : fy2 - y0, fx1 - x0 : fx2 - x0] = frame[fy1:fy2, fx1:fx2]
-    return crop, np.array([x0, y0], dtype=np.float64)
 
 
 class MediaPipeBackend:
@@ -112,6 +101,7 @@ class MediaPipeBackend:
 
     name = "mediapipe"
     CROP_FACTOR = 3.0
+    FOLLOW_CROP_FACTOR = 2.0
 
     def __init__(
         self,
@@ -160,6 +150,11 @@ class MediaPipeBackend:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    @property
+    def library_version(self) -> str:
+        """The installed mediapipe release (part of the landmark cache key)."""
+        return str(import_mediapipe().__version__)
+
     def detect(self, frame: np.ndarray) -> list[FaceLandmarks]:
         """Faces in ``frame`` (``(H, W, 3)`` uint8 RGB), largest first.
 
@@ -170,18 +165,26 @@ class MediaPipeBackend:
         frame = np.ascontiguousarray(frame)
         with self._lock:
             found = self._track(frame) if self.tracking else self._detect_static(frame)
-        faces = [
-            FaceLandmarks(
-                points=points,
-                anchors=MEDIAPIPE_478.anchors(points),
-                mouth=MEDIAPIPE_478.mouth_contour(points),
-                bbox=extent_box(points),
-                score=score,
-            )
-            for points, score in found
-        ]
+        faces = [_face(points, score) for points, score in found]
         faces.sort(key=lambda f: -(f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1]))
         return self.face_filter(faces) if self.face_filter is not None else faces
+
+    def follow(self, frame: np.ndarray | torch.Tensor, previous: FaceLandmarks) -> FaceLandmarks | None:
+        """The face continuing ``previous``: Face Mesh on a crop ``FOLLOW_CROP_FACTOR`` times its box.
+
+        Skips the whole-frame detector. The mesh's own short-range detector runs on the
+        crop and is the face gate: a crop without a face gives no mesh, so ``None``
+        (the caller then detects on the whole frame). The score is ``previous``'s.
+        """
+        crop, offset = square_crop(frame, previous.bbox, self.FOLLOW_CROP_FACTOR)
+        with self._lock:
+            meshes = self._mesh_engine().mesh(crop)
+        if not meshes:
+            return None
+        centre = (previous.bbox[:2] + previous.bbox[2:]) / 2 - offset
+        points = min(meshes, key=lambda p: float(np.linalg.norm(p.mean(axis=0) - centre)))
+        face = _face(points + offset, previous.score)
+        return face if self.face_filter is None or self.face_filter.accepts(face) else None
 
     def _track(self, frame: np.ndarray) -> list[tuple[np.ndarray, float]]:
         """Video-mode Face Mesh on the whole frame."""
@@ -201,3 +204,14 @@ class MediaPipeBackend:
             points = min(meshes, key=lambda p: float(np.linalg.norm(p.mean(axis=0) - centre)))
             found.append((points + offset, face.score))
         return found
+
+
+def _face(points: np.ndarray, score: float) -> FaceLandmarks:
+    """:class:`FaceLandmarks` of a ``(478, 2)`` mesh."""
+    return FaceLandmarks(
+        points=points,
+        anchors=MEDIAPIPE_478.anchors(points),
+        mouth=MEDIAPIPE_478.mouth_contour(points),
+        bbox=extent_box(points),
+        score=score,
+    )

@@ -1,0 +1,105 @@
+"""Seeded random-weight model files in the official layouts, for the workflows run in a real ComfyUI.
+
+* ``latentsync/LatentSync-<v>/latentsync_unet.pt``: the tiny LatentSync UNet (reference key names,
+  ``tests/unet_fixtures.py``) as ``{"state_dict": ...}``; a test server maps both versions to the
+  tiny architecture (:data:`TINY_UNET_SITECUSTOMIZE`);
+* ``latentsync/LatentSync-<v>/whisper/tiny.pt``: a random Whisper tiny in OpenAI's layout;
+* ``vae/vae-ft-mse-840000-ema-pruned.safetensors``: a full-size SD 1.x VAE (84 M parameters) in the
+  LDM key layout;
+* ``facerestore_models/GFPGANv1.4.pth`` and ``codeformer.pth``: GFPGAN v1.4 and CodeFormer with the
+  official keys and shapes as ``{"params_ema": state_dict}`` (about 0.7 GB together).
+
+Random weights make the outputs nonsense, which makes every change visible; they say nothing
+about quality.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+
+VAE_FILE = "vae-ft-mse-840000-ema-pruned.safetensors"
+GFPGAN_FILE = "GFPGANv1.4.pth"
+CODEFORMER_FILE = "codeformer.pth"
+
+TINY_UNET_SITECUSTOMIZE = '''"""Written by the ComfyUI integration tests for their own ComfyUI server only.
+
+Maps LatentSync versions 1.5 and 1.6 to the tiny test UNet architecture (with their face sizes,
+256 and 512) in latentsync_core.lipsync.checkpoints.CONFIGS as soon as that module is imported.
+"""
+import dataclasses
+import functools
+import importlib.abc
+import importlib.machinery
+import sys
+
+
+def tiny(config_class, resolution):
+    """The tiny architecture, for the face size of the version it stands in for."""
+    return dataclasses.replace(config_class.tiny(), resolution=resolution)
+
+
+class _TinyUNetConfig(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if not name.endswith("latentsync_core.lipsync.checkpoints"):
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            unet = sys.modules[module.__name__.rsplit(".", 1)[0] + ".unet"]
+            for version, resolution in (("1.5", 256), ("1.6", 512)):
+                module.CONFIGS[version] = functools.partial(tiny, unet.LatentSyncUNetConfig, resolution)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, _TinyUNetConfig())
+'''
+"""A ``sitecustomize.py`` for a test server: the loader builds its UNet from the release architecture
+of the version the folder names, and a tiny file does not fit it. The pack has no switch for that, on
+purpose (users must not load a checkpoint against another architecture); ``tests/test_loader_node.py``
+makes the same swap in-process with monkeypatch. Everything else is the real thing."""
+
+
+def write_latentsync_models(models: str, versions: tuple[str, ...] = ("1.5",)) -> None:
+    """The tiny UNet and Whisper for each version, and the SD VAE, under the ComfyUI ``models`` folder."""
+    from safetensors.torch import save_file
+
+    from latentsync_core.lipsync.vae import SD_VAE_CONFIG, build_vae
+    from sampler_fixtures import seeded_weights
+    from test_sampler_vae import _ldm_state_dict
+    from unet_fixtures import reference_key_shapes, reference_weights
+    from whisper_checkpoint import write_tiny_checkpoint
+
+    unet = {"state_dict": reference_weights(reference_key_shapes("tiny"), 17)}
+    for version in versions:
+        folder = os.path.join(models, "latentsync", f"LatentSync-{version}")
+        os.makedirs(os.path.join(folder, "whisper"))
+        torch.save(unet, os.path.join(folder, "latentsync_unet.pt"))
+        write_tiny_checkpoint(os.path.join(folder, "whisper", "tiny.pt"), seed=17)
+    vae = build_vae(SD_VAE_CONFIG, device="meta")
+    shapes = {k: tuple(v.shape) for k, v in vae.state_dict().items()}
+    vae.load_state_dict(seeded_weights(shapes, 17), strict=True, assign=True)
+    os.makedirs(os.path.join(models, "vae"), exist_ok=True)
+    save_file({k: v.contiguous() for k, v in _ldm_state_dict(vae).items()}, os.path.join(models, "vae", VAE_FILE))
+
+
+def write_restorers(models: str) -> list[str]:
+    """GFPGAN v1.4 and CodeFormer under ``models/facerestore_models``; returns their paths."""
+    from spandrel.architectures.GFPGAN import GFPGAN as GFPGANNet
+    from spandrel_extra_arches.architectures.CodeFormer import CodeFormer as CodeFormerNet
+    from test_restorers_common import CODEFORMER_SEED, GFPGAN_SEED, seeded_state_dict
+
+    folder = os.path.join(models, "facerestore_models")
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for name, net_class, seed in ((GFPGAN_FILE, GFPGANNet, GFPGAN_SEED), (CODEFORMER_FILE, CodeFormerNet, CODEFORMER_SEED)):
+        with torch.device("meta"):
+            shapes = {key: tuple(value.shape) for key, value in net_class().state_dict().items()}
+        paths.append(os.path.join(folder, name))
+        torch.save({"params_ema": seeded_state_dict(shapes, seed)}, paths[-1])
+    return paths

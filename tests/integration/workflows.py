@@ -1,0 +1,366 @@
+"""The example workflows, described once and written in the canvas (UI) format.
+
+Each workflow is a few lines of :class:`Canvas` calls: nodes by class type, position,
+widget values by input name (the rest keep the defaults the server declares) and links
+by output name. :func:`build` turns them into the JSON the frontend saves, using the
+server's ``/object_info`` for every node's sockets, widget order and defaults, so a
+node that gains an input gets it in the examples by re-running::
+
+    COMFYUI_PATH=... COMFYUI_PYTHON=... python tests/integration/workflows.py
+
+(starts a ComfyUI like the tests do and rewrites ``example_workflows/*.json``; then
+``python tests/integration/canvas.py`` re-renders the thumbnails).
+``test_comfyui_canvas.py`` checks that the files on disk equal what this module builds.
+
+Model loaders carry the files they need as ``properties.models`` (name, url, directory),
+the way ComfyUI's own workflow templates do; the frontend lists the missing ones when the
+workflow is opened.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+if __name__ == "__main__":
+    sys.path[:0] = [REPO, HERE]
+
+from latentsync_core.files.model_files import UNET, VAE, WHISPER, official_file  # noqa: E402
+from latentsync_core.restorers import RESTORER_FILES  # noqa: E402
+
+SAMPLE_VIDEO = "astronaut_speech.mp4"
+SAMPLE_SPEECH = "speech.wav"
+"""The bundled sample files (``example_workflows/sample/``) the workflows load from ComfyUI's input folder."""
+
+UPLOAD_WIDGETS = {"LoadVideo": ["image"], "LoadAudio": [None, None], "LoadImage": ["image"]}
+"""Values the frontend stores after a loader's file name for its upload button (and audio player)."""
+CONTROL_AFTER_GENERATE = "fixed"
+"""Stored after a seed widget; "fixed" keeps the example's seed."""
+NOTE_COLOURS = {"color": "#432", "bgcolor": "#653"}
+
+
+
+def sample_note(speech: bool) -> str:
+    """Where the workflow's input files come from and how they get into ComfyUI's input folder."""
+    files = ["astronaut_speech.mp4", "speech.wav"] if speech else ["astronaut_speech.mp4"]
+    paths = " and ".join(f"`example_workflows/sample/{f}`" for f in files)
+    copy = "{" + ",".join(files) + "}" if speech else files[0]
+    loaders = "**Load Video** / **Load Audio**" if speech else "**Load Video**"
+    return (f"**Inputs**: the pack's sample {'clip and speech' if speech else 'clip'}, {paths}. Copy "
+            f"{'them' if speech else 'it'} into ComfyUI's `input` folder (from the ComfyUI folder: "
+            f"`cp custom_nodes/comfyui-latentsync/example_workflows/sample/{copy} input/`) or pick "
+            f"{'them' if speech else 'it'} with the upload button of {loaders}; any video with a face"
+            f"{' and any speech' if speech else ''} work{'' if speech else 's'} the same way.")
+
+
+MODELS_NOTE = (
+    "**Models**: the files this workflow needs are listed in the *Missing Models* panel when it opens "
+    "(file, folder, URL). The loaders download the official files themselves when their `download` "
+    "input is on; otherwise put them in place as the README's *Models* table says."
+)
+
+
+@dataclass
+class Node:
+    """A node of a :class:`Canvas` in the making."""
+
+    id: int
+    type: str
+    pos: tuple[float, float]
+    widgets: dict[str, Any]
+    links: dict[str, tuple["Node", str]]
+    size: tuple[float, float] | None = None
+    models: list[dict[str, str]] = field(default_factory=list)
+    title: str | None = None
+
+    def __getitem__(self, output: str) -> tuple["Node", str]:
+        return (self, output)
+
+
+@dataclass
+class Canvas:
+    """Builder of one workflow: ``add`` nodes, link them by output name, then :meth:`to_json`."""
+
+    nodes: list[Node] = field(default_factory=list)
+
+    def add(self, type_: str, pos: tuple[float, float], size: tuple[float, float] | None = None,
+            models: list[dict[str, str]] | None = None, title: str | None = None, **inputs: Any) -> Node:
+        links = {k: v for k, v in inputs.items() if isinstance(v, tuple) and v and isinstance(v[0], Node)}
+        widgets = {k: v for k, v in inputs.items() if k not in links}
+        node = Node(len(self.nodes) + 1, type_, pos, widgets, links, size, models or [], title)
+        self.nodes.append(node)
+        return node
+
+    def note(self, pos: tuple[float, float], size: tuple[float, float], text: str) -> Node:
+        return self.add("MarkdownNote", pos, size, text=text)
+
+    def to_json(self, object_info: dict) -> dict:
+        """The workflow as the frontend saves it (``nodes``, ``links``, ...), from ``object_info``."""
+        from comfyui_client import input_specs, is_widget, spec_options, default_value
+
+        links: list[list] = []
+        out_links: dict[tuple[int, int], list[int]] = {}
+        nodes_json = []
+        for order, node in enumerate(self.nodes):
+            if node.type == "MarkdownNote":
+                nodes_json.append({
+                    "id": node.id, "type": node.type, "pos": list(node.pos), "size": list(node.size),
+                    "flags": {}, "order": order, "mode": 0, "inputs": [], "outputs": [], "properties": {},
+                    "widgets_values": [node.widgets["text"]], **NOTE_COLOURS,
+                })
+                continue
+            info = object_info[node.type]
+            unknown = set(node.widgets) | set(node.links)
+            inputs, values = [], []
+            for name, spec, required in input_specs(object_info, node.type):
+                unknown.discard(name)
+                entry: dict[str, Any] = {"localized_name": name, "name": name}
+                if not required:
+                    entry["shape"] = 7
+                entry["type"] = "COMBO" if isinstance(spec[0], list) else spec[0]
+                if is_widget(spec):
+                    entry["widget"] = {"name": name}
+                    values.append(node.widgets[name] if name in node.widgets else default_value(spec))
+                    if spec_options(spec).get("control_after_generate"):
+                        values.append(CONTROL_AFTER_GENERATE)
+                elif name not in node.links and required:
+                    raise ValueError(f"{node.type}: required input '{name}' is not linked")
+                entry["link"] = None
+                if name in node.links:
+                    source, output = node.links[name]
+                    slot = _output_slot(object_info, source.type, output)
+                    link_id = len(links) + 1
+                    links.append([link_id, source.id, slot, node.id, len(inputs), entry["type"]])
+                    out_links.setdefault((source.id, slot), []).append(link_id)
+                    entry["link"] = link_id
+                elif not is_widget(spec):
+                    continue  # an optional socket left open is not listed
+                inputs.append(entry)
+                if any(spec_options(spec).get(flag) for flag in ("image_upload", "video_upload", "audio_upload")):
+                    inputs.append({"localized_name": "choose file to upload", "name": "upload", "type": "IMAGEUPLOAD",
+                                   "widget": {"name": "upload"}, "link": None})
+                    values.extend(UPLOAD_WIDGETS[node.type])
+            if unknown:
+                raise ValueError(f"{node.type} has no input(s) {sorted(unknown)}")
+            outputs = [{"localized_name": name, "name": name, "type": kind, "links": None}
+                       for name, kind in zip(info["output_name"], info["output"])]
+            properties: dict[str, Any] = {"Node name for S&R": node.type}
+            if node.models:
+                missing = [m["name"] for m in node.models if m["name"] not in values]
+                if missing:  # the frontend only checks models that a widget selects
+                    raise ValueError(f"{node.type}: declared model(s) {missing} are not selected by a widget")
+                properties["models"] = node.models
+            nodes_json.append({
+                "id": node.id, "type": node.type, "pos": list(node.pos),
+                "size": list(node.size or _size(len(inputs) - sum("widget" in i for i in inputs), len(outputs),
+                                                sum(1 for v in values))),
+                "flags": {}, "order": order, "mode": 0, "inputs": inputs, "outputs": outputs,
+                **({"title": node.title} if node.title else {}), "properties": properties, "widgets_values": values,
+            })
+        by_id = {n["id"]: n for n in nodes_json}
+        for (node_id, slot), ids in out_links.items():
+            by_id[node_id]["outputs"][slot]["links"] = ids
+        return {
+            "id": "00000000-0000-0000-0000-000000000001", "revision": 0,
+            "last_node_id": len(self.nodes), "last_link_id": len(links),
+            "nodes": nodes_json, "links": links, "groups": [], "config": {},
+            "extra": {"ds": {"scale": 1, "offset": [0, 0]}}, "version": 0.4,
+        }
+
+
+def _output_slot(object_info: dict, class_type: str, output: str) -> int:
+    names = object_info[class_type]["output_name"]
+    if output not in names:
+        raise ValueError(f"{class_type} has no output '{output}' (outputs: {names})")
+    return names.index(output)
+
+
+def _size(sockets: int, outputs: int, widget_rows: int) -> tuple[int, int]:
+    """A node size close to the frontend's own (it grows a node that is too small on load)."""
+    return 320, 34 + 22 * max(sockets, outputs) + 26 * widget_rows
+
+
+def model(folder: str, name: str, url: str) -> dict[str, str]:
+    """One ``properties.models`` entry, the format of ComfyUI's workflow templates."""
+    return {"name": name, "url": url, "directory": folder}
+
+
+def latentsync_models(version: str) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """``properties.models`` of the LatentSync loader for ``version`` and the widget values selecting them."""
+    files = {role: official_file(role, version if role != VAE else None) for role in (UNET, WHISPER, VAE)}
+    widgets = {"version": version, "unet_name": files[UNET].relative_path,
+               "whisper_name": files[WHISPER].relative_path, "vae_name": files[VAE].relative_path, "download": True}
+    return [model(f.folder, f.relative_path, f.url) for f in files.values()], widgets
+
+
+def restorer_model(name: str) -> list[dict[str, str]]:
+    return [model("facerestore_models", name, RESTORER_FILES[name].url)]
+
+
+GFPGAN_FILE = "GFPGANv1.4.pth"
+CODEFORMER_FILE = "codeformer.pth"
+
+
+def _video_in(c: Canvas) -> tuple[Node, Node]:
+    load = c.add("LoadVideo", (0, 0), (280, 380), file=SAMPLE_VIDEO)
+    return load, c.add("GetVideoComponents", (320, 0), video=load["VIDEO"])
+
+
+def _video_out(c: Canvas, x: float, images, audio, fps, prefix: str, y: float = 0) -> None:
+    video = c.add("CreateVideo", (x, y), images=images, audio=audio, fps=fps)
+    c.add("SaveVideo", (x, y + 120), (320, 400), video=video["VIDEO"], filename_prefix=prefix)
+
+
+def face_align_roundtrip() -> Canvas:
+    c = Canvas()
+    _, parts = _video_in(c)
+    align = c.add("LatentSync_FaceAlignAffine", (680, 0), images=parts["images"])
+    roi = c.add("LatentSync_MouthROICrop", (1040, 0), aligned_faces=align["aligned_faces"], alignment=align["alignment"])
+    paste = c.add("LatentSync_ROIPasteBlend", (1040, 170), images=parts["images"], aligned_faces=align["aligned_faces"],
+                  alignment=align["alignment"], mouth_roi=roi["mouth_roi"])
+    _video_out(c, 1400, paste["images"], parts["audio"], parts["fps"], "latentsync/face_align_roundtrip")
+    c.note((320, 420), (680, 330), "## Face align round trip\n\nAligns every frame's face to the LatentSync template, "
+           "cuts the mouth region and pastes it back onto the original frames, then rebuilds the video with its "
+           "audio.\n\nNothing is changed between align and paste, so the output should look like the input: use it "
+           "to check detection, smoothing and blending on your clip before running the lip-sync.\n\n" + sample_note(False))
+    return c
+
+
+def enhance_lipsynced_video() -> Canvas:
+    c = Canvas()
+    _, parts = _video_in(c)
+    align = c.add("LatentSync_FaceAlignAffine", (680, 0), images=parts["images"])
+    roi = c.add("LatentSync_MouthROICrop", (1040, 0), aligned_faces=align["aligned_faces"], alignment=align["alignment"])
+    gfpgan_model = c.add("LatentSync_FaceRestoreModelLoader", (680, 300), models=restorer_model(GFPGAN_FILE),
+                         model_name=GFPGAN_FILE)
+    codeformer_model = c.add("LatentSync_FaceRestoreModelLoader", (680, 450), models=restorer_model(CODEFORMER_FILE),
+                             model_name=CODEFORMER_FILE)
+    gfpgan = c.add("LatentSync_GFPGANRestore", (1040, 170), face_restore_model=gfpgan_model["face_restore_model"],
+                   mouth_roi=roi["mouth_roi"])
+    codeformer = c.add("LatentSync_CodeFormerRestore", (1040, 400),
+                       face_restore_model=codeformer_model["face_restore_model"], mouth_roi=gfpgan["mouth_roi"])
+    c.add("PreviewAny", (1400, 330), (320, 110), title="GFPGAN report", source=gfpgan["report"])
+    c.add("PreviewAny", (1400, 480), (320, 110), title="CodeFormer report", source=codeformer["report"])
+    paste = c.add("LatentSync_ROIPasteBlend", (1400, 0), images=parts["images"], aligned_faces=align["aligned_faces"],
+                  alignment=align["alignment"], mouth_roi=codeformer["mouth_roi"])
+    _video_out(c, 1760, paste["images"], parts["audio"], parts["fps"], "latentsync/enhanced")
+    c.note((0, 640), (1000, 300), "## Enhance a lip-synced video\n\nSharpens the mouth of a (lip-synced) talking-head "
+           "video: every frame's face is aligned, the lips are cut out at 512x512, restored with **GFPGAN and then "
+           "CodeFormer**, and blended back into the original frames, only where the mouth changed. The video is "
+           "rebuilt with its own audio and frame rate.\n\n**Only frames that need it are restored:** a frame's mouth "
+           "is restored when it was enlarged by more than `sr_ratio` to reach 512 px (a small face); the other frames "
+           "come out bit-identical. The **report** boxes show how many frames each restorer did.\n\nGFPGAN only: "
+           "connect the GFPGAN node's `mouth_roi` output to ROI Paste & Blend and delete the CodeFormer nodes. "
+           "CodeFormer's weights are for **non-commercial use only**.\n\n" + MODELS_NOTE + "\n\n" + sample_note(False))
+    return c
+
+
+def _lipsync(version: str, resolution: str, restorers: tuple[tuple[str, str], ...], prefix: str, title: str) -> Canvas:
+    """Load Video + Load Audio -> align -> Whisper embeds -> sampler -> [mouth ROI -> restorers] -> paste -> video."""
+    c = Canvas()
+    _, parts = _video_in(c)
+    speech = c.add("LoadAudio", (0, 420), (280, 140), audio=SAMPLE_SPEECH)
+    models, widgets = latentsync_models(version)
+    loader = c.add("LatentSync_ModelLoader", (320, 130), models=models, **widgets)
+    align = c.add("LatentSync_FaceAlignAffine", (680, 0), images=parts["images"], resolution=resolution)
+    embeds = c.add("LatentSync_LoadWhisperEmbeds", (680, 300), whisper=loader["whisper"], audio=speech["AUDIO"],
+                   fps=parts["fps"], frames=parts["images"])
+    sampler = c.add("LatentSync_Sampler", (1030, 0), model=loader["model"], vae=loader["vae"],
+                    faces=align["aligned_faces"], alignment=align["alignment"], audio_embeds=embeds["audio_embeds"])
+    mouth = None
+    x = 1380
+    if restorers:
+        mouth = c.add("LatentSync_MouthROICrop", (1030, 340), aligned_faces=sampler["synced_faces"],
+                      alignment=sampler["alignment"])["mouth_roi"]
+        for row, (arch, file_name) in enumerate(restorers):
+            restore_model = c.add("LatentSync_FaceRestoreModelLoader", (320, 430 + 150 * row),
+                                  models=restorer_model(file_name), model_name=file_name)
+            node = c.add(f"LatentSync_{arch}Restore", (x, 360 * row), face_restore_model=restore_model["face_restore_model"],
+                         mouth_roi=mouth)
+            c.add("PreviewAny", (x, 360 * row + (200 if arch == "GFPGAN" else 230)), (320, 100), title=f"{arch} report",
+                  source=node["report"])
+            mouth = node["mouth_roi"]
+        x += 350
+    paste = c.add("LatentSync_ROIPasteBlend", (x, 0), images=parts["images"], aligned_faces=sampler["synced_faces"],
+                  alignment=sampler["alignment"], **({"mouth_roi": mouth} if mouth else {}))
+    _video_out(c, x, paste["images"], embeds["audio"], parts["fps"], prefix, y=230)
+    c.note((680, 520 if not restorers else 480), (680 if not restorers else 690, 330), title + "\n\nThe output follows "
+           "the audio: a shorter video is played forward and backward (`length_mode` pingpong; loop, trim and "
+           "pad_audio are the other choices) and **Create Video** gets the audio cut or padded to the output length. "
+           "Frames without a face (the clip's cutaway) pass through unchanged. The sampler's `alignment` output says "
+           "which original frame each output frame comes from, so **ROI Paste & Blend** takes the original video "
+           "frames.\n\n" + MODELS_NOTE + "\n\n" + sample_note(True))
+    return c
+
+
+def lipsync_video() -> Canvas:
+    return _lipsync("1.5", "256", (), "latentsync/lipsync",
+                    "## LatentSync lip-sync (1.5, 256 px)\n\nMakes the face in **Load Video** speak the audio in "
+                    "**Load Audio**, without mouth restoration. For long videos use `lipsync_long_video`.")
+
+
+def lipsync_gfpgan() -> Canvas:
+    return _lipsync("1.5", "256", (("GFPGAN", GFPGAN_FILE),), "latentsync/lipsync_gfpgan",
+                    "## Lip-sync + GFPGAN (LatentSync 1.5, 256 px)\n\nLip-syncs the face, then restores the generated "
+                    "mouth with GFPGAN where it was enlarged more than `sr_ratio` (the report box says how many "
+                    "frames) and blends it back.")
+
+
+def lipsync_codeformer() -> Canvas:
+    return _lipsync("1.5", "256", (("CodeFormer", CODEFORMER_FILE),), "latentsync/lipsync_codeformer",
+                    "## Lip-sync + CodeFormer (LatentSync 1.5, 256 px)\n\nLip-syncs the face, then restores the "
+                    "generated mouth with CodeFormer (`fidelity` 0 = strongest, 1 = closest to the input) where it "
+                    "was enlarged more than `sr_ratio`. CodeFormer's weights are for **non-commercial use only**.")
+
+
+def lipsync_both() -> Canvas:
+    return _lipsync("1.6", "512", (("GFPGAN", GFPGAN_FILE), ("CodeFormer", CODEFORMER_FILE)), "latentsync/lipsync_both",
+                    "## Lip-sync + GFPGAN + CodeFormer (LatentSync 1.6, 512 px)\n\nLatentSync 1.6 works on 512 px "
+                    "faces (Face Align at 512). The mouth is restored by GFPGAN, then CodeFormer, where it was "
+                    "enlarged more than `sr_ratio`. CodeFormer's weights are for **non-commercial use only**.")
+
+
+WORKFLOWS: dict[str, Callable[[], Canvas]] = {
+    f.__name__: f for f in (face_align_roundtrip, enhance_lipsynced_video, lipsync_video, lipsync_gfpgan,
+                            lipsync_codeformer, lipsync_both)
+}
+"""Every example workflow by file name (without ``.json``)."""
+
+
+def build(name: str, object_info: dict) -> dict:
+    """Example workflow ``name`` in the canvas format."""
+    return WORKFLOWS[name]().to_json(object_info)
+
+
+def dumps(workflow: dict) -> str:
+    return json.dumps(workflow, indent=1, ensure_ascii=False) + "\n"
+
+
+def main() -> int:
+    import tempfile
+
+    from comfyui_client import ComfyUIClient, ComfyUIServer, make_base_dir
+    from media import WORKFLOWS as OUT_DIR
+
+    with tempfile.TemporaryDirectory(prefix="comfyui_workflows_") as base:
+        make_base_dir(base, REPO)
+        server = ComfyUIServer(os.environ["COMFYUI_PATH"], os.environ.get("COMFYUI_PYTHON", sys.executable), base,
+                               os.path.join(tempfile.gettempdir(), "comfyui-latentsync-pycache"))
+        server.start(timeout=300)
+        try:
+            object_info = ComfyUIClient(server).object_info()
+        finally:
+            server.stop()
+    for name in WORKFLOWS:
+        with open(os.path.join(OUT_DIR, name + ".json"), "w", encoding="utf-8") as f:
+            f.write(dumps(build(name, object_info)))
+        print("wrote", name + ".json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
