@@ -24,6 +24,7 @@ from latentsync_core.errors import BadInputError
 from latentsync_core.lipsync.audio import embed_audio_for_video
 from latentsync_core.lipsync.checkpoints import load_unet
 from latentsync_core.lipsync.whisper import load_whisper
+from latentsync_core.media.audio_io import read_audio
 from test_audio import small_encoder  # noqa: F401 - fixture
 from test_cli import assert_one_line_error
 from test_video_io import assert_same_frames, decode_video, frame_times
@@ -89,19 +90,22 @@ def test_audio_track_corpus_through_enhance(folder, capsys, case, codec):
     assert abs(samples - rate * seconds) <= 2048  # AAC priming and padding
 
 
-def read_audio(path: Path) -> tuple[torch.Tensor, int]:
-    """A WAV file as ``[1, C, T]`` float32 and its rate, the way ComfyUI's AUDIO holds it."""
-    with av.open(os.fspath(path)) as container:
-        stream = container.streams.audio[0]
-        rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
-        chunks = [f.to_ndarray().reshape(-1, channels).T for f in container.decode(stream)]
-    wave = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.int16)
-    return torch.from_numpy(wave.astype(np.float32) / 32768.0)[None], rate
+def corpus_waveform(folder: Path, case: str) -> tuple[torch.Tensor, int]:
+    """The :data:`corpus.AUDIO` case as ComfyUI's AUDIO holds it: ``[1, C, T]`` float32 and its rate.
+
+    Read from its WAV file (media.audio_io, as the command line does), except zero-length audio,
+    which that reader refuses and which a node can still be handed.
+    """
+    rate, channels, seconds, _ = corpus.AUDIO[case]
+    if seconds == 0:
+        return torch.zeros(1, channels, 0), rate
+    audio = read_audio(corpus.make_audio(folder, case))
+    return audio.waveform[None], audio.sample_rate
 
 
 @pytest.mark.parametrize("case", list(corpus.AUDIO))
 def test_audio_corpus_through_whisper_embeds(folder, small_encoder, case):
-    waveform, rate = read_audio(corpus.make_audio(folder, case))
+    waveform, rate = corpus_waveform(folder, case)
     if corpus.AUDIO[case][2] == 0:
         with pytest.raises(BadInputError, match=r"too short \(0 samples at \d+ Hz\); give at least 20 ms") as info:
             embed_audio_for_video(small_encoder, waveform, rate, 12, 25.0)

@@ -12,7 +12,7 @@ import torch
 
 import corpus
 from comfy_nodes import core, node_module, requires_comfyui
-from test_bad_inputs import folder, read_audio, small_encoder  # noqa: F401 - fixtures
+from test_bad_inputs import corpus_waveform, folder, small_encoder  # noqa: F401 - fixtures
 
 pytestmark = requires_comfyui
 
@@ -55,7 +55,7 @@ def test_whisper_embeds_node_on_odd_audio(folder, small_encoder, case):
 
     audio_nodes = node_module("audio")
     errors = core("errors")
-    waveform, rate = read_audio(corpus.make_audio(folder, case))
+    waveform, rate = corpus_waveform(folder, case)
     whisper = comfy.model_patcher.ModelPatcher(small_encoder, load_device=torch.device("cpu"), offload_device=torch.device("cpu"))
     run = lambda: audio_nodes.LatentSync_LoadWhisperEmbeds.execute(  # noqa: E731
         whisper, {"waveform": waveform, "sample_rate": rate}, 25.0, "pingpong", frame_count=12)
