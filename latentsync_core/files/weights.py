@@ -13,7 +13,7 @@ from ..errors import BadInputError
 def load_weights(path: str, what: str, fix: str, mmap: bool = False) -> object:
     """``torch.load`` of ``path`` onto the CPU with ``weights_only=True`` (or a ``.safetensors`` file).
 
-    ``what`` names the file's role in messages (e.g. "face restore model"); ``fix`` is the
+    ``what`` names the file's role in messages (e.g. "Whisper checkpoint"); ``fix`` is the
     sentence telling the user what to do instead (e.g. "Download it again from URL."). ``mmap``
     maps tensors from the file where its format allows.
 
@@ -28,8 +28,8 @@ def load_weights(path: str, what: str, fix: str, mmap: bool = False) -> object:
     except pickle.UnpicklingError as err:
         if "GLOBAL" in str(err):  # the weights-only unpickler met a class or function to call
             raise BadInputError(
-                f"Refused to load {what} '{path}': it contains Python objects besides tensors, so loading it "
-                f"could run code. {fix}"
+                f"Refused to load {what} '{path}': it is not a plain weights file (it contains Python objects "
+                f"besides tensors, so loading it could run code). {fix}"
             ) from None
         raise _damaged(path, what, fix) from err
     except MemoryError:

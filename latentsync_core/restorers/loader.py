@@ -55,7 +55,7 @@ def read_state_dict(path: str) -> dict[str, torch.Tensor]:
     releases. Pickles that need code to load are refused.
     """
     name = os.path.basename(path)
-    obj = load_weights(path, "face restore model", "Use the official GFPGAN .pth release, CodeFormer's codeformer.pth or a .safetensors file.")
+    obj = load_weights(path, "model file", "Use the official .pth release or a .safetensors file.")
     if isinstance(obj, Mapping):
         for key in _WRAPPER_KEYS:
             if isinstance(obj.get(key), Mapping):
