@@ -67,7 +67,7 @@ def test_pickle_with_code_is_refused_without_running_it(tmp_path):
     marker = tmp_path / "code_ran"
     path = tmp_path / "evil.pth"
     torch.save({"params_ema": {"w": torch.zeros(1)}, "payload": _RunsCode(str(marker))}, path)
-    with pytest.raises(BadInputError, match="Refused to load 'evil.pth'"):
+    with pytest.raises(BadInputError, match="Refused to load .*evil.pth"):
         load_face_restorer(str(path))
     assert not marker.exists()
 

@@ -125,11 +125,11 @@ def prepare_waveform(waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:
         waveform = waveform.float().mean(dim=0)
     if int(sample_rate) <= 0:
         raise BadInputError(f"Audio sample rate must be positive, got {sample_rate}.")
-    mono = resample(waveform.float(), int(sample_rate), SAMPLE_RATE)
-    if mono.shape[-1] < _MIN_SAMPLES:
+    if math.ceil(waveform.shape[-1] * SAMPLE_RATE / int(sample_rate)) < _MIN_SAMPLES:  # checked before resampling
         raise BadInputError(
             f"The audio is too short ({waveform.shape[-1]} samples at {sample_rate} Hz); give at least 20 ms of sound."
         )
+    mono = resample(waveform.float(), int(sample_rate), SAMPLE_RATE)
     if not torch.isfinite(mono).all():
         raise BadInputError("The audio contains NaN or infinite samples; re-export it as normal PCM.")
     return mono

@@ -14,7 +14,6 @@ is refused.
 from __future__ import annotations
 
 import os
-import pickle
 import re
 from dataclasses import dataclass
 from typing import Mapping
@@ -22,6 +21,7 @@ from typing import Mapping
 import torch
 
 from ..errors import BadInputError, MissingModelError
+from ..files.weights import load_weights
 from ..files.model_files import UNET, UNET_FILE_NAME, VERSIONS, official_file, sha256_file
 from .unet import LatentSyncUNet, LatentSyncUNetConfig, build_unet, map_reference_state_dict
 
@@ -90,35 +90,12 @@ def read_state_dict(path: str, version_hint: str = "1.5") -> dict[str, torch.Ten
     """
     if not os.path.isfile(path):
         raise MissingModelError(os.path.basename(path), os.path.dirname(path) or ".", checkpoint_url(version_hint))
-    try:
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as err:
-            if "mmap" not in str(err):
-                raise
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        if "weights only" in str(err).lower() or "weights_only" in str(err).lower():
-            raise BadInputError(
-                f"'{path}' contains Python objects besides tensors, so it was not loaded (only plain "
-                f"weight files are trusted). Use the official {UNET_FILE_NAME} from {checkpoint_url(version_hint)}."
-            ) from None
-        raise _damaged(path, version_hint) from err
-    except (RuntimeError, EOFError, ValueError) as err:
-        raise _damaged(path, version_hint) from err
+    obj = load_weights(path, "the LatentSync UNet", f"Download it again from {checkpoint_url(version_hint)} (the released file is about 5 GB).", mmap=True)
     if isinstance(obj, Mapping) and "state_dict" in obj:
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise BadInputError(f"'{path}' is not a UNet state dict (expected a dict of tensors under 'state_dict').")
     return dict(obj)
-
-
-def _damaged(path: str, version: str) -> BadInputError:
-    size = os.path.getsize(path)
-    return BadInputError(
-        f"'{path}' is damaged or incomplete ({size} bytes; the released file is about 5 GB). "
-        f"Download it again from {checkpoint_url(version)}."
-    )
 
 
 def detect_layout(state_dict: Mapping[str, torch.Tensor]) -> CheckpointLayout:

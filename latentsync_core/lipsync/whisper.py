@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..errors import BadInputError
+from ..files.weights import load_weights
 
 # Encoder steps per second of audio (mel hop 10 ms, then a stride-2 convolution).
 FEATURE_RATE = 50
@@ -67,13 +68,7 @@ def read_openai_checkpoint(path: str) -> tuple[dict[str, int], dict[str, torch.T
     other file layout.
     """
     name = os.path.basename(path)
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
-        raise BadInputError(
-            f"Cannot read Whisper checkpoint '{path}' ({type(exc).__name__}: {exc}). "
-            "Use the OpenAI-format whisper/tiny.pt from the LatentSync release."
-        ) from exc
+    checkpoint = load_weights(path, "Whisper checkpoint", "Use the OpenAI-format whisper/tiny.pt from the LatentSync release.")
     if not isinstance(checkpoint, dict) or not {"dims", "model_state_dict"} <= set(checkpoint):
         found = sorted(checkpoint)[:8] if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise BadInputError(

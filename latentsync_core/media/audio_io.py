@@ -75,6 +75,11 @@ def _sample_rate(stream: av.audio.stream.AudioStream, path: str) -> int:
     return int(rate)
 
 
+def _planar(frame: av.AudioFrame) -> np.ndarray:
+    """A packed float frame as ``(C, n)`` float32."""
+    return frame.to_ndarray().reshape(-1, frame.layout.nb_channels).T.astype(np.float32)
+
+
 def _decode(container: av.container.InputContainer, stream: av.audio.stream.AudioStream, path: str) -> list[np.ndarray]:
     """``(C, n)`` float32 blocks of the whole stream, channels kept, rate unchanged."""
     rate = _sample_rate(stream, path)
@@ -84,10 +89,11 @@ def _decode(container: av.container.InputContainer, stream: av.audio.stream.Audi
         for frame in container.decode(stream):
             if resampler is None:
                 layout = frame.layout.name if frame.layout.channels else "mono"
-                resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-            chunks.extend(out.to_ndarray().astype(np.float32, copy=False) for out in resampler.resample(frame))
+                # packed samples: PyAV's planar to_ndarray crashes on 8 or more channels (7.1)
+                resampler = av.AudioResampler(format="flt", layout=layout, rate=rate)
+            chunks.extend(_planar(out) for out in resampler.resample(frame))
         if resampler is not None:
-            chunks.extend(out.to_ndarray().astype(np.float32, copy=False) for out in resampler.resample(None))
+            chunks.extend(_planar(out) for out in resampler.resample(None))
     except av.FFmpegError as exc:
         decoded = sum(c.shape[1] for c in chunks)
         raise BadInputError(f"Cannot decode the audio of '{path}' after {decoded} samples ({exc}). The file may be damaged.") from exc

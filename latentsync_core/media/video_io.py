@@ -14,11 +14,14 @@ temporary file is removed and nothing is left at the output path.
 """
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Iterator
+from typing import Any
 
 import av
 import numpy as np
@@ -30,6 +33,9 @@ OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska
 
 #: Frame rate assumed when a stream declares none.
 FALLBACK_FPS = Fraction(25)
+
+#: errno values that mean the output does not fit: disk full, file size limit, quota.
+_NO_SPACE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,11 @@ class FrameWindow:
         return int(self.frames.shape[0])
 
 
+def _reason(exc: Exception) -> str:
+    """FFmpeg's own words for ``exc`` (e.g. "Invalid data found when processing input"), without errno and path."""
+    return getattr(exc, "strerror", None) or str(exc)
+
+
 def _open_input(path: str) -> av.container.InputContainer:
     if not os.path.exists(path):
         raise BadInputError(f"Input video '{path}' does not exist. Check the path.")
@@ -104,7 +115,8 @@ def _open_input(path: str) -> av.container.InputContainer:
         return av.open(path, "r")
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         raise BadInputError(
-            f"Cannot read '{path}' as a video ({exc}). Give an mp4, mov, mkv or other video file."
+            f"Cannot read '{path}' as a video ({_reason(exc)}): it is no video, or it is damaged or incomplete "
+            "(a copy or download that did not finish). Give a complete mp4, mov, mkv or other video file."
         ) from exc
 
 
@@ -130,7 +142,9 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     container = _open_input(path)
     try:
         if not container.streams.video:
-            raise BadInputError(f"'{path}' has no video frames (no video stream). Give a video file, not an audio file.")
+            if container.streams.audio:
+                raise BadInputError(f"'{path}' holds only audio (no video stream). Give a video file, not an audio file.")
+            raise BadInputError(f"'{path}' has no video frames. Give a video with at least one frame.")
         stream = container.streams.video[0]
         width, height = stream.codec_context.width, stream.codec_context.height
         if not width or not height:
@@ -175,7 +189,9 @@ def read_windows(info: VideoInfo, window: int = 32, start: int = 0) -> Iterator[
     previous one plus one frame interval.
 
     Raises:
-        BadInputError: the file cannot be decoded or holds no frames.
+        BadInputError: the file cannot be decoded, holds no frames, or ends well before the
+            frame count its header lists (a truncated mp4/mov whose index comes first); raised
+            before the last window is yielded.
     """
     if window < 1:
         raise BadInputError(f"Window size must be at least 1 frame, got {window}.")
@@ -210,11 +226,20 @@ def read_windows(info: VideoInfo, window: int = 32, start: int = 0) -> Iterator[
                     buf = np.empty_like(buf)
                     pts = np.empty_like(pts)
         except av.FFmpegError as exc:
-            raise BadInputError(f"Cannot decode '{info.path}' after {start + n} frames ({exc}). The file may be damaged.") from exc
+            raise BadInputError(
+                f"Cannot decode '{info.path}' after {start + n} frames ({_reason(exc)}): the file is damaged. "
+                "Export or copy it again."
+            ) from exc
+        decoded = start + n
+        if decoded == 0:
+            raise BadInputError(f"'{info.path}' has no video frames. Give a video with at least one frame.")
+        if info.frame_count and decoded < info.frame_count - max(2, info.frame_count // 50):
+            raise BadInputError(
+                f"'{info.path}' ends after {decoded} of the {info.frame_count} frames its header lists: the file is "
+                "incomplete (a copy or download that did not finish). Copy or download it again."
+            )
         if n:
             yield FrameWindow(buf[:n], pts[:n], start)
-        elif start == 0:
-            raise BadInputError(f"'{info.path}' has no video frames. Give a video with at least one frame.")
     finally:
         container.close()
 
@@ -242,6 +267,20 @@ def check_output_path(path: str | os.PathLike, input_path: str | os.PathLike | N
     if input_path and os.path.exists(path) and os.path.samefile(path, input_path):
         raise BadInputError(f"Output '{path}' is the input file. Choose a different output path.")
     return OUTPUT_FORMATS[ext]
+
+
+@contextmanager
+def _space_errors(path: str) -> Iterator[None]:
+    """Turn "disk full" (or file size limit, quota) while writing ``path`` into a :class:`BadInputError`."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _NO_SPACE:
+            raise
+        raise BadInputError(
+            f"Not enough space to write '{path}' ({exc.strerror}). Free some disk space or choose an output "
+            "folder on another disk."
+        ) from exc
 
 
 def _new_file_mode(path: str) -> int:
@@ -500,26 +539,28 @@ class VideoWriter:
         if self.width != w or self.height != h:
             pad = ((0, 0), (0, self.height - h), (0, self.width - w), (0, 0))
             frames = np.pad(frames, pad, mode="edge")
-        for image, t in zip(frames, pts):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-            frame.pts = int(t)
-            frame.time_base = info.time_base
-            self._container.mux(self._stream.encode(frame))
-        self.frames_written += len(frames)
-        if isinstance(self._audio, _AudioTrack) and len(pts):
-            self._audio.pump(float((info.start_pts + int(pts[-1])) * info.time_base))
-        elif self._audio is not None and len(pts):
-            self._audio.pump(float(int(pts[-1]) * info.time_base))
+        with _space_errors(self.path):
+            for image, t in zip(frames, pts):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+                frame.pts = int(t)
+                frame.time_base = info.time_base
+                self._container.mux(self._stream.encode(frame))
+            self.frames_written += len(frames)
+            if isinstance(self._audio, _AudioTrack) and len(pts):
+                self._audio.pump(float((info.start_pts + int(pts[-1])) * info.time_base))
+            elif self._audio is not None and len(pts):
+                self._audio.pump(float(int(pts[-1]) * info.time_base))
 
     def close(self) -> None:
         """Flush the encoders, write the rest of the audio and move the file onto ``path``."""
         try:
             if self.frames_written == 0:
                 raise BadInputError(f"No frames were written to '{self.path}'.")
-            self._container.mux(self._stream.encode(None))
-            if self._audio is not None:
-                self._audio.pump(None)
-            self._close_files()
+            with _space_errors(self.path):
+                self._container.mux(self._stream.encode(None))
+                if self._audio is not None:
+                    self._audio.pump(None)
+                self._close_files()
             os.replace(self._tmp, self.path)
         except BaseException:
             self.abort()

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import functools
 import os
-import pickle
 import warnings
 from collections.abc import Mapping
 
 import torch
 
 from ..errors import BadInputError, MissingDependencyError
+from ..files.weights import load_weights
 from ..lipsync.dtypes import bf16_native
 from ..lipsync.memory import MARGIN
 
@@ -55,18 +55,7 @@ def read_state_dict(path: str) -> dict[str, torch.Tensor]:
     releases. Pickles that need code to load are refused.
     """
     name = os.path.basename(path)
-    if path.lower().endswith(".safetensors"):
-        from safetensors.torch import load_file
-
-        obj: object = load_file(path, device="cpu")
-    else:
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            raise BadInputError(
-                f"Refused to load '{name}': it is not a plain weights file (loading it would run code). "
-                "Use the official .pth release or a .safetensors file."
-            ) from exc
+    obj = load_weights(path, "model file", "Use the official .pth release or a .safetensors file.")
     if isinstance(obj, Mapping):
         for key in _WRAPPER_KEYS:
             if isinstance(obj.get(key), Mapping):
