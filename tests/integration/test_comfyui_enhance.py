@@ -72,7 +72,7 @@ def decode(data: bytes) -> tuple[list[np.ndarray], float, np.ndarray, int]:
 def run_workflow(comfyui: ComfyUIClient, prompt: dict) -> tuple[list[np.ndarray], float, np.ndarray, int, list[str]]:
     """Run the prompt; return its decoded video and the texts its PreviewAny nodes showed."""
     (save_id,) = [node_id for node_id, node in prompt.items() if node["class_type"] == "SaveVideo"]
-    previews = sorted(node_id for node_id, node in prompt.items() if node["class_type"] == "PreviewAny"), key=int)
+    previews = sorted((node_id for node_id, node in prompt.items() if node["class_type"] == "PreviewAny"), key=int)
     entry = comfyui.run(prompt, timeout=900)
     (record,) = comfyui.output_files(entry, save_id)
     reports = [text for node_id in previews for text in entry["outputs"][node_id]["text"]]

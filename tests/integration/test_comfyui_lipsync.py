@@ -206,7 +206,7 @@ def run_workflow(server: ComfyUIServer, name: str, clip: Clip, widgets: dict[str
         sample_rate = container.streams.audio[0].sample_rate
     pasted = [np.asarray(Image.open(io.BytesIO(client.fetch(rec))).convert("RGB"))
               for rec in client.output_files(entry, "save_png")]
-    previews = sorted(node_id for node_id, node in prompt.items() if node["class_type"] == "PreviewAny"), key=int)
+    previews = sorted((node_id for node_id, node in prompt.items() if node["class_type"] == "PreviewAny"), key=int)
     reports = [text for node_id in previews for text in entry["outputs"][node_id]["text"]]
     return Run(video, frames, fps, audio, sample_rate, pasted, reports)
 
