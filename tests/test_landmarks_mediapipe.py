@@ -185,8 +185,11 @@ def test_close_frees_the_native_graphs(image):
             assert len(backend.detect(image)) == 1
             open_threads = threads()
         counts.append(threads())
-    assert open_threads > counts[-1], "the graphs were expected to run threads while open"
-    assert counts[-1] == counts[0], f"native threads grew across runs: {counts}"
+    per_backend = open_threads - counts[-1]
+    assert per_backend > 0, "the graphs were expected to run threads while open"
+    # A leak adds a backend's threads (4 or more) on every run; a stray thread another library starts
+    # lazily (seen once in CI: 42 -> 43) stays below one backend's worth over all runs.
+    assert counts[-1] - counts[0] < per_backend, f"native threads grew across runs: {counts}"
 
 
 @pytest.mark.parametrize("face_width", [250, 700, 1500])
