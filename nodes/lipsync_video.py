@@ -150,7 +150,7 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
         config = model.get_attachment(CONFIG_ATTACHMENT) if isinstance(model, ModelPatcher) else None
         if config is None:
             raise BadInputError("The model input is not a LatentSync model; connect LatentSync Model Loader's model output.")
-        restore_memory = max((restorer_activation_bytes(options.roi_size, batch_size, next(r.restorer.net.parameters()).dtype)
+        restore_memory = max((restorer_activation_bytes(r.restorer.arch, batch_size, next(r.restorer.net.parameters()).dtype, options.roi_size)
                               for r in restore_models), default=0)
         sampling = load_for_sampling(model, vae, config.resolution, chunk_size, guidance > 1.0,
                                      others=[whisper, *(r.patcher for r in restore_models)], other_memory=restore_memory)
