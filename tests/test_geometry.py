@@ -13,9 +13,10 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 from latentsync_core.face.geometry import apply_affine, crop_size, face_template, fit_similarity, invert_affine
-from latentsync_core.face.warp import resize_crop, warp_to_crop
+from latentsync_core.face.warp import aligned_face, resize_crop, warp_to_crop
 from tests.clips import DATA, astronaut
 
 REF = np.load(os.path.join(DATA, "align_reference.npz"))
@@ -74,3 +75,28 @@ def test_smoothing_blends_the_nose_offset():
     second = fit_similarity(b, template, first.nose_offset, smoothing=0.2)
     alone = fit_similarity(b, template)
     np.testing.assert_allclose(second.nose_offset, 0.2 * first.nose_offset + 0.8 * alone.nose_offset)
+
+
+def test_remembered_aligned_faces_are_those_a_fresh_warp_makes():
+    """aligned_face keeps the faces it made by a digest of what the warp read: a float frame finds the face its
+    uint8 twin made, and a changed pixel under the crop or a changed transform gives a freshly made face."""
+    img = astronaut()
+    fit = fit_similarity(REF["points_256"][0], face_template(256))
+    size = crop_size(256)
+
+    def fresh(frame, affine):
+        return resize_crop(warp_to_crop(frame, affine, size), 256)
+
+    face = aligned_face(img, fit.matrix, size, 256)
+    np.testing.assert_array_equal(face, fresh(img, fit.matrix))
+    assert not face.flags.writeable
+    assert aligned_face(torch.from_numpy(img).float() / 255.0, fit.matrix, size, 256, remember=False) is face
+    x, y = np.round(apply_affine(invert_affine(fit.matrix), face_template(256)[2:])[0]).astype(int)
+    touched = img.copy()
+    touched[y, x] ^= 0xFF
+    changed = aligned_face(touched, fit.matrix, size, 256)
+    np.testing.assert_array_equal(changed, fresh(touched, fit.matrix))
+    assert (changed != face).any()
+    moved = fit.matrix + np.array([[0.0, 0.0, 1e-9], [0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(aligned_face(img, moved, size, 256), fresh(img, moved))
+    assert aligned_face(img, moved, size, 256, remember=False) is not face

@@ -254,3 +254,18 @@ def test_faces_pasted_into_enlarged_frames_land_where_they_land_at_source_size(c
         centre = np.argwhere(small).mean(0)
         centre_big = (np.argwhere(large).mean(0) + 0.5) / 3 - 0.5
         assert np.abs(centre - centre_big).max() < 0.5
+
+
+def test_frames_changed_after_alignment_are_compared_with_their_own_crops(clip):
+    """The aligner's faces are remembered for the paste's comparison, but by what the warp read: a frame
+    painted on after alignment is compared with its own new crop, so an unedited face is pasted back over
+    the paint, and the other frames come out bit-identical."""
+    frames, aligned, alignment = clip
+    i = int(np.flatnonzero(alignment.has_face)[1])
+    x, y = np.round(apply_affine(invert_affine(alignment.affines[i]), [[105.0, 150.0]])[0]).astype(int)
+    painted = frames.clone()
+    painted[i, y - 4 : y + 4, x - 4 : x + 4] = torch.tensor([0.1, 0.9, 0.1])
+    out = paste_back(painted, aligned, alignment)
+    assert torch.equal(out[:i], frames[:i]) and torch.equal(out[i + 1 :], frames[i + 1 :])
+    assert (out[i] - painted[i]).abs().amax() > 0.3, "the paint was not compared with the face the aligner made"
+    assert (out[i] - frames[i])[y - 4 : y + 4, x - 4 : x + 4].abs().amax() < 0.1

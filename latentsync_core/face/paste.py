@@ -30,7 +30,7 @@ from ..errors import BadInputError
 from .frames import as_rgb_frames, check_same_length
 from .geometry import invert_affine
 from .mouth_roi import MouthROI, roi_to_face
-from .warp import resize_crop, warp_to_crop
+from .warp import aligned_face
 
 PASTE_REGIONS = ("auto", "full_face")
 _CHANGE_TOLERANCE = 0.5 / 255.0
@@ -212,8 +212,8 @@ def paste_back(
         if region == "full_face":
             weight = np.ones((res, res), dtype=np.float32)
         else:
-            crop = warp_to_crop(crops_of[i], crop_alignment.affines[i], alignment.crop_size)
-            original = resize_crop(crop, res).astype(np.float32) / 255.0
+            crop = aligned_face(crops_of[i], crop_alignment.affines[i], alignment.crop_size, res, remember=False)
+            original = crop.astype(np.float32) / 255.0
             weight = changed_region(face, original, mask_smooth)
         frame = out[i].numpy()
         paste_face(frame, face, affines[i], weight)
