@@ -84,10 +84,11 @@ def changed_region(face: np.ndarray, original: np.ndarray, mask_smooth: float) -
 
 
 def _frame_window(aligned_affine: np.ndarray, region: np.ndarray, h: int, w: int, margin: int) -> tuple[int, int, int, int] | None:
-    ys, xs = np.nonzero(region > 0)
-    if ys.size == 0:
+    """Frame box ``x0, y0, x1, y1`` (exclusive) under the pixels where ``region > 0``, or None when there are none."""
+    x, y, bw, bh = cv2.boundingRect((region > 0).view(np.uint8))
+    if bw == 0:
         return None
-    corners = np.array([[xs.min() - 1, ys.min() - 1], [xs.max() + 1, ys.min() - 1], [xs.min() - 1, ys.max() + 1], [xs.max() + 1, ys.max() + 1]], dtype=np.float64)
+    corners = np.array([[x - 1, y - 1], [x + bw, y - 1], [x - 1, y + bh], [x + bw, y + bh]], dtype=np.float64)
     inverse = invert_affine(aligned_affine)
     mapped = corners @ inverse[:, :2].T + inverse[:, 2]
     x0 = int(np.clip(np.floor(mapped[:, 0].min()) - margin, 0, w))
@@ -134,12 +135,16 @@ def paste_face(frame: np.ndarray, face: np.ndarray, aligned_affine: np.ndarray, 
     x0, y0, x1, y1 = window
     window_map = aligned_affine.copy()
     window_map[:, 2] += aligned_affine[:, :2] @ np.array([x0, y0], dtype=np.float64)
-    rgba = np.concatenate([face, weight[..., None]], axis=-1)
-    warped = cv2.warpAffine(rgba, window_map, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    alpha = np.clip(warped[..., 3:], 0.0, 1.0)
+    size, flags = (x1 - x0, y1 - y0), cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
+    alpha = cv2.warpAffine(weight, window_map, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
+    blended = cv2.warpAffine(face, window_map, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    np.clip(alpha, 0.0, 1.0, out=alpha)
+    np.clip(blended, 0.0, 1.0, out=blended)
     patch = frame[y0:y1, x0:x1]
-    blended = patch + alpha * (np.clip(warped[..., :3], 0.0, 1.0) - patch)
-    frame[y0:y1, x0:x1] = np.where(alpha > 0, blended, patch)
+    blended -= patch  # patch + alpha * (face - patch), in place
+    blended *= alpha
+    blended += patch
+    np.copyto(patch, blended, where=alpha > 0)
 
 
 def paste_back(
