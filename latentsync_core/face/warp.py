@@ -43,9 +43,8 @@ def _source_window(inverse: np.ndarray, out_w: int, out_h: int, src_h: int, src_
 
 @lru_cache(maxsize=4)
 def _pixel_grid(out_w: int, out_h: int) -> tuple[np.ndarray, np.ndarray]:
-    """Output pixel coordinates ``(xs, ys)``, each ``(out_h, out_w)`` float64."""
-    ys, xs = np.meshgrid(np.arange(out_h, dtype=np.float64), np.arange(out_w, dtype=np.float64), indexing="ij")
-    return xs, ys
+    """Output pixel coordinates ``(xs, ys)``: a ``(1, out_w)`` row and an ``(out_h, 1)`` column, float64."""
+    return np.arange(out_w, dtype=np.float64)[None, :], np.arange(out_h, dtype=np.float64)[:, None]
 
 
 def _window_bytes(frame: np.ndarray | torch.Tensor, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
@@ -81,11 +80,17 @@ def _sample_crop(window: np.ndarray | None, inverse: np.ndarray, x0: int, y0: in
     stacked[0, 3] = 1.0
     xs, ys = _pixel_grid(out_w, out_h)
     grid = np.empty((out_h, out_w, 2), dtype=np.float32)
-    grid[..., 0] = (inverse[0, 0] * xs + inverse[0, 1] * ys + (inverse[0, 2] - x0)) * (2.0 / (win_w - 1)) - 1.0
-    grid[..., 1] = (inverse[1, 0] * xs + inverse[1, 1] * ys + (inverse[1, 2] - y0)) * (2.0 / (win_h - 1)) - 1.0
+    along = np.empty((out_h, out_w), dtype=np.float64)
+    for axis, (origin, side) in enumerate(((x0, win_w), (y0, win_h))):
+        # ((a * x + b * y) + (c - origin)) * (2 / (side - 1)) - 1, evaluated in this order in float64
+        np.add(inverse[axis, 0] * xs, inverse[axis, 1] * ys, out=along)
+        along += inverse[axis, 2] - origin
+        along *= 2.0 / (side - 1)
+        along -= 1.0
+        grid[..., axis] = along
     sampled = F.grid_sample(stacked, torch.from_numpy(grid)[None], mode="bilinear", padding_mode="zeros", align_corners=True)[0]
     crop = sampled[:3] + (1.0 - sampled[3:]) * FILL_VALUE
-    return crop.permute(1, 2, 0).numpy().astype(np.uint8)
+    return crop.permute(1, 2, 0).to(torch.uint8).numpy()
 
 
 def warp_to_crop(frame: np.ndarray | torch.Tensor, affine: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -211,7 +216,8 @@ def aligned_faces(
     Returns:
         ``[N, resolution, resolution, 3]`` float32 0..1 (uint8-valued).
     """
-    out = torch.full((len(has_face), resolution, resolution, 3), FILL_VALUE / 255.0)
+    out = torch.empty((len(has_face), resolution, resolution, 3))
+    out[torch.from_numpy(~np.asarray(has_face, dtype=bool))] = FILL_VALUE / 255.0
     for i in np.flatnonzero(has_face):
         np.divide(aligned_face(frames[i], affines[i], crop_size, resolution), np.float32(255.0), out=out[i].numpy(), dtype=np.float32)
     return out
