@@ -136,8 +136,9 @@ def paste_face(frame: np.ndarray, face: np.ndarray, aligned_affine: np.ndarray, 
     window_map = aligned_affine.copy()
     window_map[:, 2] += aligned_affine[:, :2] @ np.array([x0, y0], dtype=np.float64)
     size, flags = (x1 - x0, y1 - y0), cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
-    alpha = cv2.warpAffine(weight, window_map, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
+    alpha = cv2.warpAffine(weight, window_map, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     blended = cv2.warpAffine(face, window_map, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    alpha = cv2.merge((alpha, alpha, alpha))  # per channel: same-shape operands keep numpy's loops vectorised
     np.clip(alpha, 0.0, 1.0, out=alpha)
     np.clip(blended, 0.0, 1.0, out=blended)
     patch = frame[y0:y1, x0:x1]
@@ -211,14 +212,14 @@ def paste_back(
     crops_of, crop_alignment = (out, target) if compare is None else (compare, alignment)
     pasted_roi = roi.pasted() if roi is not None else None
     for i in np.flatnonzero(alignment.has_face):
-        face = aligned[i].cpu().numpy().astype(np.float32)
+        face = np.ascontiguousarray(aligned[i].cpu().numpy(), dtype=np.float32)  # only read: no copy of float32 faces
         if roi is not None and pasted_roi[i]:
             face = paste_roi(face, roi.crops[i].cpu().numpy().astype(np.float32), roi.boxes[i], mask_smooth, colour_match)
         if region == "full_face":
             weight = np.ones((res, res), dtype=np.float32)
         else:
             crop = aligned_face(crops_of[i], crop_alignment.affines[i], alignment.crop_size, res, remember=False)
-            original = crop.astype(np.float32) / 255.0
+            original = np.divide(crop, np.float32(255.0), dtype=np.float32)
             weight = changed_region(face, original, mask_smooth)
         frame = out[i].numpy()
         paste_face(frame, face, affines[i], weight)
