@@ -6,7 +6,8 @@ The frame is tests/data/astronaut.png scaled to the frame height and centred
 (a talking-head framing). "align" is the template fit + crop warp + resize
 (detection excluded); "paste" is ``paste_back`` in place (as the streaming
 command line runs it) with an edited lower face, in ``auto`` mode (changed
-pixels only) and in ``full_face`` mode. "copy" is the extra cost per frame of
+pixels only; run after ``FaceAligner.align``, so its comparison finds the faces
+the aligner made) and in ``full_face`` mode. "copy" is the extra cost per frame of
 the copy a ComfyUI node makes of its IMAGE batch.
 
 "pipeline" is the whole face path as the nodes and the command line run it on
