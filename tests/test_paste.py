@@ -269,3 +269,17 @@ def test_frames_changed_after_alignment_are_compared_with_their_own_crops(clip):
     assert torch.equal(out[:i], frames[:i]) and torch.equal(out[i + 1 :], frames[i + 1 :])
     assert (out[i] - painted[i]).abs().amax() > 0.3, "the paint was not compared with the face the aligner made"
     assert (out[i] - frames[i])[y - 4 : y + 4, x - 4 : x + 4].abs().amax() < 0.1
+
+
+def test_in_place_paste_leaves_the_cutaway_and_unedited_faces_bit_identical(clip):
+    """The streaming path (``inplace``, the aligner's faces remembered): the cutaway frame is never touched,
+    edited faces change their frames, and unedited faces leave every frame bit-identical."""
+    frames, aligned, alignment = clip
+    assert not alignment.has_face[3]
+    work = frames.clone()
+    assert paste_back(work, aligned * 0.9, alignment, inplace=True) is work
+    assert torch.equal(work[3], frames[3])
+    assert all(not torch.equal(work[i], frames[i]) for i in np.flatnonzero(alignment.has_face))
+    work = frames.clone()
+    paste_back(work, aligned, alignment, inplace=True)
+    assert torch.equal(work, frames)
