@@ -162,6 +162,7 @@ def forget_aligned_faces() -> None:
 
 
 def _face_key(window: np.ndarray | None, affine: np.ndarray, x0: int, y0: int, crop_size: tuple[int, int], resolution: int) -> bytes:
+    """16-byte digest of everything :func:`aligned_face` makes a face from (see :func:`_crop_window`)."""
     digest = xxhash.xxh3_128(np.ascontiguousarray(affine, dtype=np.float64).tobytes())
     digest.update(np.array([x0, y0, *crop_size, resolution, *(window.shape if window is not None else (0, 0, 0))], np.int64).tobytes())
     if window is not None:
