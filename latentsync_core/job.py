@@ -627,8 +627,7 @@ class LipSyncJob(_Job):
         done = 0
         for window in self.source.windows(self.options.window):
             self._interrupt()
-            _, alignment = self.aligner.align(torch.from_numpy(window.frames).float().div_(255.0))
-            parts.append(alignment)
+            parts.append(self.aligner.locate(torch.from_numpy(window.frames).float().div_(255.0)))
             done += len(window)
             self._progress(STAGE_ALIGN, done, max(total, done))
         if not parts:
