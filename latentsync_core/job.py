@@ -15,8 +15,8 @@ Lip-sync (:class:`LipSyncJob`, :func:`lip_sync_video`)::
     pass 2  output frames in order, chunk by chunk (ChunkSampler: one generator,
             the in-memory RNG order): the source frames the frame map names are
             read again (a small cache of frames around the current position; going
-            backwards -- pingpong -- re-reads a window before it) -> aligned faces
-            -> sample -> mouth ROI -> restore where the ROI was enlarged more than
+            backwards -- pingpong -- re-reads a window before it, from the nearest
+            key frame) -> aligned faces -> sample -> mouth ROI -> restore where the ROI was enlarged more than
             ``sr_ratio`` -> (background hook) -> paste -> encoded frames out
 
 Enhance (:class:`EnhanceJob`, :func:`enhance_video`) is one pass: windows ->
@@ -74,7 +74,7 @@ from .face.paste import PASTE_REGIONS, paste_back
 from .face.warp import aligned_faces
 from .lipsync.audio import LENGTH_MODES, AudioPlan, LengthMode, plan_audio
 from .lipsync.settings import SamplerSettings
-from .media.video_io import FrameWindow, VideoInfo, VideoWriter, check_output_path, probe, read_windows
+from .media.video_io import FrameWindow, KeyframeIndex, VideoInfo, VideoWriter, check_output_path, probe, read_windows
 
 if TYPE_CHECKING:
     from .face.face_align import FaceAligner
@@ -220,13 +220,18 @@ class FrameSource(Protocol):
 
 
 class FileSource:
-    """A video file as a :class:`FrameSource` (decoded with :func:`read_windows`)."""
+    """A video file as a :class:`FrameSource` (decoded with :func:`read_windows`).
+
+    A read from a later frame (pingpong going backwards) seeks to the nearest key frame
+    an earlier read met instead of decoding from the start of the file.
+    """
 
     def __init__(self, info: VideoInfo) -> None:
         self.info = info
+        self._keyframes = KeyframeIndex()
 
     def windows(self, size: int, start: int = 0) -> Iterator[FrameWindow]:
-        return read_windows(self.info, size, start)
+        return read_windows(self.info, size, start, self._keyframes)
 
 
 def open_source(path: str) -> FileSource:
