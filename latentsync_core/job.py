@@ -16,8 +16,9 @@ Lip-sync (:class:`LipSyncJob`, :func:`lip_sync_video`)::
             the in-memory RNG order): the source frames the frame map names are
             read again (a small cache of frames around the current position; going
             backwards -- pingpong -- re-reads a window before it, from the nearest
-            key frame) -> aligned faces -> sample -> mouth ROI -> restore where the ROI was enlarged more than
-            ``sr_ratio`` -> (background hook) -> paste -> encoded frames out
+            key frame) -> aligned faces -> sample -> mouth ROI -> restore where the
+            ROI was enlarged more than ``sr_ratio`` -> (background hook) -> paste
+            -> encoded frames out
 
 Enhance (:class:`EnhanceJob`, :func:`enhance_video`) is one pass: windows ->
 align -> mouth ROI -> restore -> paste -> out, with the source's timestamps and
