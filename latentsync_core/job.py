@@ -8,19 +8,22 @@ compare the two).
 Lip-sync (:class:`LipSyncJob`, :func:`lip_sync_video`)::
 
     pass 1  source frames in windows -> FaceAligner (tracking state carried from
-            window to window); only the alignment (transforms, landmarks) is kept
+            window to window); only the alignment (transforms, landmarks) is kept,
+            and short dropouts are bridged over it as a whole (also across window edges)
     audio   Whisper features of the whole audio, once; the length mode's frame map
             (output frame -> source frame) and the new speech fitted to the output
     pass 2  output frames in order, chunk by chunk (ChunkSampler: one generator,
             the in-memory RNG order): the source frames the frame map names are
             read again (a small cache of frames around the current position; going
-            backwards -- pingpong -- re-reads a window before it) -> aligned faces
-            -> sample -> mouth ROI -> restore where the ROI was enlarged more than
-            ``sr_ratio`` -> (background hook) -> paste -> encoded frames out
+            backwards -- pingpong -- re-reads a window before it, from the nearest
+            key frame) -> aligned faces -> sample -> mouth ROI -> restore where the
+            ROI was enlarged more than ``sr_ratio`` -> (background hook) -> paste
+            -> encoded frames out
 
 Enhance (:class:`EnhanceJob`, :func:`enhance_video`) is one pass: windows ->
 align -> mouth ROI -> restore -> paste -> out, with the source's timestamps and
-audio.
+audio; the few frames after a window's last face wait for the next window, which
+may bridge them.
 
 Memory holds a window (``JobOptions.window`` frames, default 32) and one chunk
 (``chunk_size`` <= 24) of frames at a time, a cache of at most
@@ -56,7 +59,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol, Sequence
 
@@ -66,12 +69,13 @@ import torch
 from .errors import BadInputError
 from .face.alignment import Alignment
 from .face.colour import COLOUR_MODES
+from .face.face_align import bridge_gaps
 from .face.mouth_roi import MouthROI, crop_mouth
 from .face.paste import PASTE_REGIONS, paste_back
 from .face.warp import aligned_faces
 from .lipsync.audio import LENGTH_MODES, AudioPlan, LengthMode, plan_audio
 from .lipsync.settings import SamplerSettings
-from .media.video_io import FrameWindow, VideoInfo, VideoWriter, check_output_path, probe, read_windows
+from .media.video_io import FrameWindow, KeyframeIndex, VideoInfo, VideoWriter, check_output_path, probe, read_windows
 
 if TYPE_CHECKING:
     from .face.face_align import FaceAligner
@@ -217,13 +221,18 @@ class FrameSource(Protocol):
 
 
 class FileSource:
-    """A video file as a :class:`FrameSource` (decoded with :func:`read_windows`)."""
+    """A video file as a :class:`FrameSource` (decoded with :func:`read_windows`).
+
+    A read from a later frame (pingpong going backwards) seeks to the nearest key frame
+    an earlier read met instead of decoding from the start of the file.
+    """
 
     def __init__(self, info: VideoInfo) -> None:
         self.info = info
+        self._keyframes = KeyframeIndex()
 
     def windows(self, size: int, start: int = 0) -> Iterator[FrameWindow]:
-        return read_windows(self.info, size, start)
+        return read_windows(self.info, size, start, self._keyframes)
 
 
 def open_source(path: str) -> FileSource:
@@ -445,6 +454,12 @@ def _finish(
 # ---------------------------------------------------------------- jobs
 
 
+def _tail(alignment: Alignment, start: int) -> Alignment:
+    """Rows ``start..`` of an aligner's alignment of consecutive frames, still bridgeable (cut flags kept)."""
+    rows = np.arange(start, len(alignment))
+    return replace(alignment.rows(rows), cut_before=alignment.cut_before[rows])
+
+
 class _Job:
     """Shared plumbing: progress, interrupt, atomic writing."""
 
@@ -525,22 +540,54 @@ class EnhanceJob(_Job):
     ) -> None:
         super().__init__(source, aligner, options, restorers, background, on_progress, check_interrupt)
 
-    def process(self, frames: np.ndarray) -> np.ndarray:
-        """One window ``(n, H, W, 3)`` uint8 -> the same, enhanced (alignment continues from the previous window)."""
-        source = torch.from_numpy(frames).float().div_(255.0)
-        aligned, alignment = self.aligner.align(source)
+    def process(self, frames: np.ndarray, alignment: Alignment) -> np.ndarray:
+        """Frames ``(n, H, W, 3)`` uint8 and their alignment (``n`` rows) -> the same frames, enhanced."""
+        faces = None
+        if alignment.has_face.any():
+            faces = aligned_faces(frames, alignment.affines, alignment.has_face, alignment.crop_size, alignment.resolution)
         self.faces += int(alignment.has_face.sum())
-        return _finish(frames, aligned, alignment, self.restorer, self.options, self.background)
+        return _finish(frames, faces, alignment, self.restorer, self.options, self.background)
 
     def windows(self) -> Iterator[FrameWindow]:
-        """The enhanced windows, in order, with the source's timestamps."""
+        """The enhanced frames, in order, with the source's timestamps.
+
+        Frames after a window's last face that a face in the next window may still bridge
+        (at most ``max_gap``, see :func:`bridge_gaps`) wait for that window, so dropouts are
+        bridged across window edges as in one alignment of the whole video; a window out can
+        be up to ``max_gap`` frames shorter or longer than ``JobOptions.window``.
+        """
         total = self.info.estimated_frames() or 0
+        max_gap = self.aligner.max_gap
+        held: FrameWindow | None = None  # frames waiting for the next window's faces
+        context: Alignment | None = None  # the rows of the last face before them and of them
         for window in self.source.windows(self.options.window):
             self._interrupt()
-            out = self.process(window.frames)
-            self.frames_out += len(window)
-            yield FrameWindow(out, window.pts, window.start)
-            self._progress(STAGE_WRITE, self.frames_out, max(total, self.frames_out))
+            located = self.aligner.locate(torch.from_numpy(window.frames).float().div_(255.0))
+            rows = bridge_gaps(Alignment.concatenate([context, located] if context is not None else [located]), max_gap)
+            if held is not None:
+                window = FrameWindow(
+                    np.concatenate([held.frames, window.frames]), np.concatenate([held.pts, window.pts]), held.start,
+                )
+            lead = len(rows) - len(window)  # the context's face row, already out
+            detected = np.flatnonzero(rows.has_face & ~rows.interpolated)
+            wait = len(rows) - 1 - int(detected[-1]) if detected.size else 0
+            if wait > max_gap or rows.cut_before[len(rows) - wait :].any():
+                wait = 0
+            ready = len(window) - wait
+            held = FrameWindow(window.frames[ready:], window.pts[ready:], window.start + ready) if wait else None
+            context = _tail(rows, len(rows) - wait - 1) if wait else None
+            if ready:
+                out = FrameWindow(window.frames[:ready], window.pts[:ready], window.start)
+                yield self._out(out, rows.rows(np.arange(lead, lead + ready)), total)
+        if held is not None:
+            yield self._out(held, context.rows(np.arange(1, len(context))), total)
+
+    def _out(self, window: FrameWindow, rows: Alignment, total: int) -> FrameWindow:
+        """One enhanced window out, with progress."""
+        out = FrameWindow(self.process(window.frames, rows), window.pts, window.start)
+        self.frames_out += len(window)
+        self._progress(STAGE_WRITE, self.frames_out, max(total, self.frames_out))
+        return out
 
     def _result(self, path: str, writer: VideoWriter) -> JobResult:
         restored = self.restorer.restored if self.restorer is not None else 0
@@ -586,13 +633,12 @@ class LipSyncJob(_Job):
         done = 0
         for window in self.source.windows(self.options.window):
             self._interrupt()
-            _, alignment = self.aligner.align(torch.from_numpy(window.frames).float().div_(255.0))
-            parts.append(alignment)
+            parts.append(self.aligner.locate(torch.from_numpy(window.frames).float().div_(255.0)))
             done += len(window)
             self._progress(STAGE_ALIGN, done, max(total, done))
         if not parts:
             raise BadInputError(f"'{self.info.path}' has no video frames. Give a video with at least one frame.")
-        self.alignment = Alignment.concatenate(parts)
+        self.alignment = bridge_gaps(Alignment.concatenate(parts), self.aligner.max_gap)
         self.audio = plan_audio(
             self.models.whisper, self.waveform, self.sample_rate, len(self.alignment), float(self.info.fps),
             self.options.length_mode,

@@ -28,6 +28,16 @@ def _backend(name: str, download: bool):
     return get_backend(name, model_dir=mediapipe_dir())
 
 
+def landmark_cache_input() -> io.Boolean.Input:
+    """The ``landmark_cache`` input of the nodes that detect faces (optional: older workflows lack it)."""
+    return io.Boolean.Input("landmark_cache", default=True, optional=True, tooltip="Keep the detected landmarks on disk (ComfyUI/user/latentsync/landmark_cache; delete the folder to clear it) so the same frames with the same detection settings skip detection next time, even after a restart.")
+
+
+def open_landmark_cache(enabled: bool) -> LandmarkCache | None:
+    """The landmark cache in ComfyUI's user folder when the ``landmark_cache`` input is on, else None."""
+    return LandmarkCache(landmark_cache_dir()) if enabled else None
+
+
 class FaceAlignAffine(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
@@ -46,7 +56,7 @@ class FaceAlignAffine(io.ComfyNode):
                 io.Float.Input("smoothing", default=0.2, min=0.0, max=0.95, step=0.05, tooltip="Weight of the previous frame in the moving average of the face position (LatentSync uses 0.2). Higher is steadier but lags fast motion."),
                 io.Int.Input("max_gap", default=4, min=0, max=30, tooltip="Longest run of frames with a missed detection, inside one shot, that is bridged by interpolating its neighbours."),
                 io.Boolean.Input("download_models", default=False, tooltip="insightface only: download buffalo_l into models/insightface when missing."),
-                io.Boolean.Input("landmark_cache", default=True, optional=True, tooltip="Keep the detected landmarks on disk (ComfyUI/user/latentsync/landmark_cache; delete the folder to clear it) so the same frames with the same detection settings skip detection next time, even after a restart."),
+                landmark_cache_input(),
             ],
             outputs=[
                 io.Image.Output("aligned_faces", display_name="aligned_faces", tooltip="Aligned faces [N,res,res,3]; gray where no face was found."),
@@ -65,7 +75,7 @@ class FaceAlignAffine(io.ComfyNode):
             face_index=face_index,
             smoothing=smoothing,
             max_gap=max_gap,
-            cache=LandmarkCache(landmark_cache_dir()) if landmark_cache else None,
+            cache=open_landmark_cache(landmark_cache),
         )
         bar = comfy.utils.ProgressBar(images.shape[0])
 

@@ -29,7 +29,7 @@ from ..latentsync_core.lipsync.audio import LENGTH_MODES
 from ..latentsync_core.lipsync.sampler import MAX_CHUNK, SamplerSettings
 from ..latentsync_core.restorers import CODEFORMER, GFPGAN, restorer_activation_bytes
 
-from .face import _backend
+from .face import _backend, landmark_cache_input, open_landmark_cache
 from .loader import CONFIG_ATTACHMENT
 from .sampler import DEEP_CACHE_INTERVAL, load_for_sampling
 from .types import CATEGORY, FaceRestoreModelType, Model, Whisper
@@ -128,6 +128,7 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
                              tooltip="Source frames decoded and aligned at a time: the memory bound (720p: 32 is about 0.1 GB)."),
                 io.Int.Input("crf", default=DEFAULTS.crf, min=0, max=51,
                              tooltip="H.264 quality of the written video (0: lossless RGB, 18: visually lossless)."),
+                landmark_cache_input(),
             ],
             outputs=[io.Video.Output(display_name="video",
                                      tooltip="The lip-synced video with the speech fitted to its length, written to "
@@ -138,7 +139,7 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
     @override
     def execute(cls, video, audio, model, whisper, vae, steps, guidance, seed, chunk_size, deepcache, length_mode,
                 sr_ratio, fidelity, mask_smooth, color_match, region, backend, batch_size, window, crf, gfpgan=None,
-                codeformer=None) -> io.NodeOutput:
+                codeformer=None, landmark_cache=True) -> io.NodeOutput:
         options = JobOptions(
             sampler=SamplerSettings(steps=steps, guidance_scale=guidance, seed=seed, chunk_size=chunk_size,
                                     deep_cache_interval=DEEP_CACHE_INTERVAL if deepcache else 0),
@@ -157,7 +158,7 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
         models = LipSyncModels(unet=sampling.unet, vae=sampling.vae, whisper=whisper.model, device=sampling.device,
                                dtype=sampling.dtype)
         landmarks = _backend(backend, False)
-        aligner = FaceAligner(landmarks, resolution=config.resolution)
+        aligner = FaceAligner(landmarks, resolution=config.resolution, cache=open_landmark_cache(landmark_cache))
 
         temp_dir = os.path.join(folder_paths.get_temp_directory(), OUTPUT_SUBFOLDER)
         os.makedirs(temp_dir, exist_ok=True)

@@ -158,7 +158,7 @@ def test_failure_while_processing_exit_1_no_partial_output(tmp_path, capsys, mon
     make_clip(src, n=6, audio=None)
     calls = []
 
-    def fail_on_second_window(self, frames):
+    def fail_on_second_window(self, frames, alignment):
         calls.append(len(frames))
         if len(calls) == 2:
             raise RuntimeError("simulated failure")

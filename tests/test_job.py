@@ -18,8 +18,9 @@ import pytest
 import torch
 
 from latentsync_core.face.face_align import FaceAligner
+from latentsync_core.face.geometry import apply_affine
 from latentsync_core.face.landmarks import get_backend
-from latentsync_core.job import IterableSource, JobOptions, LipSyncJob, LipSyncModels, enhance_video, lip_sync_video
+from latentsync_core.job import EnhanceJob, IterableSource, JobOptions, LipSyncJob, LipSyncModels, enhance_video, lip_sync_video
 from latentsync_core.lipsync.sampler import SamplerSettings
 from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet, map_reference_state_dict
 from latentsync_core.lipsync.whisper import load_whisper
@@ -133,6 +134,32 @@ def test_cutaway_in_the_middle_is_bit_identical_and_faces_match_in_memory(tmp_pa
     assert all((got[j] != frames[j]).any() for j in (0, 1, 3, 4))
 
 
+def dropout_clip(n: int, covered: tuple[int, ...], seed: int) -> np.ndarray:
+    """``(n, 480, 640, 3)`` uint8 face frames with the face covered (the rest as before) in frames ``covered``."""
+    frames = face_clip(n, seed=seed)
+    photo_box = get_backend("mediapipe").detect(astronaut())[0].bbox.reshape(2, 2)
+    for i in covered:
+        x0, y0, x1, y1 = apply_affine(jitter_affines(n, seed=seed, base=BASE)[i], photo_box).ravel().astype(int)
+        frames[i, y0 - 8 : y1 + 8, x0 - 8 : x1 + 8] = 40
+    return frames
+
+
+def test_dropout_across_a_window_edge_is_bridged_as_in_memory(tmp_path, models, backend):
+    # window 3: frames 0-2 | 3-5; the face is covered in frames 2 and 3, on both sides of the edge
+    src, out = tmp_path / "dropout.mkv", tmp_path / "out.mkv"
+    write_lossless(src, dropout_clip(6, (2, 3), seed=12))
+    frames = decode(src)
+    waveform = speech(6)
+    options = replace(OPTIONS, length_mode="trim", window=3)
+    job = LipSyncJob(str(src), waveform, RATE, models, FaceAligner(backend), options)
+    job.write(str(out))
+    assert job.alignment.interpolated.tolist() == [False, False, True, True, False, False]
+    assert job.alignment.has_face.all()
+    result, expected = in_memory(frames, waveform, models, backend, options)
+    assert np.array_equal(decode(out), expected), "streamed frames differ from the in-memory ones"
+    assert all((expected[j] != frames[j]).any() for j in range(6)), "a bridged frame was not lip-synced"
+
+
 @pytest.mark.parametrize("mode, n_out, seconds", [("trim", 3, 3 / 25), ("pad_audio", 5, 5 / 25)])
 def test_audio_longer_or_shorter_than_the_video(tmp_path, models, backend, mode, n_out, seconds):
     """trim: the audio (3 frames) cuts the video (5); pad_audio: the video's 5 frames, audio padded with silence."""
@@ -196,6 +223,30 @@ def test_restorer_that_restores_nothing_leaves_frames_bit_identical(tmp_path, mo
     result = enhance_video(str(src), str(enhanced), FaceAligner(backend), JobOptions(sr_ratio=1000.0, crf=0), (random_gfpgan,))
     assert result.faces == 1 and result.restored == 0
     assert np.array_equal(decode(enhanced), decode(src))
+
+
+class InvertingRestorer:
+    """A cheap stand-in for a restorer network: every mouth crop restored comes out inverted."""
+
+    device = torch.device("cpu")
+
+    def restore(self, faces: torch.Tensor, fidelity: float = 0.5) -> torch.Tensor:
+        return 1.0 - faces
+
+
+def test_enhance_bridges_a_dropout_across_a_window_edge_as_one_window_does(tmp_path, backend):
+    src = tmp_path / "dropout.mkv"
+    write_lossless(src, dropout_clip(6, (2, 3), seed=12))
+    runs = {}
+    for window in (3, 6):
+        job = EnhanceJob(str(src), FaceAligner(backend), JobOptions(sr_ratio=0.0, window=window, crf=0), (InvertingRestorer(),))
+        windows = list(job.windows())
+        runs[window] = np.concatenate([w.frames for w in windows]), [w.start for w in windows], job.faces
+    (streamed, starts, faces), (whole, _, whole_faces) = runs[3], runs[6]
+    assert starts == [0, 2] and faces == whole_faces == 6  # frame 2 waited for the face in frame 4
+    assert np.array_equal(streamed, whole)
+    frames = decode(src)
+    assert all((whole[j] != frames[j]).any() for j in range(6)), "a bridged frame was not restored"
 
 
 @pytest.mark.slow

@@ -9,7 +9,8 @@ random Whisper tiny and a full-size random SD VAE. The video is a 3-frame talkin
 Checked: the returned VIDEO is a file in ComfyUI's temp folder with the frames and audio the
 length mode asks for; the progress bar moves; ComfyUI's Cancel (the interrupt flag, set here from
 the progress hook as the UI's button sets it) stops the job with nothing left in the temp folder;
-a VIDEO held in memory (Create Video's) is accepted and its temp copy removed.
+a VIDEO held in memory (Create Video's) is accepted and its temp copy removed; with the landmark
+cache on, a second run with other sampler settings detects no face again.
 """
 from __future__ import annotations
 
@@ -132,3 +133,21 @@ def test_a_video_in_memory_is_read_from_a_temp_copy_that_is_removed(env):
     with av.open(video.get_stream_source()) as container:
         assert sum(1 for _ in container.decode(video=0)) == 4
     assert not [f for f in os.listdir(temp / "latentsync") if f.startswith("source_")]
+
+
+def test_landmark_cache_skips_detection_when_run_again(env, tmp_path, monkeypatch):
+    from comfy_api.v0_0_2 import InputImpl
+
+    *_, clip, _frames, _speech, _temp = env
+    monkeypatch.setenv(core("face.landmark_cache").CACHE_ENV, str(tmp_path / "cache"))
+    backend_class = core("face.landmarks.mediapipe_backend").MediaPipeBackend
+    calls = []
+    for method in ("detect", "follow"):
+        real = getattr(backend_class, method)
+        monkeypatch.setattr(backend_class, method, lambda self, *args, real=real: calls.append(1) or real(self, *args))
+    _run(env, InputImpl.VideoFromFile(clip), seed=1)
+    assert len(calls) == FRAMES and len(list((tmp_path / "cache").iterdir())) == 1
+    _run(env, InputImpl.VideoFromFile(clip), seed=2, guidance=1.0)
+    assert len(calls) == FRAMES, "the second run detected faces again"
+    _run(env, InputImpl.VideoFromFile(clip), seed=2, landmark_cache=False)
+    assert len(calls) == 2 * FRAMES

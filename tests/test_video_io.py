@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from latentsync_core.errors import BadInputError
-from latentsync_core.media.video_io import VideoWriter, check_output_path, probe, read_windows
+from latentsync_core.media.video_io import KeyframeIndex, VideoWriter, check_output_path, probe, read_windows
 
 
 def make_clip(
@@ -29,6 +29,7 @@ def make_clip(
     codec: str = "libx264",
     frames: np.ndarray | None = None,
     rotation: int = 0,
+    gop: int | None = None,
 ) -> np.ndarray:
     """Write a test clip; return its ``(N, H, W, 3)`` uint8 frames.
 
@@ -39,6 +40,7 @@ def make_clip(
     ``codec`` ``"ffv1"`` (lossless, any size) allows odd frame sizes.
     ``frames`` (``(N, H, W, 3)`` uint8) replaces the ramps (``n`` and ``size`` follow it).
     ``rotation`` sets the display matrix (counter-clockwise degrees), as phones do.
+    ``gop``: a key frame every ``gop`` frames (H.264 with B-frames; None: the encoder's default).
     """
     if frames is None:
         w, h = size
@@ -57,6 +59,8 @@ def make_clip(
     video.codec_context.time_base = time_base
     if codec == "libx264":
         video.options = {"crf": "10"}
+    if gop is not None:
+        video.codec_context.gop_size = gop
     if rotation:
         video.set_display_rotation(rotation)
     astream = container.add_stream(audio, rate=sample_rate, layout="mono") if audio else None
@@ -136,6 +140,47 @@ def test_windows_cover_every_frame_in_order(tmp_path):
     assert np.allclose(seconds, np.arange(13) / 25)
     assert wins[0].frames is not wins[1].frames and not np.shares_memory(wins[0].frames, wins[1].frames)
     assert [len(w) for w in read_windows(info, window=100)] == [13]
+
+
+def read_from(info, start: int, keyframes: KeyframeIndex | None, window: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    wins = list(read_windows(info, window, start, keyframes))
+    assert [w.start for w in wins] == list(range(start, start + window * len(wins), window))
+    return np.concatenate([w.frames for w in wins]), np.concatenate([w.pts for w in wins])
+
+
+@pytest.mark.parametrize("name, fps, gop, time_base, fmt, pts", [
+    ("gop10.mp4", Fraction(25), 10, None, None, None),
+    ("ntsc_gop7.mov", Fraction(30000, 1001), 7, None, "mov", None),
+    ("vfr_gop6.mkv", Fraction(20), 6, Fraction(1, 1000), "matroska",
+     [0, 40, 80, 150, 190, 300, 333, 380, 420, 500, 530, 610, 700, 720, 760, 800, 905, 950, 990, 1100, 1140, 1180, 1300, 1340, 1400]),
+])
+def test_read_from_a_later_frame_seeks_to_a_key_frame_and_gives_the_sequential_frames(tmp_path, name, fps, gop, time_base, fmt, pts):
+    src = tmp_path / name
+    make_clip(src, n=25, fps=fps, gop=gop, time_base=time_base, fmt=fmt, pts=pts, audio=None, size=(96, 64))
+    info = probe(src)
+    keyframes = KeyframeIndex()
+    frames, stamps = read_from(info, 0, keyframes)  # the first read finds the key frames
+    assert frames.shape[0] == 25
+    assert [keyframes.before(i)[0] for i in (gop, 2 * gop, 24)] == [gop, 2 * gop, 24 // gop * gop]
+    for start in (1, gop - 1, gop, gop + 3, 2 * gop + 1, 24):
+        got, got_stamps = read_from(info, start, keyframes)
+        assert np.array_equal(got, frames[start:]), f"frames from {start} differ from the sequential decode"
+        assert np.array_equal(got_stamps, stamps[start:])
+        mark = keyframes.before(start)
+        assert mark is None or mark[0] == start // gop * gop, "the seek did not land on its key frame"
+
+
+def test_a_seek_that_misses_its_key_frame_decodes_from_the_start(tmp_path):
+    src = tmp_path / "all_intra.mkv"
+    make_clip(src, n=12, fps=Fraction(25), time_base=Fraction(1, 1000), pts=[40 * i for i in range(12)], fmt="matroska",
+              codec="ffv1", audio=None)
+    info = probe(src)
+    frames, stamps = read_from(info, 0, None)
+    keyframes = KeyframeIndex()
+    keyframes.add(8, 8 * 40 + 1, 7 * 40)  # no frame has that timestamp
+    got, got_stamps = read_from(info, 9, keyframes)
+    assert np.array_equal(got, frames[9:]) and np.array_equal(got_stamps, stamps[9:])
+    assert keyframes.before(9) is None, "the wrong key frame was kept"
 
 
 def test_ntsc_rate_kept_exactly_and_audio_packets_copied(tmp_path):

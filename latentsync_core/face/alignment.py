@@ -33,6 +33,9 @@ class Alignment:
             video, or None when row ``i`` is frame ``i`` (see :meth:`select`).
         source_frames: number of frames of the original video when
             ``source_index`` is set, else None.
+        cut_before: ``(N,)`` bool, a shot cut between the previous frame of the video and
+            this one (as the aligner saw it; what :func:`.face_align.bridge_gaps` needs to
+            bridge dropouts across windows), or None (not known, and after :meth:`select`).
     """
 
     resolution: int
@@ -46,6 +49,7 @@ class Alignment:
     backend: str
     source_index: np.ndarray | None = None
     source_frames: int | None = None
+    cut_before: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.has_face.shape[0])
@@ -76,6 +80,7 @@ class Alignment:
             mouth=self.mouth[index],
             source_index=source,
             source_frames=len(self) if self.source_frames is None else self.source_frames,
+            cut_before=None,
         )
 
     @classmethod
@@ -97,6 +102,7 @@ class Alignment:
             interpolated=np.concatenate([p.interpolated for p in parts]),
             landmarks=points([p.landmarks for p in parts], k),
             mouth=points([p.mouth for p in parts], km),
+            cut_before=None if any(p.cut_before is None for p in parts) else np.concatenate([p.cut_before for p in parts]),
         )
 
     def rows(self, indices: np.ndarray) -> "Alignment":

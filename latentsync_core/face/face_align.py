@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -260,6 +261,7 @@ class FaceAligner:
             landmarks=landmarks,
             mouth=mouth,
             backend=getattr(self.backend, "name", type(self.backend).__name__),
+            cut_before=record.cut_before.copy(),
         )
 
 
@@ -271,6 +273,32 @@ def _stack_points(per_frame: list[np.ndarray | None]) -> np.ndarray:
         if p is not None and p.shape[0] == k:
             out[i] = p
     return out
+
+
+def bridge_gaps(alignment: Alignment, max_gap: int) -> Alignment:
+    """Bridge the dropouts of an alignment made in several :meth:`FaceAligner.locate` calls.
+
+    Each call bridges only the dropouts inside its own frames; this bridges the
+    concatenated windows (:meth:`Alignment.concatenate`) as one call over all of
+    them would, including dropouts across window edges. Dropouts a call already
+    bridged come out the same (same neighbours, same interpolation).
+
+    Args:
+        alignment: ``N`` rows of consecutive frames with ``cut_before`` (not a selection).
+        max_gap: the aligner's ``max_gap``.
+
+    Returns:
+        A new alignment; ``has_face`` and ``interpolated`` include the newly bridged frames.
+    """
+    if alignment.cut_before is None or alignment.source_index is not None:
+        raise BadInputError("Dropouts can only be bridged in an aligner's own alignment of consecutive frames.")
+    detected = alignment.has_face & ~alignment.interpolated
+    affines, landmarks, mouth = alignment.affines.copy(), alignment.landmarks.copy(), alignment.mouth.copy()
+    interpolated = _bridge_gaps(detected, alignment.cut_before, max_gap, (affines, landmarks, mouth))
+    return replace(
+        alignment, affines=affines, landmarks=landmarks, mouth=mouth, has_face=detected | interpolated,
+        interpolated=interpolated,
+    )
 
 
 def _bridge_gaps(has_face: np.ndarray, cut_before: np.ndarray, max_gap: int, arrays: tuple[np.ndarray, ...]) -> np.ndarray:

@@ -14,6 +14,7 @@ temporary file is removed and nothing is left at the output path.
 """
 from __future__ import annotations
 
+import bisect
 import errno
 import os
 import tempfile
@@ -179,14 +180,95 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         container.close()
 
 
-def read_windows(info: VideoInfo, window: int = 32, start: int = 0) -> Iterator[FrameWindow]:
+class KeyframeIndex:
+    """Where decoding one file can restart: the key frames a decode of it met, by frame index.
+
+    :func:`read_windows` fills it as it decodes and, asked for frames from ``start``
+    on, seeks to the last key frame at or before ``start`` instead of decoding from
+    the first frame. Frame indices are counted by decoding, never computed from
+    timestamps, so only key frames a decode has reached can be sought.
+    """
+
+    def __init__(self) -> None:
+        self._frames: list[int] = []  # ascending frame indices
+        self._marks: dict[int, tuple[int, int | None]] = {}
+
+    def add(self, index: int, pts: int, previous: int | None) -> None:
+        """Key frame ``index`` has the stream timestamp ``pts``; ``previous``: the (repaired) relative
+        timestamp :func:`read_windows` gave the frame before it."""
+        if index > 0 and index not in self._marks:
+            bisect.insort(self._frames, index)
+            self._marks[index] = (pts, previous)
+
+    def discard(self, index: int) -> None:
+        """Forget key frame ``index`` (seeking to it did not give it back)."""
+        if self._marks.pop(index, None) is not None:
+            self._frames.remove(index)
+
+    def before(self, start: int) -> tuple[int, int, int | None] | None:
+        """``(index, pts, previous)`` of the last known key frame at or before frame ``start``, or None."""
+        i = bisect.bisect_right(self._frames, start) - 1
+        if i < 0:
+            return None
+        index = self._frames[i]
+        return (index, *self._marks[index])
+
+
+def _decoded(info: VideoInfo, start: int, keyframes: KeyframeIndex | None) -> Iterator[tuple[av.VideoFrame, int]]:
+    """The decoded frames of ``info.path`` from frame ``start`` on with their relative timestamps.
+
+    Seeks to a key frame of ``keyframes`` when one lies in ``1..start``; when the
+    seek fails or does not land on that key frame, decodes from the first frame.
+    Frames before ``start`` are decoded but not yielded (nor converted).
+    """
+    step = max(1, round(1 / (info.fps * info.time_base)))
+    mark = keyframes.before(start) if keyframes is not None else None
+    while True:
+        with _open_input(info.path) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            index, target, last = 0, None, None
+            if mark is not None:
+                index, target, last = mark
+                try:
+                    container.seek(target, stream=stream, backward=True)
+                except av.FFmpegError:
+                    target = -1  # no timestamp is negative: the first frame ends this try
+            for frame in container.decode(stream):
+                if target is not None:
+                    if frame.pts is not None and 0 <= frame.pts < target:
+                        continue  # before the key frame (the seek landed earlier)
+                    if frame.pts != target:
+                        break
+                    target = None
+                t = None if frame.pts is None else frame.pts - info.start_pts
+                if t is None or (last is not None and t <= last):
+                    t = 0 if last is None else last + step
+                elif frame.key_frame and keyframes is not None:
+                    keyframes.add(index, frame.pts, last)
+                last = t
+                if index >= start:
+                    yield frame, t
+                index += 1
+            if target is None:
+                return
+        keyframes.discard(mark[0])
+        mark = None
+
+
+def read_windows(
+    info: VideoInfo, window: int = 32, start: int = 0, keyframes: KeyframeIndex | None = None,
+) -> Iterator[FrameWindow]:
     """Decode ``info.path`` in windows of at most ``window`` frames, from frame ``start`` on.
 
     Only one window is held at a time (a fresh array each, so a caller may keep
     one while asking for the next). Frames are turned upright by
     ``info.rotation``; frames whose size changes mid-stream are scaled to the
     stream's size. Missing or non-increasing timestamps are replaced by the
-    previous one plus one frame interval.
+    previous one plus one frame interval. With ``keyframes`` (one
+    :class:`KeyframeIndex` per file, kept across calls) a read from ``start > 0``
+    seeks to the nearest key frame an earlier read met instead of decoding from
+    the first frame; the frames and timestamps are the same.
 
     Raises:
         BadInputError: the file cannot be decoded, holds no frames, or ends well before the
@@ -195,53 +277,41 @@ def read_windows(info: VideoInfo, window: int = 32, start: int = 0) -> Iterator[
     """
     if window < 1:
         raise BadInputError(f"Window size must be at least 1 frame, got {window}.")
-    step = max(1, round(1 / (info.fps * info.time_base)))
     turns = info.rotation // 90
     coded_w, coded_h = (info.height, info.width) if turns % 2 else (info.width, info.height)
-    container = _open_input(info.path)
+    buf = np.empty((window, info.height, info.width, 3), np.uint8)
+    pts = np.empty(window, np.int64)
+    n = 0
+    frames = _decoded(info, start, keyframes)
     try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        buf = np.empty((window, info.height, info.width, 3), np.uint8)
-        pts = np.empty(window, np.int64)
-        n = skipped = 0
-        first, last = start, None
-        try:
-            for frame in container.decode(stream):
-                t = None if frame.pts is None else frame.pts - info.start_pts
-                if t is None or (last is not None and t <= last):
-                    t = 0 if last is None else last + step
-                last = t
-                if skipped < first:  # decoded (the stream is sequential) but not converted
-                    skipped += 1
-                    continue
-                image = frame.to_ndarray(format="rgb24", width=coded_w, height=coded_h)
-                buf[n] = np.rot90(image, turns) if turns else image
-                pts[n] = t
-                n += 1
-                if n == window:
-                    yield FrameWindow(buf, pts, start)
-                    start += n
-                    n = 0
-                    buf = np.empty_like(buf)
-                    pts = np.empty_like(pts)
-        except av.FFmpegError as exc:
-            raise BadInputError(
-                f"Cannot decode '{info.path}' after {start + n} frames ({_reason(exc)}): the file is damaged. "
-                "Export or copy it again."
-            ) from exc
-        decoded = start + n
-        if decoded == 0:
-            raise BadInputError(f"'{info.path}' has no video frames. Give a video with at least one frame.")
-        if info.frame_count and decoded < info.frame_count - max(2, info.frame_count // 50):
-            raise BadInputError(
-                f"'{info.path}' ends after {decoded} of the {info.frame_count} frames its header lists: the file is "
-                "incomplete (a copy or download that did not finish). Copy or download it again."
-            )
-        if n:
-            yield FrameWindow(buf[:n], pts[:n], start)
+        for frame, t in frames:
+            image = frame.to_ndarray(format="rgb24", width=coded_w, height=coded_h)
+            buf[n] = np.rot90(image, turns) if turns else image
+            pts[n] = t
+            n += 1
+            if n == window:
+                yield FrameWindow(buf, pts, start)
+                start += n
+                n = 0
+                buf = np.empty_like(buf)
+                pts = np.empty_like(pts)
+    except av.FFmpegError as exc:
+        raise BadInputError(
+            f"Cannot decode '{info.path}' after {start + n} frames ({_reason(exc)}): the file is damaged. "
+            "Export or copy it again."
+        ) from exc
     finally:
-        container.close()
+        frames.close()
+    decoded = start + n
+    if decoded == 0:
+        raise BadInputError(f"'{info.path}' has no video frames. Give a video with at least one frame.")
+    if info.frame_count and decoded < info.frame_count - max(2, info.frame_count // 50):
+        raise BadInputError(
+            f"'{info.path}' ends after {decoded} of the {info.frame_count} frames its header lists: the file is "
+            "incomplete (a copy or download that did not finish). Copy or download it again."
+        )
+    if n:
+        yield FrameWindow(buf[:n], pts[:n], start)
 
 
 def check_output_path(path: str | os.PathLike, input_path: str | os.PathLike | None = None) -> str:

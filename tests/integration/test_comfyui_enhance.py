@@ -15,6 +15,11 @@ outputs frame by frame isolates what restoration changed from what re-encoding
 changed: the restored mouths must differ strongly, and only inside the mouth
 footprint. Random weights make the "restored" mouths nonsense, which is what
 makes the change visible; they say nothing about restoration quality.
+
+The run without restoration must leave every frame as decoded, bit for bit. The
+video out cannot show that (CreateVideo + SaveVideo re-encode H.264 yuv420p, lossy,
+with no lossless option), so that run also saves the decoded input frames and the
+paste node's output as PNG (lossless, through SaveImage) and compares those.
 """
 from __future__ import annotations
 
@@ -69,14 +74,28 @@ def decode(data: bytes) -> tuple[list[np.ndarray], float, np.ndarray, int]:
     return frames, fps, audio, sample_rate
 
 
-def run_workflow(comfyui: ComfyUIClient, prompt: dict) -> tuple[list[np.ndarray], float, np.ndarray, int, list[str]]:
-    """Run the prompt; return its decoded video and the texts its PreviewAny nodes showed."""
+def run_workflow(comfyui: ComfyUIClient, prompt: dict) -> tuple[list[np.ndarray], float, np.ndarray, int, list[str], dict]:
+    """Run the prompt; return its decoded video, the texts its PreviewAny nodes showed and its history entry."""
     (save_id,) = [node_id for node_id, node in prompt.items() if node["class_type"] == "SaveVideo"]
     previews = sorted((node_id for node_id, node in prompt.items() if node["class_type"] == "PreviewAny"), key=int)
     entry = comfyui.run(prompt, timeout=900)
     (record,) = comfyui.output_files(entry, save_id)
     reports = [text for node_id in previews for text in entry["outputs"][node_id]["text"]]
-    return (*decode(comfyui.fetch(record)), reports)
+    return (*decode(comfyui.fetch(record)), reports, entry)
+
+
+def save_png(prompt: dict, node_id: str, class_type: str) -> None:
+    """Add a SaveImage node ``node_id`` on the IMAGE output 0 of the prompt's ``class_type`` node."""
+    (source,) = [i for i, node in prompt.items() if node["class_type"] == class_type]
+    prompt[node_id] = {"class_type": "SaveImage", "inputs": {"images": [source, 0], "filename_prefix": node_id}}
+
+
+def pngs(comfyui: ComfyUIClient, entry: dict, node_id: str) -> np.ndarray:
+    """``(N, H, W, 3)`` uint8 frames a SaveImage node of the prompt wrote."""
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.open(io.BytesIO(comfyui.fetch(record))).convert("RGB"))
+                     for record in comfyui.output_files(entry, node_id)])
 
 
 def block_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -104,9 +123,14 @@ def test_enhance_lipsynced_video_workflow(comfyui: ComfyUIClient, comfyui_server
     unrestored_prompt = copy.deepcopy(prompt)
     for node_id in restore_ids:
         unrestored_prompt[node_id]["inputs"]["sr_ratio"] = 16.0
+    save_png(unrestored_prompt, "decoded_png", "GetVideoComponents")
+    save_png(unrestored_prompt, "pasted_png", "LatentSync_ROIPasteBlend")
 
-    frames, fps, audio, sample_rate, reports = run_workflow(comfyui, prompt)
-    plain, plain_fps, _, _, plain_reports = run_workflow(comfyui, unrestored_prompt)
+    frames, fps, audio, sample_rate, reports, _ = run_workflow(comfyui, prompt)
+    plain, plain_fps, _, _, plain_reports, plain_entry = run_workflow(comfyui, unrestored_prompt)
+    decoded, pasted = pngs(comfyui, plain_entry, "decoded_png"), pngs(comfyui, plain_entry, "pasted_png")
+    assert decoded.shape == (FRAMES, *written.shape[1:])
+    assert np.array_equal(pasted, decoded), "the pipeline without restoration changed a frame"
 
     assert reports == [f"GFPGAN: restored {FRAMES} of {FRAMES} frames", f"CodeFormer: restored {FRAMES} of {FRAMES} frames"]
     assert plain_reports == [f"GFPGAN: restored 0 of {FRAMES} frames", f"CodeFormer: restored 0 of {FRAMES} frames"]
@@ -122,7 +146,7 @@ def test_enhance_lipsynced_video_workflow(comfyui: ComfyUIClient, comfyui_server
            MOUTH_BOX[1].start // BLOCK:MOUTH_BOX[1].stop // BLOCK] = True
     outside_pixels = ~np.kron(inside, np.ones((BLOCK, BLOCK), dtype=bool))
     for index, (out, ref, src) in enumerate(zip(frames, plain, written)):
-        assert psnr(ref, src) > 30.0, f"frame {index}: the unrestored pipeline changed the frame"
+        assert psnr(ref, src) > 30.0, f"frame {index}: the re-encoded video is far from the input"
         change = block_change(out, ref)
         assert (change[inside] > CHANGED).sum() >= 8, f"frame {index}: the restored mouth was not pasted back"
         assert change[~inside].max() < CHANGED, (
