@@ -89,6 +89,9 @@ def test_wrong_vae_is_refused(tmp_path):
     save_file(sd, path)
     with pytest.raises(BadInputError, match="1 missing keys"):
         load_vae(path, TINY_VAE_CONFIG)
+    save_file(_ldm_state_dict(tiny_vae(6)), path)  # narrower layers (torch would raise a bare RuntimeError)
+    with pytest.raises(BadInputError, match=r"174 of another shape, e\.g\. \['encoder\.conv_in\.weight'"):
+        load_vae(path, SD_VAE_CONFIG)
 
 
 def test_sd_vae_config_is_the_sd_vae_ft_mse_architecture():

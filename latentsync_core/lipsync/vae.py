@@ -95,12 +95,17 @@ def vae_from_state_dict(
     else:
         converted = convert_ldm_vae_checkpoint(weights, config)
     vae = build_vae(config, device="meta")
-    missing, unexpected = vae.load_state_dict(converted, strict=False, assign=True)
-    if missing or unexpected:
+    expected = vae.state_dict()
+    resized = [k for k, v in converted.items() if k in expected and v.shape != expected[k].shape]
+    missing = [k for k in expected if k not in converted]
+    unexpected = [k for k in converted if k not in expected]
+    if missing or unexpected or resized:
         raise BadInputError(
             f"{source} do not match the SD 1.x VAE layout ({len(missing)} missing keys, e.g. {missing[:2]}; "
-            f"{len(unexpected)} unexpected, e.g. {unexpected[:2]}). Use {VAE_FILE} from {VAE_URL}."
+            f"{len(unexpected)} unexpected, e.g. {unexpected[:2]}; {len(resized)} of another shape, e.g. "
+            f"{resized[:2]}). Use {VAE_FILE} from {VAE_URL}."
         )
+    vae.load_state_dict(converted, strict=True, assign=True)
     return vae.to(device=device, dtype=dtype).eval()
 
 

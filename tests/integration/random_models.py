@@ -15,6 +15,7 @@ about quality.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import torch
 
@@ -65,8 +66,12 @@ purpose (users must not load a checkpoint against another architecture); ``tests
 makes the same swap in-process with monkeypatch. Everything else is the real thing."""
 
 
-def write_latentsync_models(models: str, versions: tuple[str, ...] = ("1.5",)) -> None:
-    """The tiny UNet and Whisper for each version, and the SD VAE, under the ComfyUI ``models`` folder."""
+def write_latentsync_models(models: str, versions: tuple[str, ...] = ("1.5",), vae_config: Mapping | None = None) -> None:
+    """The tiny UNet and Whisper for each version, and the SD VAE, under the ComfyUI ``models`` folder.
+
+    ``vae_config`` (default: the real sd-vae-ft-mse size) sets the VAE's architecture; the file keeps
+    the official name and LDM key layout either way.
+    """
     from safetensors.torch import save_file
 
     from latentsync_core.lipsync.vae import SD_VAE_CONFIG, build_vae
@@ -81,7 +86,7 @@ def write_latentsync_models(models: str, versions: tuple[str, ...] = ("1.5",)) -
         os.makedirs(os.path.join(folder, "whisper"))
         torch.save(unet, os.path.join(folder, "latentsync_unet.pt"))
         write_tiny_checkpoint(os.path.join(folder, "whisper", "tiny.pt"), seed=17)
-    vae = build_vae(SD_VAE_CONFIG, device="meta")
+    vae = build_vae(vae_config or SD_VAE_CONFIG, device="meta")
     shapes = {k: tuple(v.shape) for k, v in vae.state_dict().items()}
     vae.load_state_dict(seeded_weights(shapes, 17), strict=True, assign=True)
     os.makedirs(os.path.join(models, "vae"), exist_ok=True)
