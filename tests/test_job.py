@@ -249,6 +249,24 @@ def test_enhance_bridges_a_dropout_across_a_window_edge_as_one_window_does(tmp_p
     assert all((whole[j] != frames[j]).any() for j in range(6)), "a bridged frame was not restored"
 
 
+def test_enhance_does_not_bridge_held_frames_across_a_following_cut(tmp_path, backend):
+    # window 3: frames 0-2 | 3-5; the face is covered in frame 2 (held for the next window), frame 3 is a cutaway
+    frames = dropout_clip(6, (2,), seed=12)
+    frames[3] = cutaway(seed=13)
+    src = tmp_path / "dropout_cut.mkv"
+    write_lossless(src, frames)
+    frames = decode(src)
+    runs = {}
+    for window in (3, 6):
+        job = EnhanceJob(str(src), FaceAligner(backend), JobOptions(sr_ratio=0.0, window=window, crf=0), (InvertingRestorer(),))
+        runs[window] = np.concatenate([w.frames for w in job.windows()]), job.faces
+    (streamed, faces), (whole, whole_faces) = runs[3], runs[6]
+    assert faces == whole_faces == 4
+    assert np.array_equal(streamed, whole)
+    assert np.array_equal(whole[2:4], frames[2:4]), "a dropout before a cut was bridged, or the cutaway changed"
+    assert all((whole[j] != frames[j]).any() for j in (0, 1, 4, 5))
+
+
 @pytest.mark.slow
 def test_restorer_runs_where_the_mouth_needs_it(tmp_path, models, backend, random_gfpgan):
     none, _ = lip_sync_with_restorer(tmp_path, models, backend, "none", 1.0, ())
