@@ -1,4 +1,4 @@
-"""The streamed job (latentsync_core.job) against the in-memory path (latentsync_core.pipeline.lip_sync).
+"""The streamed job (latentsync_core.job) against the in-memory path (latentsync_core.job.lip_sync).
 
 Random models as in ``test_pipeline.py`` (tiny LatentSync UNet, tiny VAE, random
 Whisper tiny); faces are mediapipe's in jittered astronaut clips written as lossless
@@ -25,7 +25,7 @@ from latentsync_core.lipsync.sampler import SamplerSettings
 from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet, map_reference_state_dict
 from latentsync_core.lipsync.whisper import load_whisper
 from latentsync_core.media.video_io import VideoInfo, VideoWriter, probe, read_windows
-from latentsync_core.pipeline import lip_sync
+from latentsync_core.job import lip_sync
 from sampler_fixtures import tiny_vae
 from tests.clips import astronaut, cutaway, jitter_affines, render
 from unet_fixtures import one_thread, reference_key_shapes, reference_weights  # noqa: F401 (fixture)

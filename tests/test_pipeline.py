@@ -1,4 +1,4 @@
-"""End-to-end lip-sync (latentsync_core.pipeline.lip_sync) on short synthesised clips.
+"""End-to-end lip-sync (latentsync_core.job.lip_sync) on short synthesised clips.
 
 Models are random: the tiny LatentSync UNet (``unet_fixtures``), the tiny VAE
 (``sampler_fixtures``) and a random Whisper tiny in OpenAI's file layout
@@ -19,7 +19,7 @@ import torch
 from latentsync_core.face.face_align import FaceAligner
 from latentsync_core.face.landmarks import get_backend
 from latentsync_core.job import JobOptions, LipSyncModels
-from latentsync_core.pipeline import lip_sync
+from latentsync_core.job import lip_sync
 from latentsync_core.lipsync.sampler import SamplerSettings
 from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet, map_reference_state_dict
 from latentsync_core.lipsync.whisper import load_whisper

@@ -1,6 +1,6 @@
 """Lip-sync a whole video held in memory: align, encode the audio, sample, restore, paste back.
 
-The in-memory form of :class:`latentsync_core.job.LipSyncJob`, made of the same
+The in-memory form of :class:`~latentsync_core.run.lipsync_job.LipSyncJob`, made of the same
 steps (the node graph FaceAlign -> Whisper embeds -> Sampler -> ROI paste as one
 call), for scripts and the parity tests: the streamed job gives the same frames
 for the same seed. It holds every frame; use the job for long videos. The output
@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import torch
 
-from .face.face_align import FaceAligner
-from .job import JobOptions, LipSyncModels, MouthRestorer, restore_and_paste
-from .lipsync.audio import embed_audio_for_video
-from .lipsync.sampler import InterruptCheck, StepCallback, sample_video
+from ..face.face_align import FaceAligner
+from ..lipsync.audio import embed_audio_for_video
+from ..lipsync.sampler import InterruptCheck, StepCallback, sample_video
+from .lipsync_job import LipSyncModels
+from .options import JobOptions
+from .stages import MouthRestorer, restore_and_paste
 
 if TYPE_CHECKING:
-    from .restorers import FaceRestorer
+    from ..restorers import FaceRestorer
 
 
 @dataclass(frozen=True)

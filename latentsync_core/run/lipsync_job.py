@@ -1,0 +1,158 @@
+"""A streamed lip-sync of a video to new speech (:class:`LipSyncJob`): align, encode the audio, sample, restore, paste."""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import BadInputError
+from ..face.alignment import Alignment
+from ..face.face_align import bridge_gaps
+from ..face.warp import aligned_faces
+from ..lipsync.audio import AudioPlan, plan_audio
+from ..media.video_io import FrameWindow, VideoWriter
+from .hooks import STAGE_ALIGN, STAGE_SAMPLE, STAGE_WRITE, Background, InterruptCheck, ProgressCallback
+from .options import JobOptions
+from .sources import FrameReader, FrameSource
+from .stages import finish_window
+from .streamed import JobResult, StreamedJob
+
+if TYPE_CHECKING:
+    from ..face.face_align import FaceAligner
+    from ..lipsync.whisper import WhisperAudioEncoder
+    from ..restorers import FaceRestorer
+
+@dataclass
+class LipSyncModels:
+    """The loaded LatentSync models.
+
+    Attributes:
+        unet: the LatentSync UNet on ``device`` in ``dtype`` (1.5 for 256 faces, 1.6 for 512).
+        vae: diffusers ``AutoencoderKL`` (SD 1.x VAE) on ``device``.
+        whisper: the Whisper tiny encoder (any device).
+        device, dtype: where and in which precision the UNet runs.
+    """
+
+    unet: torch.nn.Module
+    vae: torch.nn.Module
+    whisper: WhisperAudioEncoder
+    device: torch.device | str = "cpu"
+    dtype: torch.dtype = torch.float32
+
+
+class LipSyncJob(StreamedJob):
+    """A streamed lip-sync of a video to new speech (see the module docstring for the passes).
+
+    Args:
+        source: a :class:`FrameSource` or a video file path.
+        waveform: ``[T]``, ``[C, T]`` or ``[1, C, T]`` float speech at ``sample_rate``.
+        sample_rate: Hz of ``waveform``.
+        models: the loaded :class:`LipSyncModels`.
+        aligner: a fresh :class:`FaceAligner` at the UNet's resolution (256 for 1.5, 512 for 1.6).
+        options: see :class:`JobOptions`.
+        restorers: loaded GFPGAN / CodeFormer networks, applied in order (empty: none).
+        background, on_progress, check_interrupt: see the module docstring.
+
+    After :meth:`prepare` (run by :meth:`windows`): ``alignment`` (one row per source
+    frame), ``audio`` (the :class:`AudioPlan`: frame map, features, fitted speech).
+    """
+
+    def __init__(
+        self, source: FrameSource | str | os.PathLike, waveform: torch.Tensor, sample_rate: int, models: LipSyncModels,
+        aligner: FaceAligner, options: JobOptions = JobOptions(), restorers: Sequence[FaceRestorer] = (),
+        background: Background | None = None, on_progress: ProgressCallback | None = None,
+        check_interrupt: InterruptCheck | None = None,
+    ) -> None:
+        super().__init__(source, aligner, options, restorers, background, on_progress, check_interrupt)
+        self.waveform = waveform
+        self.sample_rate = int(sample_rate)
+        self.models = models
+        self.alignment: Alignment | None = None
+        self.audio: AudioPlan | None = None
+
+    def prepare(self) -> None:
+        """Pass 1 (align every source frame, keeping only the alignment) and the audio plan."""
+        if self.audio is not None:
+            return
+        total = self.info.estimated_frames() or 0
+        parts: list[Alignment] = []
+        done = 0
+        for window in self.source.windows(self.options.window):
+            self._interrupt()
+            parts.append(self.aligner.locate(torch.from_numpy(window.frames).float().div_(255.0)))
+            done += len(window)
+            self._progress(STAGE_ALIGN, done, max(total, done))
+        if not parts:
+            raise BadInputError(f"'{self.info.path}' has no video frames. Give a video with at least one frame.")
+        self.alignment = bridge_gaps(Alignment.concatenate(parts), self.aligner.max_gap)
+        self.audio = plan_audio(
+            self.models.whisper, self.waveform, self.sample_rate, len(self.alignment), float(self.info.fps),
+            self.options.length_mode,
+        )
+
+    def _segments(self, has_face: np.ndarray, chunks: list[np.ndarray]) -> Iterator[tuple[np.ndarray, bool]]:
+        """Output frame index runs in order: sampler ``chunks`` (True) and face-less runs of at most ``window`` (False)."""
+        pos, m = 0, len(has_face)
+        for chunk in [*chunks, None]:
+            stop = m if chunk is None else int(chunk[0])
+            for start in range(pos, stop, self.options.window):
+                yield np.arange(start, min(stop, start + self.options.window)), False
+            if chunk is not None:
+                yield chunk, True
+                pos = int(chunk[-1]) + 1
+
+    def windows(self) -> Iterator[FrameWindow]:
+        """The lip-synced output frames in order, at the source's frame rate from time 0."""
+        from ..lipsync.sampler import ChunkSampler, plan_chunks  # imports diffusers: only for lip-sync
+
+        self.prepare()
+        frame_map = self.audio.frame_map.numpy()
+        out_rows = self.alignment.select(frame_map)
+        m = len(frame_map)
+        chunks = plan_chunks(out_rows.has_face, self.options.sampler.chunk_size)
+        ticks = 1 / (self.info.fps * self.info.time_base)
+        reader = FrameReader(self.source, self.options.window)
+        models = self.models
+        res = self.alignment.resolution
+        on_step = functools.partial(self._progress, STAGE_SAMPLE)
+        with ChunkSampler(
+            models.unet, models.vae, res, len(chunks), self.options.sampler, models.device, models.dtype,
+            on_step, self._check_interrupt,
+        ) as sampler:
+            for index, is_chunk in self._segments(out_rows.has_face, chunks):
+                self._interrupt()
+                frames = reader.get(frame_map[index])
+                rows = out_rows.rows(index)
+                faces = None
+                if is_chunk:
+                    faces = aligned_faces(frames, rows.affines, rows.has_face, self.alignment.crop_size, res)
+                    faces = sampler(faces, self.audio.embeddings(index))
+                    self.faces += len(index)
+                out = finish_window(frames, faces, rows, self.restorer, self.options, self.background)
+                pts = np.array([round(j * ticks) for j in index], dtype=np.int64)
+                self.frames_out += len(index)
+                yield FrameWindow(out, pts, int(index[0]))
+                self._progress(STAGE_WRITE, self.frames_out, m)
+
+    def _writer_audio(self) -> tuple[torch.Tensor, int]:
+        return self.audio.waveform, self.sample_rate
+
+    def _result(self, path: str, writer: VideoWriter) -> JobResult:
+        restored = self.restorer.restored if self.restorer is not None else 0
+        seconds = self.audio.waveform.shape[-1] / self.sample_rate
+        return JobResult(path, writer.frames_written, len(self.alignment), self.faces, restored, self.info.fps, seconds)
+
+
+def lip_sync_video(
+    source: FrameSource | str | os.PathLike, waveform: torch.Tensor, sample_rate: int, output: str, models: LipSyncModels,
+    aligner: FaceAligner, options: JobOptions = JobOptions(), restorers: Sequence[FaceRestorer] = (),
+    background: Background | None = None, on_progress: ProgressCallback | None = None,
+    check_interrupt: InterruptCheck | None = None,
+) -> JobResult:
+    """Lip-sync ``source`` to the speech and write ``output`` (see :class:`LipSyncJob`)."""
+    job = LipSyncJob(source, waveform, sample_rate, models, aligner, options, restorers, background, on_progress, check_interrupt)
+    return job.write(output)

@@ -1,0 +1,137 @@
+"""Where a job's frames come from: a video file or any producer of frame batches, and reading them by index."""
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Callable, Iterable, Iterator, Protocol
+
+import numpy as np
+
+from ..errors import BadInputError
+from ..media.video_io import FrameWindow, KeyframeIndex, VideoInfo, probe, read_windows
+
+class FrameSource(Protocol):
+    """Where a job's frames come from.
+
+    ``info`` gives the size, frame rate and time base (and, for a file, the path
+    whose audio ``enhance`` copies). ``windows(size, start)`` yields the frames
+    from frame ``start`` on in :class:`FrameWindow`\\ s of at most ``size``, and
+    can be called again (a lip-sync job reads frames again for its length mode).
+    """
+
+    info: VideoInfo
+
+    def windows(self, size: int, start: int = 0) -> Iterator[FrameWindow]: ...
+
+
+class FileSource:
+    """A video file as a :class:`FrameSource` (decoded with :func:`read_windows`).
+
+    A read from a later frame (pingpong going backwards) seeks to the nearest key frame
+    an earlier read met instead of decoding from the start of the file.
+    """
+
+    def __init__(self, info: VideoInfo) -> None:
+        self.info = info
+        self._keyframes = KeyframeIndex()
+
+    def windows(self, size: int, start: int = 0) -> Iterator[FrameWindow]:
+        return read_windows(self.info, size, start, self._keyframes)
+
+
+def open_source(path: str) -> FileSource:
+    """Probe ``path`` (:class:`BadInputError` if it is no readable video) and wrap it as a source."""
+    return FileSource(probe(path))
+
+
+class IterableSource:
+    """Frames from any producer, e.g. a ComfyUI node, as a :class:`FrameSource`.
+
+    Args:
+        batches: called with no argument, returns a fresh iterable of
+            ``(n, H, W, 3)`` uint8 RGB frame batches (any ``n``), from the first frame;
+            it is called again when frames are read again.
+        fps: frame rate.
+        width, height: frame size.
+        frame_count: frames, when known (progress only).
+    """
+
+    def __init__(
+        self, batches: Callable[[], Iterable[np.ndarray]], fps: float | Fraction, width: int, height: int,
+        frame_count: int | None = None,
+    ) -> None:
+        rate = Fraction(fps).limit_denominator(1001000)
+        self._batches = batches
+        self.info = VideoInfo(
+            path="", width=int(width), height=int(height), fps=rate, time_base=1 / rate, start_pts=0,
+            frame_count=frame_count, duration=None, audio_codec=None,
+        )
+
+    def windows(self, size: int, start: int = 0) -> Iterator[FrameWindow]:
+        shape = (self.info.height, self.info.width, 3)
+        buf, index = [], 0
+        for batch in self._batches():
+            batch = np.asarray(batch)
+            if batch.ndim != 4 or batch.shape[1:] != shape or batch.dtype != np.uint8:
+                raise BadInputError(
+                    f"Frame batches must be (n, {shape[0]}, {shape[1]}, 3) uint8, got {batch.shape} {batch.dtype}."
+                )
+            for frame in batch:
+                if index >= start:
+                    buf.append(frame)
+                    if len(buf) == size:
+                        yield self._window(buf, index + 1 - size)
+                        buf = []
+                index += 1
+        if buf:
+            yield self._window(buf, index - len(buf))
+
+    @staticmethod
+    def _window(frames: list[np.ndarray], start: int) -> FrameWindow:
+        return FrameWindow(np.stack(frames), np.arange(start, start + len(frames), dtype=np.int64), start)
+
+
+class FrameReader:
+    """Source frames by index, in any order, holding a bounded cache around the last request.
+
+    A missing frame loads a block of ``window`` frames from it on (forwards) or up to
+    it (when requests go backwards, as pingpong does); reading restarts the
+    source's ``windows`` only when the block starts before the open reader.
+    """
+
+    def __init__(self, source: FrameSource, window: int) -> None:
+        self._source = source
+        self._window = window
+        self._frames: Iterator[np.ndarray] | None = None
+        self._next = 0  # index of the frame self._frames yields next
+        self._cache: dict[int, np.ndarray] = {}
+        self._last = -1
+
+    def _open(self, start: int) -> None:
+        self._frames = (f for w in self._source.windows(self._window, start) for f in w.frames)
+        self._next = start
+
+    def _load(self, index: int) -> None:
+        first = max(0, index - self._window + 1) if index < self._last else index
+        for key in [k for k in self._cache if abs(k - index) >= self._window]:
+            del self._cache[key]
+        if self._frames is None or first < self._next:
+            self._open(first)
+        while self._next < first + self._window:
+            frame = next(self._frames, None)
+            if frame is None:
+                break
+            if self._next >= first:
+                self._cache[self._next] = frame.copy()
+            self._next += 1
+        if index not in self._cache:
+            raise BadInputError(f"The source ended before frame {index}; it gave fewer frames on a second read.")
+
+    def get(self, indices: np.ndarray) -> np.ndarray:
+        """``(k, H, W, 3)`` uint8 frames ``indices``."""
+        out = []
+        for i in (int(i) for i in indices):
+            if i not in self._cache:
+                self._load(i)
+            out.append(self._cache[i])
+            self._last = i
+        return np.stack(out)
