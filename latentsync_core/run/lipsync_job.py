@@ -109,7 +109,9 @@ class LipSyncJob(StreamedJob):
         """The lip-synced output frames in order, at the source's frame rate from time 0."""
         from ..lipsync.sampler import ChunkSampler, plan_chunks  # imports diffusers: only for lip-sync
 
+        # 1. pass 1 and the audio plan: every source frame located, Whisper features, the frame map
         self.prepare()
+        # 2. the output frames' alignment rows and the sampler's chunks over their face runs
         frame_map = self.audio.frame_map.numpy()
         out_rows = self.alignment.select(frame_map)
         m = len(frame_map)
@@ -125,14 +127,17 @@ class LipSyncJob(StreamedJob):
         ) as sampler:
             for index, is_chunk in self._segments(out_rows.has_face, chunks):
                 self._interrupt()
+                # 3. the segment's source frames, read again (a bounded cache; pingpong reads backwards)
                 frames = reader.get(frame_map[index])
                 rows = out_rows.rows(index)
                 faces = None
-                if is_chunk:
+                if is_chunk:  # 4. aligned faces -> sampled with the segment's audio features
                     faces = aligned_faces(frames, rows.affines, rows.has_face, self.alignment.crop_size, res)
                     faces = sampler(faces, self.audio.embeddings(index))
                     self.faces += len(index)
+                # 5. background step, restore where the mouth crop was enlarged, paste only what changed
                 out = finish_window(frames, faces, rows, self.restorer, self.options, self.background)
+                # 6. out at the source's frame rate from time 0
                 pts = np.array([round(j * ticks) for j in index], dtype=np.int64)
                 self.frames_out += len(index)
                 yield FrameWindow(out, pts, int(index[0]))
