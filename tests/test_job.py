@@ -249,6 +249,20 @@ def test_enhance_bridges_a_dropout_across_a_window_edge_as_one_window_does(tmp_p
     assert all((whole[j] != frames[j]).any() for j in range(6)), "a bridged frame was not restored"
 
 
+@pytest.mark.parametrize("covered", [(1, 2), (2, 3), (3,), (3, 4), (2,), (4,)])
+def test_enhance_bridges_a_dropout_at_every_offset_from_a_window_edge_as_one_window_does(tmp_path, backend, covered):
+    # window 3: frames 0-2 | 3-5; the covered frames end at, straddle, start at or sit beside the edge
+    src = tmp_path / "dropout.mkv"
+    write_lossless(src, dropout_clip(6, covered, seed=12))
+    runs = {}
+    for window in (3, 6):
+        job = EnhanceJob(str(src), FaceAligner(backend), JobOptions(sr_ratio=0.0, window=window, crf=0), (InvertingRestorer(),))
+        runs[window] = np.concatenate([w.frames for w in job.windows()]), job.faces
+    (streamed, faces), (whole, whole_faces) = runs[3], runs[6]
+    assert faces == whole_faces == 6, f"the dropout at {covered} was not bridged in one window or streamed"
+    assert np.array_equal(streamed, whole), f"the dropout at {covered} came out unlike one window"
+
+
 def test_enhance_does_not_bridge_held_frames_across_a_following_cut(tmp_path, backend):
     # window 3: frames 0-2 | 3-5; the face is covered in frame 2 (held for the next window), frame 3 is a cutaway
     frames = dropout_clip(6, (2,), seed=12)

@@ -84,7 +84,10 @@ class EnhanceJob(StreamedJob):
                 wait = 0
             ready = len(window) - wait
             held = FrameWindow(window.frames[ready:], window.pts[ready:], window.start + ready) if wait else None
-            context = _tail(rows, len(rows) - wait - 1) if wait else None
+            # the last face row (and the held rows after it) lead the next window, so a dropout that starts
+            # right after this window's last frame is bridged from that face
+            last_face = detected.size > 0 and int(detected[-1]) == len(rows) - 1
+            context = _tail(rows, len(rows) - wait - 1) if wait or last_face else None
             if ready:
                 out = FrameWindow(window.frames[:ready], window.pts[:ready], window.start)
                 yield self._out(out, rows.rows(np.arange(lead, lead + ready)), total)
