@@ -17,3 +17,21 @@ def _landmark_cache_in_tmp(tmp_path_factory):
     os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("landmark_cache"))
     yield
     os.environ.pop(CACHE_ENV, None)
+
+
+@pytest.fixture()
+def umask_027(monkeypatch):
+    """The process umask is 0o027 and any call of ``os.umask`` by the code under test fails the test.
+
+    Reading the umask means setting it, which changes it for every thread for a moment: the pack's
+    writers must find a new file's mode another way.
+    """
+    previous = os.umask(0o027)
+
+    def forbidden(mask: int) -> int:
+        raise AssertionError("os.umask was called: it changes the umask of every thread for a moment")
+
+    monkeypatch.setattr(os, "umask", forbidden)
+    yield 0o027
+    monkeypatch.undo()
+    os.umask(previous)

@@ -54,6 +54,14 @@ def test_download_with_checksum(server, tmp_path):
     assert sorted(os.listdir(folder)) == ["model.pth"]
 
 
+def test_downloaded_file_gets_a_new_files_mode_without_touching_the_umask(server, tmp_path, umask_027):
+    # mkstemp makes the .part file 0600: renamed as it is, a models folder shared between users reports it damaged
+    folder = tmp_path / "models"
+    ensure_model_file("model.pth", str(folder), f"{server}/model.pth", download=True)
+    assert (folder / "model.pth").stat().st_mode & 0o777 == 0o666 & ~umask_027 == 0o640
+    assert sorted(os.listdir(folder)) == ["model.pth"]
+
+
 def test_checksum_mismatch_is_refused_and_leaves_nothing(server, tmp_path):
     folder = tmp_path / "models"
     with pytest.raises(MissingModelError, match="checksum mismatch"):

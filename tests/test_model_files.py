@@ -147,6 +147,18 @@ def test_download_places_verified_file_and_cleans_staging(tmp_path):
     assert files_under(tmp_path) == [os.path.join("LatentSync-1.5", "whisper", "tiny.pt")]
 
 
+def test_hub_file_staged_private_gets_a_new_files_mode(tmp_path, umask_027):
+    entry = with_sha(mf.official_file(mf.WHISPER, "1.5"), PAYLOAD)
+
+    def private_download(repo_id: str, repo_path: str, local_dir: str) -> str:
+        path = fake_downloader(PAYLOAD, [])(repo_id, repo_path, local_dir)
+        os.chmod(path, 0o600)  # as a temporary file of the Hub client may be
+        return path
+
+    [path] = mf.ensure_files([mf.Wanted(entry, str(tmp_path))], True, private_download)
+    assert os.stat(path).st_mode & 0o777 == 0o640
+
+
 def test_checksum_mismatch_is_refused_and_leaves_nothing(tmp_path):
     entry = with_sha(mf.official_file(mf.UNET, "1.6"), b"the expected bytes")
     with pytest.raises(MissingModelError, match="checksum mismatch") as info:

@@ -276,13 +276,11 @@ def test_unicode_and_space_paths(tmp_path):
     assert sorted(os.listdir(folder)) == sorted([src.name, dst.name])
 
 
-def test_output_gets_default_permissions(tmp_path):
+def test_output_gets_default_permissions_without_touching_the_umask(tmp_path, umask_027):
     src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
     make_clip(src, n=2, audio=None)
     copy_video(src, dst)
-    umask = os.umask(0)
-    os.umask(umask)
-    assert dst.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert dst.stat().st_mode & 0o777 == 0o666 & ~umask_027
 
 
 def test_failure_mid_stream_leaves_no_output(tmp_path):

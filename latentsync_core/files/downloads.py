@@ -14,6 +14,7 @@ import urllib.request
 from tqdm import tqdm
 
 from ..errors import MissingModelError
+from .permissions import give_new_file_mode
 
 _CHUNK = 1 << 20
 OFFLINE_ENV = "HF_HUB_OFFLINE"
@@ -42,6 +43,7 @@ def download_file(url: str, path: str, sha256: str | None = None, timeout: float
         digest = _download(url, fd, os.path.basename(path), timeout)
         if sha256 is not None and digest != sha256.lower():
             raise OSError(f"checksum mismatch: expected sha256 {sha256.lower()}, got {digest}; the download was deleted")
+        give_new_file_mode(tmp_path)
         os.replace(tmp_path, path)
     finally:
         if os.path.exists(tmp_path):

@@ -38,6 +38,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from ..errors import BadInputError, MissingModelError
 from .downloads import OFFLINE_ENV, download_file, offline_mode
+from .permissions import give_new_file_mode
 
 VERSIONS = ("1.5", "1.6")
 LATENTSYNC_FOLDER = "latentsync"
@@ -358,6 +359,7 @@ def _download_one(item: Wanted, downloader: Downloader) -> None:
             if digest != entry.sha256.lower():
                 raise OSError(f"checksum mismatch: expected sha256 {entry.sha256.lower()}, got {digest}; the download was deleted")
         os.makedirs(os.path.dirname(item.path), exist_ok=True)
+        give_new_file_mode(staged)
         os.replace(staged, item.path)
     finally:
         _remove_staging(staging, staging_root)

@@ -28,6 +28,7 @@ import av
 import numpy as np
 
 from ..errors import BadInputError
+from ..files.permissions import give_new_file_mode
 
 #: Output file extensions and the container format each is written as.
 OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -353,15 +354,6 @@ def _space_errors(path: str) -> Iterator[None]:
         ) from exc
 
 
-def _new_file_mode(path: str) -> int:
-    """Permissions for the output: those of the file it replaces, else 0o666 less the umask."""
-    if os.path.exists(path):
-        return os.stat(path).st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def _video_codec() -> str:
     for name in ("libx264", "mpeg4"):
         try:
@@ -559,7 +551,7 @@ class VideoWriter:
         except OSError as exc:
             raise BadInputError(f"Cannot create a file next to '{self.path}' ({exc}). Choose another output path.") from exc
         os.close(fd)
-        os.chmod(self._tmp, _new_file_mode(self.path))
+        give_new_file_mode(self._tmp, replaces=self.path)
         self._container: av.container.OutputContainer | None = None
         self._audio: _AudioTrack | _WaveformTrack | None = None
         self.frame_width, self.frame_height = size if size is not None else (info.width, info.height)
