@@ -5,6 +5,7 @@ independent diffusers -> LDM key map (the layout of ``vae-ft-mse-840000-ema-prun
 ``encoder.down.{i}.block.{j}``, ``mid.attn_1.{q,k,v,proj_out}`` as 1x1 convs, ...), so a
 load must reproduce the original tensors exactly.
 """
+import logging
 import os
 import re
 
@@ -53,6 +54,18 @@ def test_ldm_safetensors_loads_exactly(tmp_path):
     path = os.path.join(tmp_path, "vae.safetensors")
     save_file(_ldm_state_dict(vae), path)
     _assert_same_weights(load_vae(path, TINY_VAE_CONFIG), vae)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_loading_in_a_dtype_logs_nothing(tmp_path, caplog, dtype):
+    # diffusers' ModelMixin.to() warns about "modules ... kept in float32" on every cast with a dtype
+    path = os.path.join(tmp_path, "vae.safetensors")
+    save_file(_ldm_state_dict(tiny_vae(3)), path)
+    with caplog.at_level(logging.WARNING, logger="diffusers"):
+        vae = load_vae(path, TINY_VAE_CONFIG, dtype=dtype)
+        build_vae(TINY_VAE_CONFIG, dtype=dtype)
+    assert next(vae.parameters()).dtype == dtype and not vae.training
+    assert caplog.records == [], [r.getMessage() for r in caplog.records]
 
 
 def test_full_checkpoint_ckpt_with_prefix_loads(tmp_path):

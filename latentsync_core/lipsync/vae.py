@@ -55,7 +55,16 @@ def build_vae(config: Mapping | None = None, device: torch.device | str = "cpu",
     """An ``AutoencoderKL`` with ``config`` (default: sd-vae-ft-mse) and diffusers' initial weights, in eval mode."""
     with torch.device(device):
         vae = AutoencoderKL(**dict(config or SD_VAE_CONFIG))
-    return vae.to(dtype=dtype).eval()
+    return _cast(vae, device, dtype)
+
+
+def _cast(vae: AutoencoderKL, device: torch.device | str, dtype: torch.dtype) -> AutoencoderKL:
+    """``vae`` on ``device`` in ``dtype``, in eval mode.
+
+    Through ``torch.nn.Module.to``: diffusers' own ``to()`` logs "modules ... that should be kept in
+    float32" for every cast with a dtype, even to float32; the SD VAE has no such module.
+    """
+    return torch.nn.Module.to(vae, device=device, dtype=dtype).eval()
 
 
 def _vae_part(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -106,7 +115,7 @@ def vae_from_state_dict(
             f"{resized[:2]}). Use {VAE_FILE} from {VAE_URL}."
         )
     vae.load_state_dict(converted, strict=True, assign=True)
-    return vae.to(device=device, dtype=dtype).eval()
+    return _cast(vae, device, dtype)
 
 
 def load_vae(
