@@ -107,6 +107,40 @@ def test_bad_entries_are_misses_and_rewritten(mediapipe, clip, tmp_path, monkeyp
     assert entry.read_bytes() == data
 
 
+def test_entries_keep_points_float32_and_a_replay_equals_a_detection(mediapipe, clip, tmp_path):
+    first = _run(mediapipe, LandmarkCache(str(tmp_path)), clip)
+    (entry,) = tmp_path.iterdir()
+    with np.load(entry) as data:
+        assert data["points"].dtype == np.float32 and data["anchors"].dtype == np.float64
+        assert data["points"].shape[1] == first[0][1].landmarks.shape[1] > 100
+    assert first[0][1].landmarks.dtype == np.float32
+    _assert_same(first, _run(mediapipe, LandmarkCache(str(tmp_path)), clip))
+    # 32 frames of a 478-point mesh took 255 KiB as float64 npz
+    assert entry.stat().st_size < 4200 * len(clip)
+
+
+def test_cap_evicts_least_recently_used_entries(mediapipe, clip, tmp_path):
+    folder = tmp_path / "cache"
+    _run(mediapipe, LandmarkCache(str(folder)), clip[:2])
+    (one,) = folder.iterdir()
+    size = one.stat().st_size
+    _run(mediapipe, LandmarkCache(str(folder)), clip[3:5])
+    two = next(p for p in folder.iterdir() if p != one)
+    os.utime(one, (1_000, 1_000))
+    os.utime(two, (2_000, 2_000))
+    # a hit on the older entry makes it the most recently used
+    assert LandmarkCache(str(folder)).load(one.stem, 2) is not None
+    capped = LandmarkCache(str(folder), max_bytes=int(2.5 * size))
+    _run(mediapipe, capped, clip[4:6])
+    left = set(folder.iterdir())
+    assert one in left and two not in left and len(left) == 2, left
+    assert sum(p.stat().st_size for p in left) <= 2.5 * size
+    # an entry over the cap by itself is still written (the next run can use it); older ones go
+    tiny = LandmarkCache(str(folder), max_bytes=1)
+    _run(mediapipe, tiny, clip[1:3])
+    assert len(list(folder.iterdir())) == 1
+
+
 def test_cache_folder_defaults_and_off(tmp_path, monkeypatch):
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "mine"))
     assert default_cache_dir() == str(tmp_path / "mine")

@@ -247,7 +247,8 @@ class FaceAligner:
         elif key is not None:
             self._store(key, record)
 
-        landmarks = _stack_points([f.points if f else None for f in faces_kept])
+        # float32, as the landmark cache stores them: a replay gives the same landmarks as a detection
+        landmarks = _stack_points([f.points if f else None for f in faces_kept], np.float32)
         mouth = _stack_points([f.mouth if f else None for f in faces_kept])
         interpolated = _bridge_gaps(has_face, record.cut_before, self.max_gap, (affines, landmarks, mouth))
         has_face |= interpolated
@@ -265,10 +266,10 @@ class FaceAligner:
         )
 
 
-def _stack_points(per_frame: list[np.ndarray | None]) -> np.ndarray:
-    """Stack per-frame ``(K, 2)`` point sets into ``(N, K, 2)``, NaN where missing."""
+def _stack_points(per_frame: list[np.ndarray | None], dtype: type = np.float64) -> np.ndarray:
+    """Stack per-frame ``(K, 2)`` point sets into ``(N, K, 2)`` of ``dtype``, NaN where missing."""
     k = next((p.shape[0] for p in per_frame if p is not None), 0)
-    out = np.full((len(per_frame), k, 2), np.nan)
+    out = np.full((len(per_frame), k, 2), np.nan, dtype=dtype)
     for i, p in enumerate(per_frame):
         if p is not None and p.shape[0] == k:
             out[i] = p

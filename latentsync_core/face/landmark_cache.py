@@ -15,13 +15,21 @@ aligner has seen so far, so a later window of a streamed video is keyed by
 everything before it too. A changed frame, video or setting gives a new key;
 nothing is ever looked up by file name or date.
 
-Entries are ``.npz`` files named by their key, written to a temporary file
-in the same folder and renamed into place, so a reader never sees half an
+Entries are compressed ``.npz`` files named by their key, written to a temporary
+file in the same folder and renamed into place, so a reader never sees half an
 entry. A file that cannot be read or does not match its key is treated as a
-miss and rewritten. The folder can be deleted at any time.
+miss and rewritten. The full landmark sets are kept as float32 (the aligner's
+landmarks are float32 too, so a replay equals a detection); the anchors, lips
+and boxes the transforms come from stay float64. About 4 kB per frame of a
+478-point mesh: some 350 MB per hour of 25 fps video.
+
+The folder is capped (``max_bytes``, default :data:`DEFAULT_MAX_BYTES`): after a
+write takes it over the cap, the least recently used entries (a hit counts as a
+use) are deleted until it is under. The folder can be deleted at any time.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -35,8 +43,12 @@ from .landmarks.base import FaceLandmarks, LandmarkBackend
 
 CACHE_ENV = "LATENTSYNC_LANDMARK_CACHE"
 CACHE_OFF = "off"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+DEFAULT_MAX_BYTES = 2 * 1024**3
+"""Size cap of the cache folder (2 GiB: about 6 hours of 25 fps video with a 478-point mesh)."""
 _ARRAYS = ("points", "anchors", "mouth", "bbox")
+_STORED_DTYPES = {"points": np.float32}
+_SUFFIX = ".npz"
 
 
 def default_cache_dir(preferred: str | None = None) -> str:
@@ -76,44 +88,82 @@ class TrackRecord:
 
 
 class LandmarkCache:
-    """A folder of :class:`TrackRecord` entries.
+    """A folder of :class:`TrackRecord` entries, at most ``max_bytes`` in all.
 
     Args:
         folder: where entries live (created on first save); ``None`` = :func:`default_cache_dir`.
+        max_bytes: size cap of the folder's entries; least recently used entries go first.
     """
 
-    def __init__(self, folder: str | None = None) -> None:
+    def __init__(self, folder: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.folder = os.path.abspath(folder or default_cache_dir())
+        self.max_bytes = int(max_bytes)
+        self._bytes: int | None = None  # the entries' size as last counted, kept up to date by save()
 
     def path(self, key: str) -> str:
         """The entry file of ``key``."""
-        return os.path.join(self.folder, f"{key}.npz")
+        return os.path.join(self.folder, f"{key}{_SUFFIX}")
 
     def load(self, key: str, n_frames: int) -> TrackRecord | None:
         """The entry of ``key`` for ``n_frames`` frames; ``None`` when absent, unreadable or not matching."""
+        path = self.path(key)
         try:
-            with np.load(self.path(key), allow_pickle=False) as data:
-                return _unpack({name: data[name] for name in data.files}, key, n_frames)
+            with np.load(path, allow_pickle=False) as data:
+                record = _unpack({name: data[name] for name in data.files}, key, n_frames)
         except Exception:  # noqa: BLE001 - a missing, truncated or foreign file is a miss
             return None
+        if record is not None:
+            with contextlib.suppress(OSError):  # a hit is a use: the entry goes last in the eviction order
+                os.utime(path)
+        return record
 
     def save(self, key: str, record: TrackRecord) -> None:
-        """Write the entry of ``key`` atomically (temporary file, then rename)."""
+        """Write the entry of ``key`` atomically (temporary file, then rename), then keep the folder under the cap."""
         os.makedirs(self.folder, exist_ok=True)
         handle, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.folder)
         try:
             with os.fdopen(handle, "wb") as file:
-                np.savez(file, **_pack(record, key))
+                np.savez_compressed(file, **_pack(record, key))
             os.replace(tmp, self.path(key))
         except BaseException:
             if os.path.exists(tmp):
                 os.remove(tmp)
             raise
+        if self._bytes is None:
+            self._bytes = sum(size for _, size, _ in self._entries())
+        else:
+            self._bytes += os.path.getsize(self.path(key))
+        if self._bytes > self.max_bytes:
+            self._evict(keep=self.path(key))
+
+    def _entries(self) -> list[tuple[float, int, str]]:
+        """``(last use, size, path)`` of every entry in the folder."""
+        found = []
+        with os.scandir(self.folder) as listing:
+            for entry in listing:
+                if entry.name.endswith(_SUFFIX) and not entry.name.startswith("."):
+                    with contextlib.suppress(OSError):  # removed meanwhile (another process)
+                        stat = entry.stat()
+                        found.append((stat.st_mtime, stat.st_size, entry.path))
+        return found
+
+    def _evict(self, keep: str) -> None:
+        """Delete least recently used entries (never ``keep``) until the folder is under the cap."""
+        entries = sorted(self._entries())
+        self._bytes = sum(size for _, size, _ in entries)
+        for _, size, path in entries:
+            if self._bytes <= self.max_bytes:
+                break
+            if path == keep:
+                continue
+            with contextlib.suppress(OSError):
+                os.remove(path)
+                self._bytes -= size
 
 
-def open_cache(folder: str | None) -> LandmarkCache | None:
+def open_cache(folder: str | None, max_bytes: int = DEFAULT_MAX_BYTES) -> LandmarkCache | None:
     """The cache in ``folder`` (``None``: :func:`default_cache_dir`), or ``None`` for ``"off"``."""
-    return None if folder == CACHE_OFF else LandmarkCache(folder)
+    return None if folder == CACHE_OFF else LandmarkCache(folder, max_bytes)
 
 
 def backend_signature(backend: LandmarkBackend) -> str:
@@ -152,7 +202,8 @@ def _pack(record: TrackRecord, key: str) -> dict[str, np.ndarray]:
         "last_thumb": np.zeros((0, 0), np.float32) if record.last_thumb is None else record.last_thumb,
     }
     for name in _ARRAYS:
-        packed[name] = np.stack([getattr(face, name) for face in kept]) if kept else np.zeros((0, 0, 0))
+        dtype = _STORED_DTYPES.get(name, np.float64)
+        packed[name] = np.stack([getattr(face, name) for face in kept]).astype(dtype) if kept else np.zeros((0, 0, 0), dtype)
     return packed
 
 

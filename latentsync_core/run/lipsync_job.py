@@ -58,7 +58,8 @@ class LipSyncJob(StreamedJob):
         background, on_progress, check_interrupt: see the module docstring.
 
     After :meth:`prepare` (run by :meth:`windows`): ``alignment`` (one row per source
-    frame), ``audio`` (the :class:`AudioPlan`: frame map, features, fitted speech).
+    frame, without the full landmark sets: :meth:`Alignment.for_paste`), ``audio`` (the
+    :class:`AudioPlan`: frame map, features, fitted speech).
     """
 
     def __init__(
@@ -83,7 +84,8 @@ class LipSyncJob(StreamedJob):
         done = 0
         for window in self.source.windows(self.options.window):
             self._interrupt()
-            parts.append(self.aligner.locate(torch.from_numpy(window.frames).float().div_(255.0)))
+            located = self.aligner.locate(torch.from_numpy(window.frames).float().div_(255.0))
+            parts.append(located.for_paste())  # kept for every frame of the video: only what the paste needs
             done += len(window)
             self._progress(STAGE_ALIGN, done, max(total, done))
         if not parts:
@@ -113,9 +115,9 @@ class LipSyncJob(StreamedJob):
         self.prepare()
         # 2. the output frames' alignment rows and the sampler's chunks over their face runs
         frame_map = self.audio.frame_map.numpy()
-        out_rows = self.alignment.select(frame_map)
+        has_face = self.alignment.has_face[frame_map]
         m = len(frame_map)
-        chunks = plan_chunks(out_rows.has_face, self.options.sampler.chunk_size)
+        chunks = plan_chunks(has_face, self.options.sampler.chunk_size)
         ticks = 1 / (self.info.fps * self.info.time_base)
         reader = FrameReader(self.source, self.options.window)
         models = self.models
@@ -125,11 +127,11 @@ class LipSyncJob(StreamedJob):
             models.unet, models.vae, res, len(chunks), self.options.sampler, models.device, models.dtype,
             on_step, self._check_interrupt,
         ) as sampler:
-            for index, is_chunk in self._segments(out_rows.has_face, chunks):
+            for index, is_chunk in self._segments(has_face, chunks):
                 self._interrupt()
                 # 3. the segment's source frames, read again (a bounded cache; pingpong reads backwards)
                 frames = reader.get(frame_map[index])
-                rows = out_rows.rows(index)
+                rows = self.alignment.rows(frame_map[index])
                 faces = None
                 if is_chunk:  # 4. aligned faces -> sampled with the segment's audio features
                     faces = aligned_faces(frames, rows.affines, rows.has_face, self.alignment.crop_size, res)
