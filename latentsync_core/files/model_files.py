@@ -33,6 +33,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -252,6 +255,24 @@ Downloader = Callable[[str, str, str], str]
 ``OSError`` when the download fails."""
 
 
+def check_reachable(url: str, timeout: float = 5.0) -> None:
+    """Raise ``OSError`` at once when the server of ``url`` (or the proxy the environment names for it) refuses a connection.
+
+    huggingface_hub retries a refused connection five times over about 25 s, printing a line each
+    time; one connection attempt first makes "no network" a one-line error without them.
+    """
+    parts = urllib.parse.urlsplit(url)
+    target = parts
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
+        target = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    port = target.port or (443 if target.scheme == "https" else 80)
+    try:
+        socket.create_connection((target.hostname, port), timeout=timeout).close()
+    except OSError as exc:
+        raise OSError(f"cannot reach {target.hostname}:{port} ({exc.strerror or exc}); check the network") from exc
+
+
 def hf_hub_downloader(repo_id: str, repo_path: str, local_dir: str) -> str:
     """:data:`Downloader` on ``huggingface_hub.hf_hub_download`` (console progress bar, resumable).
 
@@ -263,6 +284,7 @@ def hf_hub_downloader(repo_id: str, repo_path: str, local_dir: str) -> str:
     if constants.HF_HUB_OFFLINE:
         raise OSError("offline mode is on (HF_HUB_OFFLINE is set)")
     endpoint = os.environ.get("HF_ENDPOINT") or None
+    check_reachable(endpoint or constants.ENDPOINT)
     try:
         return hf_hub_download(repo_id, repo_path, local_dir=local_dir, endpoint=endpoint)
     except Exception as err:  # network boundary: every failure means "not downloaded"
