@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import BadInputError
+from ..media.audio_format import mono_weights
 from .whisper import FEATURE_RATE, WhisperAudioEncoder
 
 SAMPLE_RATE = 16000
@@ -111,7 +112,10 @@ def prepare_waveform(waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:
     """Mono 16 kHz float32 waveform for Whisper.
 
     waveform: [T], [C, T] or [1, C, T] float in about [-1, 1] at any
-    ``sample_rate``; channels are averaged. Returns [T16] float32 on the input's device.
+    ``sample_rate``, C channels in the layout ``AAC_LAYOUTS[C]``; they are mixed to mono with
+    the BS.775 gains scaled to sum to 1 (:func:`~latentsync_core.media.audio_format.mono_weights`:
+    stereo is the mean of L and R, the centre of 5.1 weighs most). Returns [T16] float32 on the
+    input's device.
     """
     if not torch.is_tensor(waveform) or waveform.dim() not in (1, 2, 3):
         raise BadInputError("Audio must be a waveform tensor shaped [T], [C, T] or [B, C, T]; pass a ComfyUI AUDIO.")
@@ -122,7 +126,8 @@ def prepare_waveform(waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:
             )
         waveform = waveform[0]
     if waveform.dim() == 2:
-        waveform = waveform.float().mean(dim=0)
+        weights = torch.as_tensor(mono_weights(waveform.shape[0]), dtype=torch.float32, device=waveform.device)
+        waveform = (weights[:, None] * waveform.float()).sum(dim=0)
     if int(sample_rate) <= 0:
         raise BadInputError(f"Audio sample rate must be positive, got {sample_rate}.")
     if math.ceil(waveform.shape[-1] * SAMPLE_RATE / int(sample_rate)) < _MIN_SAMPLES:  # checked before resampling
