@@ -52,10 +52,10 @@ def conform_audio(waveform: torch.Tensor | np.ndarray, sample_rate: int, layout:
     waveform: ``[T]`` or ``[C, T]`` float (torch or numpy) at ``sample_rate`` Hz; ``layout``:
     FFmpeg's name of its channel layout (None: ``AAC_LAYOUTS[C]``, as for a ComfyUI AUDIO).
     Channels are placed in an AAC layout or mixed down (:func:`~.audio_format.aac_mix`), then
-    resampled with FFmpeg's swresample (:func:`~.audio_format.nearest_aac_rate`). A sound that
-    already fits is returned as it is (no copy).
+    resampled with FFmpeg's swresample (:func:`~.audio_format.nearest_aac_rate`). A float32 CPU
+    sound that already fits is returned as it is (no copy).
     """
-    samples = torch.as_tensor(waveform)
+    samples = torch.as_tensor(waveform).detach().float().cpu()
     if samples.dim() == 1:
         samples = samples[None]
     if samples.dim() != 2:
@@ -66,7 +66,7 @@ def conform_audio(waveform: torch.Tensor | np.ndarray, sample_rate: int, layout:
     rate = nearest_aac_rate(int(sample_rate))
     if mix.matrix is None and rate == int(sample_rate):
         return Audio(samples, rate)
-    array = mix(samples.detach().float().cpu().numpy())
+    array = mix(samples.numpy())
     return Audio(torch.from_numpy(resample_to(array, mix.layout, int(sample_rate), rate)), rate)
 
 

@@ -391,11 +391,11 @@ class _AudioTrack:
             self._shift = round(origin / self._src.time_base)
         else:
             ctx = self._src.codec_context
-            self._layout = ctx.layout.name if ctx.layout.nb_channels else "mono"
-            self._rate = ctx.sample_rate or 48000
-            self._aac = _AacEncoder(output, self._rate, layout_channels(self._layout))
+            layout = ctx.layout.name if ctx.layout.nb_channels else "mono"
+            rate = ctx.sample_rate or 48000
+            self._aac = _AacEncoder(output, rate, layout_channels(layout))
             # packed float blocks in the source's layout and rate (planar frames fail at 8 channels)
-            self._unpack = av.AudioResampler(format="flt", layout=self._layout, rate=self._rate)
+            self._unpack = av.AudioResampler(format="flt", layout=layout, rate=rate)
             self._out = self._aac.stream
             self._origin = origin
         self._output = output
