@@ -9,11 +9,19 @@ the 5 pre-LayerNorm encoder states, i.e. 50 tokens of 384 values. At 25 fps
 Audio longer than the encoder's 30 s window is encoded in overlapping windows
 that are cross-faded where each is most central, so there is no seam; audio of
 at most 30 s is one window, identical to the reference.
+
+Variable frame rate sources (:class:`~latentsync_core.media.timeline.FrameTimes`
+not at a constant rate): output frame j is shown at ``output_times(...)[j]``
+(the source's own timestamps; a later turn of ``loop``/``pingpong`` repeats the
+source's timing, shifted by the source's duration, backwards in a backward turn)
+and its centre step is ``floor(t * 50)`` of that time (:func:`timestamp_centres`).
+At a constant rate both give exactly ``j / fps`` and ``floor(j * 50 / fps)``.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 from typing import Literal, get_args
 
@@ -22,6 +30,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import BadInputError
+from ..media.audio_format import mono_weights
+from ..media.timeline import FrameTimes
 from .whisper import FEATURE_RATE, WhisperAudioEncoder
 
 SAMPLE_RATE = 16000
@@ -111,7 +121,10 @@ def prepare_waveform(waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:
     """Mono 16 kHz float32 waveform for Whisper.
 
     waveform: [T], [C, T] or [1, C, T] float in about [-1, 1] at any
-    ``sample_rate``; channels are averaged. Returns [T16] float32 on the input's device.
+    ``sample_rate``, C channels in the layout ``AAC_LAYOUTS[C]``; they are mixed to mono with
+    the BS.775 gains scaled to sum to 1 (:func:`~latentsync_core.media.audio_format.mono_weights`:
+    stereo is the mean of L and R, the centre of 5.1 weighs most). Returns [T16] float32 on the
+    input's device.
     """
     if not torch.is_tensor(waveform) or waveform.dim() not in (1, 2, 3):
         raise BadInputError("Audio must be a waveform tensor shaped [T], [C, T] or [B, C, T]; pass a ComfyUI AUDIO.")
@@ -122,7 +135,8 @@ def prepare_waveform(waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:
             )
         waveform = waveform[0]
     if waveform.dim() == 2:
-        waveform = waveform.float().mean(dim=0)
+        weights = torch.as_tensor(mono_weights(waveform.shape[0]), dtype=torch.float32, device=waveform.device)
+        waveform = (weights[:, None] * waveform.float()).sum(dim=0)
     if int(sample_rate) <= 0:
         raise BadInputError(f"Audio sample rate must be positive, got {sample_rate}.")
     if math.ceil(waveform.shape[-1] * SAMPLE_RATE / int(sample_rate)) < _MIN_SAMPLES:  # checked before resampling
@@ -227,21 +241,34 @@ def frame_centres(n_frames: int | torch.Tensor | np.ndarray, fps: float) -> torc
     return torch.floor(i.to(torch.float64) * FEATURE_RATE / float(fps) + 1e-9).long()
 
 
-def per_frame_embeddings(features: torch.Tensor, n_frames: int | torch.Tensor | np.ndarray, fps: float) -> torch.Tensor:
-    """LatentSync audio tokens per video frame.
+def timestamp_centres(pts: torch.Tensor | np.ndarray, time_base: Fraction) -> torch.Tensor:
+    """Centre feature step of frames shown at ``pts`` (ticks of ``time_base`` seconds): [N] int64,
+    floor(pts * time_base * 50), computed exactly (frame j at j / fps gives frame_centres')."""
+    tb = Fraction(time_base)
+    ticks = torch.as_tensor(np.asarray(pts, dtype=np.int64))
+    return torch.div(ticks * (tb.numerator * FEATURE_RATE), tb.denominator, rounding_mode="floor")
 
-    features: [L, 5, 384] from whisper_features; n_frames: a frame count, or
-    a tensor of output frame indices (e.g. one chunk's). Returns [N, 50, 384]
-    (10 steps x 5 layers, step-major) in the features' dtype; steps outside
-    the clip repeat its first/last step.
-    """
+
+def tokens_at(features: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """LatentSync audio tokens of frames with centre steps ``centres`` [N]: [N, 50, 384]
+    (10 steps x 5 layers, step-major) in the features' dtype; steps outside the clip repeat its
+    first/last step."""
     if features.dim() != 3 or features.shape[0] == 0:
         raise BadInputError(f"Whisper features must be [L, layers, width] with L > 0, got {tuple(features.shape)}.")
     offsets = torch.arange(-STEPS_BEFORE, STEPS_AFTER)
-    centres = frame_centres(n_frames, fps)
     index = (centres[:, None] + offsets[None, :]).clamp(0, features.shape[0] - 1)
     picked = features[index.to(features.device)]  # [N, 10, 5, 384]
     return picked.reshape(centres.shape[0], -1, features.shape[-1])
+
+
+def per_frame_embeddings(features: torch.Tensor, n_frames: int | torch.Tensor | np.ndarray, fps: float) -> torch.Tensor:
+    """LatentSync audio tokens per video frame at a constant ``fps``.
+
+    features: [L, 5, 384] from whisper_features; n_frames: a frame count, or
+    a tensor of output frame indices (e.g. one chunk's). Returns [N, 50, 384]
+    (see :func:`tokens_at`).
+    """
+    return tokens_at(features, frame_centres(n_frames, fps))
 
 
 def audio_frame_count(n_samples: int, sample_rate: int, fps: float) -> int:
@@ -275,12 +302,57 @@ def plan_length(n_video_frames: int, n_audio_frames: int, mode: LengthMode) -> t
     raise BadInputError(f"Unknown length mode '{mode}'; use one of {', '.join(LENGTH_MODES)}.")
 
 
-def fit_waveform(waveform: torch.Tensor, sample_rate: int, n_frames: int, fps: float) -> torch.Tensor:
-    """Cut or zero-pad a waveform [..., T] to exactly round(n_frames / fps * sample_rate) samples."""
-    target = round(n_frames * sample_rate / float(fps))
+def output_times(times: FrameTimes, n_out: int, mode: LengthMode) -> np.ndarray:
+    """When each output frame of ``plan_length(N, ., mode)``'s frame map is shown: [n_out] int64
+    ticks of ``times.time_base``.
+
+    At a constant rate, round(j * ticks_per_frame) (frame j at j / fps). Otherwise turn
+    k = j // N of the video starts k * D after the first (D = times.end - pts[0], the source's
+    duration): a forward turn shows source frame p at k * D + pts[p] (the first turn, and
+    ``trim`` and ``pad_audio``: the source's own timestamps); a backward ``pingpong`` turn shows
+    source frame N-1-p at k * D + pts[0] + pts[N-1] - pts[N-1-p], the source's intervals in
+    reverse. Each turn lasts D, so the sound's clock and the frames' stay together.
+    """
+    j = np.arange(n_out, dtype=np.int64)
+    if times.constant_rate:  # round half to even, as round(Fraction) does
+        step = times.ticks_per_frame
+        q, r = np.divmod(j * step.numerator, step.denominator)
+        return q + ((2 * r > step.denominator) | ((2 * r == step.denominator) & (q % 2 == 1)))
+    pts = times.pts
+    turn, pos = np.divmod(j, pts.size)
+    backward = (turn % 2 == 1) if mode == "pingpong" else np.zeros(n_out, dtype=bool)
+    within = np.where(backward, pts[0] + pts[-1] - pts[::-1][pos], pts[pos])
+    return turn * (times.end - int(pts[0])) + within
+
+
+def _before(t: np.ndarray, time_base: Fraction, n_samples: int, sample_rate: int) -> np.ndarray:
+    """Which ticks ``t`` lie before the end of ``n_samples`` at ``sample_rate`` (exact)."""
+    return t * (time_base.numerator * sample_rate) < n_samples * time_base.denominator
+
+
+def timed_frame_count(times: FrameTimes, n_samples: int, sample_rate: int, mode: LengthMode) -> int:
+    """Output frames shown before the audio ends on the timeline of :func:`output_times` (at least 1):
+    the variable-rate form of :func:`audio_frame_count`."""
+    duration = Fraction(n_samples, sample_rate) / times.time_base
+    turns = math.ceil(duration / (times.end - int(times.pts[0]))) + 1
+    t = output_times(times, turns * times.pts.size, mode)
+    return max(1, int(np.count_nonzero(_before(t, times.time_base, n_samples, sample_rate))))
+
+
+def _cut_or_pad(waveform: torch.Tensor, target: int) -> torch.Tensor:
     if waveform.shape[-1] >= target:
         return waveform[..., :target]
     return F.pad(waveform, (0, target - waveform.shape[-1]))
+
+
+def fit_waveform(waveform: torch.Tensor, sample_rate: int, n_frames: int, fps: float) -> torch.Tensor:
+    """Cut or zero-pad a waveform [..., T] to exactly round(n_frames / fps * sample_rate) samples."""
+    return _cut_or_pad(waveform, round(n_frames * sample_rate / float(fps)))
+
+
+def fit_waveform_to(waveform: torch.Tensor, sample_rate: int, end: int, time_base: Fraction) -> torch.Tensor:
+    """Cut or zero-pad a waveform [..., T] to end at tick ``end`` of ``time_base``: round(end * time_base * rate) samples."""
+    return _cut_or_pad(waveform, round(end * Fraction(time_base) * sample_rate))
 
 
 @dataclass
@@ -303,37 +375,75 @@ class AudioPlan:
     features: [L, 5, 384] float32 CPU Whisper states of the whole (fitted) clip;
     frame_map: [N] int64, the source video frame of each output frame; fps: the
     video frame rate; waveform: the new audio in the input's layout and rate, cut
-    or zero-padded to N / fps seconds. ``embeddings(frames)`` gives the tokens of
-    some output frames, so a streamed job never holds [N, 50, 384].
+    or zero-padded to N / fps seconds (with ``times``: to ``times[N]``).
+    ``embeddings(frames)`` gives the tokens of some output frames, so a streamed
+    job never holds [N, 50, 384].
+
+    Planned with the source's :class:`FrameTimes`: ``times`` [N + 1] int64, when
+    each output frame is shown (:func:`output_times`) and, last, where the output
+    ends, in ticks of ``time_base``; ``timed``: the source is not at a constant
+    rate, and each frame's tokens are taken at its time (:func:`timestamp_centres`).
     """
 
     features: torch.Tensor
     frame_map: torch.Tensor
     fps: float
     waveform: torch.Tensor
+    times: np.ndarray | None = None
+    time_base: Fraction | None = None
+    timed: bool = False
 
     def embeddings(self, frames: torch.Tensor | np.ndarray | None = None) -> torch.Tensor:
         """[k, 50, 384] tokens of output frames ``frames`` (default: all N)."""
+        if self.timed:
+            which = np.arange(self.frame_map.shape[0]) if frames is None else np.asarray(frames)
+            return tokens_at(self.features, timestamp_centres(self.times[which], self.time_base))
         which = self.frame_map.shape[0] if frames is None else frames
         return per_frame_embeddings(self.features, which, self.fps)
 
+    def pts(self, frames: np.ndarray) -> np.ndarray:
+        """[k] int64 timestamps (ticks of ``time_base``) to write output frames ``frames`` at."""
+        if self.times is None:
+            raise ValueError("This audio plan was made without the source's FrameTimes; pass times= to plan_audio.")
+        return self.times[np.asarray(frames)]
+
 
 def plan_audio(encoder: WhisperAudioEncoder, waveform: torch.Tensor, sample_rate: int,
-               n_video_frames: int, fps: float, mode: LengthMode = "pingpong") -> AudioPlan:
+               n_video_frames: int, fps: float, mode: LengthMode = "pingpong",
+               times: FrameTimes | None = None) -> AudioPlan:
     """Encode the audio for a video of ``n_video_frames`` at ``fps`` and plan the output length.
 
     waveform: [T], [C, T] or [1, C, T] float at ``sample_rate``. Audio is only
     padded before encoding when whole output frames lie past its end
-    (``pad_audio``), so silence is encoded there.
+    (``pad_audio``), so silence is encoded there. ``times``: the source frames'
+    timestamps; the plan then gives each output frame's timestamp
+    (:meth:`AudioPlan.pts`) and, for a variable frame rate, counts frames, fits
+    the audio and picks tokens on that timeline. At a constant rate the plan
+    equals the one made without ``times``.
     """
+    if times is not None and times.pts.size != n_video_frames:
+        raise ValueError(f"times holds {times.pts.size} frames, the video {n_video_frames}.")
+    timed = times is not None and not times.constant_rate
     mono = prepare_waveform(waveform, sample_rate)
-    n_audio_frames = audio_frame_count(waveform.shape[-1], sample_rate, fps)
+    if timed:
+        n_audio_frames = timed_frame_count(times, waveform.shape[-1], sample_rate, mode)
+    else:
+        n_audio_frames = audio_frame_count(waveform.shape[-1], sample_rate, fps)
     frame_map = plan_length(n_video_frames, n_audio_frames, mode)
     n_out = frame_map.shape[0]
-    if n_out > n_audio_frames:
-        mono = fit_waveform(mono, SAMPLE_RATE, n_out, fps)
+    out_times = output_times(times, n_out + 1, mode) if times is not None else None
+    if timed:
+        end = int(out_times[-1])
+        if n_out > n_audio_frames:
+            mono = fit_waveform_to(mono, SAMPLE_RATE, end, times.time_base)
+        fitted = fit_waveform_to(waveform, sample_rate, end, times.time_base)
+    else:
+        if n_out > n_audio_frames:
+            mono = fit_waveform(mono, SAMPLE_RATE, n_out, fps)
+        fitted = fit_waveform(waveform, sample_rate, n_out, fps)
     features = whisper_features(encoder, mono)
-    return AudioPlan(features, frame_map, float(fps), fit_waveform(waveform, sample_rate, n_out, fps))
+    time_base = times.time_base if times is not None else None
+    return AudioPlan(features, frame_map, float(fps), fitted, out_times, time_base, timed)
 
 
 def embed_audio_for_video(encoder: WhisperAudioEncoder, waveform: torch.Tensor, sample_rate: int,

@@ -18,7 +18,7 @@ import bisect
 import errno
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import BadInputError
 from ..files.permissions import give_new_file_mode
+from .audio_format import aac_mix, from_frame, layout_channels, nearest_aac_rate, to_frame
 
 #: Output file extensions and the container format each is written as.
 OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -368,8 +369,9 @@ class _AudioTrack:
     """The first audio track of a source, copied into an output container as video is written.
 
     Packets are remuxed unchanged when the output format accepts the codec,
-    else decoded and re-encoded to AAC. Timestamps are shifted by
-    ``origin`` seconds (the video start) so audio and video keep their sync.
+    else decoded and re-encoded to AAC (an AAC layout and rate, see
+    :class:`_AacEncoder`). Timestamps are shifted by ``origin`` seconds (the
+    video start) so audio and video keep their sync.
     """
 
     def __init__(self, source: str, output: av.container.OutputContainer, origin: Fraction) -> None:
@@ -380,8 +382,12 @@ class _AudioTrack:
             self._out = output.add_stream_from_template(self._src)
             self._shift = round(origin / self._src.time_base)
         else:
-            channels = self._src.codec_context.channels
-            self._aac = _AacEncoder(output, self._src.codec_context.sample_rate or 48000, channels)
+            ctx = self._src.codec_context
+            layout = ctx.layout.name if ctx.layout.nb_channels else "mono"
+            rate = ctx.sample_rate or 48000
+            self._aac = _AacEncoder(output, rate, layout_channels(layout))
+            # packed float blocks in the source's layout and rate (planar frames fail at 8 channels)
+            self._unpack = av.AudioResampler(format="flt", layout=layout, rate=rate)
             self._out = self._aac.stream
             self._origin = origin
         self._output = output
@@ -426,12 +432,16 @@ class _AudioTrack:
         if frame is not None and self._aac.next_sample is None:
             first = Fraction(frame.pts) * frame.time_base if frame.pts is not None else Fraction(0)
             self._aac.next_sample = round((first - self._origin) * self._aac.rate)
-        self._aac.encode(frame)
+        if frame is not None:
+            frame.pts = None
+        for block in self._unpack.resample(frame):
+            self._aac.encode(from_frame(block))
 
     def _flush(self) -> None:
         if not self._remux:
             for frame in self._src.codec_context.decode(None):
                 self._encode(frame)
+            self._encode(None)
             self._aac.flush()
 
     def close(self) -> None:
@@ -439,24 +449,32 @@ class _AudioTrack:
 
 
 class _AacEncoder:
-    """An AAC stream of an output container fed with audio frames of any format (resampled to it).
+    """An AAC stream of an output container fed with float blocks ``[C, n]`` of one layout and rate.
 
-    ``next_sample`` is the timestamp, in samples, given to the next encoded frame
-    (None until set: 0).
+    Blocks are placed in an AAC layout or mixed down (:func:`~.audio_format.aac_mix`) and
+    resampled to the nearest AAC rate (22,000 Hz -> 22,050, 192,000 -> 96,000), so any sound
+    can be written. ``next_sample`` is the timestamp, in samples at ``rate``, given to the next
+    encoded frame (None until set: 0).
+
+    Args:
+        output: the container.
+        rate: Hz of the blocks.
+        channels: FFmpeg's names of their channels, or their count (taken as ``AAC_LAYOUTS[C]``).
     """
 
-    def __init__(self, output: av.container.OutputContainer, rate: int, channels: int) -> None:
-        self.layout = "stereo" if channels >= 2 else "mono"
-        self.rate = int(rate)
+    def __init__(self, output: av.container.OutputContainer, rate: int, channels: Sequence[str] | int) -> None:
+        self._mix = aac_mix(channels)
+        self.layout = self._mix.layout
+        self.source_rate = int(rate)
+        self.rate = nearest_aac_rate(rate)
         self.stream = output.add_stream("aac", rate=self.rate, layout=self.layout)
         self._resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=self.rate, frame_size=1024)
         self._output = output
         self.next_sample: int | None = None
 
-    def encode(self, frame: av.AudioFrame | None) -> None:
-        """Encode ``frame`` (None: drain the resampler)."""
-        if frame is not None:
-            frame.pts = None
+    def encode(self, samples: np.ndarray | None) -> None:
+        """Encode ``samples`` ``[C, n]`` float32 at the source rate (None: drain the resampler)."""
+        frame = None if samples is None else to_frame(self._mix(samples), self.layout, self.source_rate)
         for out in self._resampler.resample(frame):
             out.pts = self.next_sample or 0
             out.time_base = Fraction(1, self.rate)
@@ -474,7 +492,8 @@ class _WaveformTrack:
 
     Args:
         waveform: ``[T]``, ``[C, T]`` or ``[1, C, T]`` float samples in about ``[-1, 1]``
-            (numpy or torch); more than two channels keep the first two.
+            (numpy or torch); ``C`` channels taken as ``AAC_LAYOUTS[C]`` (see :class:`_AacEncoder`
+            for the layout and rate written).
         sample_rate: Hz of ``waveform``.
         output: the container.
     """
@@ -483,10 +502,11 @@ class _WaveformTrack:
 
     def __init__(self, waveform, sample_rate: int, output: av.container.OutputContainer) -> None:
         samples = np.asarray(waveform.detach().cpu() if hasattr(waveform, "detach") else waveform, dtype=np.float32)
-        samples = samples.reshape(-1, samples.shape[-1])[:2]
-        if samples.ndim != 2 or samples.shape[-1] == 0:
+        if samples.ndim not in (1, 2, 3) or samples.size == 0:
             raise BadInputError("The audio to write has no samples; give a waveform [C, T] with T > 0.")
-        self._samples = np.ascontiguousarray(samples)
+        samples = samples.reshape(-1, samples.shape[-1])
+        self._samples = samples
+        self._rate = int(sample_rate)
         self._aac = _AacEncoder(output, sample_rate, samples.shape[0])
         self._aac.next_sample = 0
         self._pos = 0
@@ -494,15 +514,10 @@ class _WaveformTrack:
     def pump(self, until: float | None) -> None:
         """Encode the samples before ``until`` seconds (None: all, and flush)."""
         total = self._samples.shape[1]
-        stop = total if until is None else min(total, int(np.ceil(until * self._aac.rate)))
+        stop = total if until is None else min(total, int(np.ceil(until * self._rate)))
         while self._pos < stop:
             end = min(stop, self._pos + self._BLOCK)
-            block = self._samples[:, self._pos:end]
-            if self._aac.layout == "stereo" and block.shape[0] == 1:
-                block = np.repeat(block, 2, axis=0)
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format="fltp", layout=self._aac.layout)
-            frame.sample_rate = self._aac.rate
-            self._aac.encode(frame)
+            self._aac.encode(self._samples[:, self._pos:end])
             self._pos = end
         if until is None:
             self._aac.flush()
