@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from latentsync_core.errors import BadInputError
 from latentsync_core.face.face_align import FaceAligner
 from latentsync_core.face.geometry import apply_affine
 from latentsync_core.face.landmarks import get_backend
@@ -116,6 +117,29 @@ def test_streamed_equals_in_memory_when_the_video_is_shorter(tmp_path, models, b
     assert events["write"][-1] == (n_audio, n_audio) and events["align"][-1][0] == n_video
     chunks = math.ceil(n_audio / 2)
     assert events["sample"][-1] == (chunks, chunks)
+
+
+def test_variable_frame_rate_keeps_each_frames_timestamp(tmp_path, models, backend):
+    # a phone's variable frame rate: the frames' timestamps (ms) drift from i / 25 by up to 1.6 frames
+    stamps = np.array([0, 40, 100, 120, 200, 230])
+    frames = face_clip(len(stamps), seed=21)
+    src, out = tmp_path / "vfr.mkv", tmp_path / "out.mkv"
+    info = VideoInfo(str(src) + ".none", 640, 480, FPS, Fraction(1, 1000), 0, len(stamps), None, None)
+    with VideoWriter(src, info, crf=0) as writer:
+        writer.write(frames, stamps)
+    job = LipSyncJob(str(src), speech(7), RATE, models, FaceAligner(backend), replace(OPTIONS, length_mode="trim"))
+    job.write(str(out))
+    assert job.audio.timed
+    written = [w.pts for w in read_windows(probe(out), 16)]
+    got = np.concatenate(written) * probe(out).time_base
+    np.testing.assert_array_equal(got, stamps * Fraction(1, 1000))
+
+
+def test_a_batch_of_audio_clips_is_refused_in_one_line(tmp_path, models, backend):
+    src = tmp_path / "clip.mkv"
+    write_lossless(src, face_clip(2, seed=3))
+    with pytest.raises(BadInputError, match="batch of 2 clips; give one clip"):
+        LipSyncJob(str(src), speech(2).repeat(2, 1, 1), RATE, models, FaceAligner(backend), OPTIONS)
 
 
 def test_cutaway_in_the_middle_is_bit_identical_and_faces_match_in_memory(tmp_path, models, backend):

@@ -14,6 +14,8 @@ from ..face.alignment import Alignment
 from ..face.face_align import bridge_gaps
 from ..face.warp import aligned_faces
 from ..lipsync.audio import AudioPlan, plan_audio
+from ..media.audio_io import conform_audio
+from ..media.timeline import FrameTimes
 from ..media.video_io import FrameWindow, VideoWriter
 from .hooks import STAGE_ALIGN, STAGE_SAMPLE, STAGE_WRITE, Background, InterruptCheck, ProgressCallback
 from .options import JobOptions
@@ -69,8 +71,17 @@ class LipSyncJob(StreamedJob):
         check_interrupt: InterruptCheck | None = None,
     ) -> None:
         super().__init__(source, aligner, options, restorers, background, on_progress, check_interrupt)
-        self.waveform = waveform
-        self.sample_rate = int(sample_rate)
+        if waveform.dim() == 3:
+            if waveform.shape[0] != 1:
+                raise BadInputError(
+                    f"The audio holds a batch of {waveform.shape[0]} clips; give one clip (e.g. split the batch and "
+                    "lip-sync each clip in its own run)."
+                )
+            waveform = waveform[0]
+        # the sound as the output's AAC track carries it (layout, nearest AAC rate), before any model runs
+        speech = conform_audio(waveform, sample_rate)
+        self.waveform = speech.waveform
+        self.sample_rate = speech.sample_rate
         self.models = models
         self.alignment: Alignment | None = None
         self.audio: AudioPlan | None = None
@@ -81,19 +92,22 @@ class LipSyncJob(StreamedJob):
             return
         total = self.info.estimated_frames() or 0
         parts: list[Alignment] = []
+        stamps: list[np.ndarray] = []
         done = 0
         for window in self.source.windows(self.options.window):
             self._interrupt()
             located = self.aligner.locate(torch.from_numpy(window.frames).float().div_(255.0))
             parts.append(located.for_paste())  # kept for every frame of the video: only what the paste needs
+            stamps.append(window.pts)
             done += len(window)
             self._progress(STAGE_ALIGN, done, max(total, done))
         if not parts:
             raise BadInputError(f"'{self.info.path}' has no video frames. Give a video with at least one frame.")
         self.alignment = bridge_gaps(Alignment.concatenate(parts), self.aligner.max_gap)
+        times = FrameTimes.from_pts(np.concatenate(stamps), self.info)  # a variable frame rate keeps its timing
         self.audio = plan_audio(
             self.models.whisper, self.waveform, self.sample_rate, len(self.alignment), float(self.info.fps),
-            self.options.length_mode,
+            self.options.length_mode, times=times,
         )
 
     def _segments(self, has_face: np.ndarray, chunks: list[np.ndarray]) -> Iterator[tuple[np.ndarray, bool]]:
@@ -108,7 +122,7 @@ class LipSyncJob(StreamedJob):
                 pos = int(chunk[-1]) + 1
 
     def windows(self) -> Iterator[FrameWindow]:
-        """The lip-synced output frames in order, at the source's frame rate from time 0."""
+        """The lip-synced output frames in order, at the source frames' timestamps (see :meth:`AudioPlan.pts`)."""
         from ..lipsync.sampler import ChunkSampler, plan_chunks  # imports diffusers: only for lip-sync
 
         # 1. pass 1 and the audio plan: every source frame located, Whisper features, the frame map
@@ -118,7 +132,6 @@ class LipSyncJob(StreamedJob):
         has_face = self.alignment.has_face[frame_map]
         m = len(frame_map)
         chunks = plan_chunks(has_face, self.options.sampler.chunk_size)
-        ticks = 1 / (self.info.fps * self.info.time_base)
         reader = FrameReader(self.source, self.options.window)
         models = self.models
         res = self.alignment.resolution
@@ -139,8 +152,8 @@ class LipSyncJob(StreamedJob):
                     self.faces += len(index)
                 # 5. background step, restore where the mouth crop was enlarged, paste only what changed
                 out = finish_window(frames, faces, rows, self.restorer, self.options, self.background)
-                # 6. out at the source's frame rate from time 0
-                pts = np.array([round(j * ticks) for j in index], dtype=np.int64)
+                # 6. out at the source frames' timestamps (the length mode's timeline, from time 0)
+                pts = self.audio.pts(index)
                 self.frames_out += len(index)
                 yield FrameWindow(out, pts, int(index[0]))
                 self._progress(STAGE_WRITE, self.frames_out, m)
