@@ -212,7 +212,7 @@ def _device(name: str | None) -> torch.device:
 
 def _aligner(args: argparse.Namespace, device: torch.device, resolution: int):
     """A :class:`FaceAligner` on the chosen backend with the landmark cache; close its ``backend`` when done."""
-    from .face.face_align import FaceAligner
+    from .face.aligner import FaceAligner
     from .face.landmark_cache import open_cache
     from .face.landmarks import get_backend
 

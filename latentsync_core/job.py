@@ -69,7 +69,7 @@ import torch
 from .errors import BadInputError
 from .face.alignment import Alignment
 from .face.colour import COLOUR_MODES
-from .face.face_align import bridge_gaps
+from .face.aligner import bridge_gaps
 from .face.mouth_roi import MouthROI, crop_mouth
 from .face.paste import PASTE_REGIONS, paste_back
 from .face.warp import aligned_faces
@@ -78,7 +78,7 @@ from .lipsync.settings import SamplerSettings
 from .media.video_io import FrameWindow, KeyframeIndex, VideoInfo, VideoWriter, check_output_path, probe, read_windows
 
 if TYPE_CHECKING:
-    from .face.face_align import FaceAligner
+    from .face.aligner import FaceAligner
     from .lipsync.whisper import WhisperAudioEncoder
     from .restorers import FaceRestorer
 

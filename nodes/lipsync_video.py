@@ -21,7 +21,7 @@ from typing_extensions import override
 
 from ..latentsync_core.errors import BadInputError
 from ..latentsync_core.face.colour import COLOUR_MODES
-from ..latentsync_core.face.face_align import FaceAligner
+from ..latentsync_core.face.aligner import FaceAligner
 from ..latentsync_core.face.landmarks import BACKENDS
 from ..latentsync_core.face.paste import PASTE_REGIONS
 from ..latentsync_core.job import JobOptions, LipSyncModels, lip_sync_video, open_source
