@@ -239,7 +239,7 @@ def load_background(files: RunFiles, device: torch.device) -> FrameUpscaler | No
 def load_lipsync_models(files: RunFiles, version: str, device: torch.device, dtype: torch.dtype) -> tuple[job.LipSyncModels, int]:
     """The LatentSync models of ``files`` on ``device`` and the face resolution of their version."""
     from .files.model_files import ModelPaths
-    from .lipsync.model_loader import load_models
+    from .lipsync.models import load_models
     from .lipsync.vae import load_vae
 
     loaded = load_models(ModelPaths(files.unet, files.whisper, files.vae), version, device=device, dtype=dtype)
