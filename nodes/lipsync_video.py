@@ -30,7 +30,7 @@ from ..latentsync_core.lipsync.sampler import MAX_CHUNK, SamplerSettings
 from ..latentsync_core.restorers import CODEFORMER, GFPGAN, restorer_activation_bytes
 
 from .face import _backend, landmark_cache_input, open_landmark_cache
-from .loader import CONFIG_ATTACHMENT
+from .model_loader import CONFIG_ATTACHMENT
 from .sampler import DEEP_CACHE_INTERVAL, load_for_sampling
 from .types import CATEGORY, FaceRestoreModelType, Model, Whisper
 
