@@ -17,13 +17,12 @@ import numpy as np
 from comfy_api.v0_0_2 import io
 
 from ..latentsync_core.files.downloads import ensure_model_file
+from ..latentsync_core.files.model_files import FACERESTORE_FOLDER, RESTORER_FILES
 from ..latentsync_core.errors import BadInputError
 from ..latentsync_core.job import DEFAULT_SR_RATIO
 from ..latentsync_core.restorers import (
     CODEFORMER,
-    FOLDER_NAME,
     GFPGAN,
-    RESTORER_FILES,
     FaceRestorer,
     frames_needing_restore,
     load_face_restorer,
@@ -53,15 +52,15 @@ class FaceRestoreModel:
 
 def _model_choices() -> list[str]:
     """Files in the facerestore_models folders, then the official files not yet downloaded."""
-    present = [f for f in folder_paths.get_filename_list(FOLDER_NAME) if f.lower().endswith(_EXTENSIONS)]
+    present = [f for f in folder_paths.get_filename_list(FACERESTORE_FOLDER) if f.lower().endswith(_EXTENSIONS)]
     return present + [name for name in RESTORER_FILES if name not in present]
 
 
 def _model_path(file_name: str, download: bool) -> str:
-    path = folder_paths.get_full_path(FOLDER_NAME, file_name)
+    path = folder_paths.get_full_path(FACERESTORE_FOLDER, file_name)
     if path is not None:
         return path
-    folder = folder_paths.get_folder_paths(FOLDER_NAME)[0]
+    folder = folder_paths.get_folder_paths(FACERESTORE_FOLDER)[0]
     known = RESTORER_FILES.get(file_name)
     if known is None:
         raise BadInputError(f"'{file_name}' is not in {folder}; pick a file that is there, or an official one.")
