@@ -1,4 +1,4 @@
-"""restorers.loader: safe reading, unwrapping, and refusal of anything but GFPGAN/CodeFormer."""
+"""restorers.loading: safe reading, unwrapping, and refusal of anything but GFPGAN/CodeFormer."""
 from __future__ import annotations
 
 import os
@@ -9,7 +9,7 @@ from safetensors.torch import save_file
 
 from latentsync_core.errors import BadInputError, MissingDependencyError
 from latentsync_core.restorers import load_face_restorer, read_state_dict
-from latentsync_core.restorers import loader
+from latentsync_core.restorers import loading
 
 
 def _tiny_esrgan_state_dict() -> dict[str, torch.Tensor]:
@@ -75,12 +75,12 @@ def test_pickle_with_code_is_refused_without_running_it(tmp_path):
 def test_codeformer_without_extra_arches_names_the_package(monkeypatch):
     from spandrel import ArchRegistry
 
-    monkeypatch.setattr(loader, "registry", ArchRegistry)  # no architecture knows these keys
+    monkeypatch.setattr(loading, "registry", ArchRegistry)  # no architecture knows these keys
     keys = ("position_emb", "quantize.embedding.weight", "idx_pred_layer.1.weight", "encoder.blocks.0.weight")
     with pytest.raises(MissingDependencyError, match="spandrel-extra-arches"):
-        loader.restorer_from_state_dict({key: torch.zeros(2, 2) for key in keys})
+        loading.restorer_from_state_dict({key: torch.zeros(2, 2) for key in keys})
 
 
 
 def test_default_dtype_is_float32_on_cpu():
-    assert loader.default_dtype("cpu") == torch.float32
+    assert loading.default_dtype("cpu") == torch.float32

@@ -5,7 +5,7 @@ licence); this package loads weights safely and calls the networks correctly.
 Nothing here imports ComfyUI.
 """
 from .face_restorer import CODEFORMER, GFPGAN, FaceRestorer
-from .loader import default_dtype, load_face_restorer, read_state_dict, restorer_activation_bytes, restorer_from_state_dict
+from .loading import default_dtype, load_face_restorer, read_state_dict, restorer_activation_bytes, restorer_from_state_dict
 from .selection import frames_needing_restore, restore_selected
 
 __all__ = [

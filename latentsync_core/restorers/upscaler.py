@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import BadInputError
-from .loader import read_state_dict, registry
+from .loading import read_state_dict, registry
 
 DEFAULT_TILE = 512
 """Side of the tiles a frame is cut into (source pixels); 0 = whole frames."""
