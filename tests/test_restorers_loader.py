@@ -8,7 +8,8 @@ import torch
 from safetensors.torch import save_file
 
 from latentsync_core.errors import BadInputError, MissingDependencyError
-from latentsync_core.restorers import load_face_restorer, read_state_dict
+from latentsync_core.files.spandrel_models import read_spandrel_state_dict
+from latentsync_core.restorers import load_face_restorer
 from latentsync_core.restorers import loading
 
 
@@ -19,11 +20,11 @@ def _tiny_esrgan_state_dict() -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize("wrapper", ["params_ema", "params", "state_dict", None])
-def test_read_state_dict_unwraps_official_containers(tmp_path, wrapper):
+def test_read_spandrel_state_dict_unwraps_official_containers(tmp_path, wrapper):
     weights = {"a.weight": torch.arange(6.0).reshape(2, 3), "a.bias": torch.ones(2)}
     path = tmp_path / "m.pth"
     torch.save({wrapper: weights} if wrapper else weights, path)
-    got = read_state_dict(str(path))
+    got = read_spandrel_state_dict(str(path))
     assert got.keys() == weights.keys() and all(torch.equal(got[k], weights[k]) for k in weights)
 
 
@@ -50,7 +51,7 @@ def test_not_a_state_dict_is_refused(tmp_path):
     path = tmp_path / "list.pth"
     torch.save([torch.zeros(1)], path)
     with pytest.raises(BadInputError, match="does not hold a model state dict"):
-        read_state_dict(str(path))
+        read_spandrel_state_dict(str(path))
 
 
 class _RunsCode:
