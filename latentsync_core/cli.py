@@ -35,7 +35,7 @@ from .metrics.cli import add_eval_flag, add_eval_parser, evaluate_files, print_r
 
 if TYPE_CHECKING:
     from .restorers import FaceRestorer
-    from .restorers.upscaler import FrameUpscaler
+    from .upscalers import FrameUpscaler
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -231,7 +231,7 @@ def load_background(files: RunFiles, device: torch.device) -> FrameUpscaler | No
     """The ``--bg_upscale`` upscaler, the job's background step (None without one)."""
     if files.upscaler is None:
         return None
-    from .restorers.upscaler import load_upscaler
+    from .upscalers import load_upscaler
 
     return load_upscaler(files.upscaler, device=device, dtype=torch.float16 if device.type == "cuda" else torch.float32)
 
