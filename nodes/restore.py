@@ -32,7 +32,7 @@ from ..latentsync_core.restorers import (
 
 from .patcher import load_fully
 from .precision import AUTO, restorer_dtype
-from .types import CATEGORY, FaceRestoreModelType, MouthROI
+from .types import CATEGORY, FaceRestoreModel, MouthROI
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ _PRECISIONS = [AUTO, "fp32", "bf16"]
 
 
 @dataclass
-class FaceRestoreModel:
+class PatchedFaceRestorer:
     """The value of a ``LATENTSYNC_FACE_RESTORE_MODEL`` socket."""
 
     restorer: FaceRestorer
@@ -97,7 +97,7 @@ class LatentSync_FaceRestoreModelLoader(io.ComfyNode):
                     "fp16 is not offered: both networks overflow in it.",
                 ),
             ],
-            outputs=[FaceRestoreModelType.Output(display_name="face_restore_model")],
+            outputs=[FaceRestoreModel.Output(display_name="face_restore_model")],
         )
 
     @classmethod
@@ -109,7 +109,7 @@ class LatentSync_FaceRestoreModelLoader(io.ComfyNode):
         restorer = load_face_restorer(path, device=offload_device, dtype=dtype)
         patcher = comfy.model_patcher.ModelPatcher(restorer.net, load_device=load_device, offload_device=offload_device)
         log.info("LatentSync: loaded %s (%s, %s)", model_name, restorer.arch, dtype)
-        return io.NodeOutput(FaceRestoreModel(restorer, patcher, model_name))
+        return io.NodeOutput(PatchedFaceRestorer(restorer, patcher, model_name))
 
 
 class _RestoreNode(io.ComfyNode):
@@ -120,7 +120,7 @@ class _RestoreNode(io.ComfyNode):
     @classmethod
     def _inputs(cls, extra: list) -> list:
         return [
-            FaceRestoreModelType.Input(
+            FaceRestoreModel.Input(
                 "face_restore_model", tooltip=f"A {cls.ARCH} model from LatentSync Load Face Restore Model."
             ),
             MouthROI.Input(
@@ -166,7 +166,7 @@ class _RestoreNode(io.ComfyNode):
         ]
 
     @classmethod
-    def _run(cls, face_restore_model: FaceRestoreModel, mouth_roi, aligned_faces, fidelity: float,
+    def _run(cls, face_restore_model: PatchedFaceRestorer, mouth_roi, aligned_faces, fidelity: float,
              strength: float, sr_ratio: float, batch_size: int) -> io.NodeOutput:
         restorer = face_restore_model.restorer
         if restorer.arch != cls.ARCH:
