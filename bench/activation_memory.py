@@ -10,7 +10,7 @@ does. Real-size architectures with random weights; the numbers scale with the dt
     python bench/activation_memory.py --only restorers
 
 The figures it printed are the constants of ``latentsync_core/lipsync/memory.py`` and
-``latentsync_core/restorers/loader.py`` (see the README, "GPU memory and dtypes").
+``latentsync_core/restorers/loading.py`` (see the README, "GPU memory and dtypes").
 """
 from __future__ import annotations
 

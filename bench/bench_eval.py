@@ -24,7 +24,7 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from latentsync_core.face.face_align import FaceAligner  # noqa: E402
+from latentsync_core.face.aligner import FaceAligner  # noqa: E402
 from latentsync_core.face.landmarks import get_backend  # noqa: E402
 from latentsync_core.media.video_io import probe, read_windows  # noqa: E402
 from latentsync_core.metrics import sync_eval  # noqa: E402

@@ -33,7 +33,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from latentsync_core.face.face_align import FaceAligner  # noqa: E402
+from latentsync_core.face.aligner import FaceAligner  # noqa: E402
 from latentsync_core.face.geometry import crop_size  # noqa: E402
 from latentsync_core.face.landmarks import get_backend  # noqa: E402
 from latentsync_core.face.paste import paste_back  # noqa: E402

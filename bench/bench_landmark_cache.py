@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench_face_path import talking_head  # noqa: E402
-from latentsync_core.face.face_align import FaceAligner  # noqa: E402
+from latentsync_core.face.aligner import FaceAligner  # noqa: E402
 from latentsync_core.face.landmark_cache import LandmarkCache  # noqa: E402
 from latentsync_core.face.landmarks import get_backend  # noqa: E402
 

@@ -43,7 +43,7 @@ def child(args: argparse.Namespace) -> dict:
     """Run the job once (in this process) and report its figures."""
     import torch
 
-    from latentsync_core.face.face_align import FaceAligner
+    from latentsync_core.face.aligner import FaceAligner
     from latentsync_core.face.landmarks import get_backend
     from latentsync_core.job import JobOptions, LipSyncJob, LipSyncModels
     from latentsync_core.lipsync.settings import SamplerSettings

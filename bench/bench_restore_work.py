@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from bench_restorers import _random_state_dict  # noqa: E402
-from latentsync_core.face.face_align import FaceAligner  # noqa: E402
+from latentsync_core.face.aligner import FaceAligner  # noqa: E402
 from latentsync_core.face.landmarks import get_backend  # noqa: E402
 from latentsync_core.face.mouth_roi import crop_mouth  # noqa: E402
 from latentsync_core.restorers import GFPGAN, frames_needing_restore, restore_selected, restorer_from_state_dict  # noqa: E402

@@ -35,7 +35,7 @@ from .metrics.cli import add_eval_flag, add_eval_parser, evaluate_files, print_r
 
 if TYPE_CHECKING:
     from .restorers import FaceRestorer
-    from .restorers.upscaler import FrameUpscaler
+    from .upscalers import FrameUpscaler
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -212,7 +212,7 @@ def _device(name: str | None) -> torch.device:
 
 def _aligner(args: argparse.Namespace, device: torch.device, resolution: int):
     """A :class:`FaceAligner` on the chosen backend with the landmark cache; close its ``backend`` when done."""
-    from .face.face_align import FaceAligner
+    from .face.aligner import FaceAligner
     from .face.landmark_cache import open_cache
     from .face.landmarks import get_backend
 
@@ -231,7 +231,7 @@ def load_background(files: RunFiles, device: torch.device) -> FrameUpscaler | No
     """The ``--bg_upscale`` upscaler, the job's background step (None without one)."""
     if files.upscaler is None:
         return None
-    from .restorers.upscaler import load_upscaler
+    from .upscalers import load_upscaler
 
     return load_upscaler(files.upscaler, device=device, dtype=torch.float16 if device.type == "cuda" else torch.float32)
 
@@ -239,7 +239,7 @@ def load_background(files: RunFiles, device: torch.device) -> FrameUpscaler | No
 def load_lipsync_models(files: RunFiles, version: str, device: torch.device, dtype: torch.dtype) -> tuple[job.LipSyncModels, int]:
     """The LatentSync models of ``files`` on ``device`` and the face resolution of their version."""
     from .files.model_files import ModelPaths
-    from .lipsync.model_loader import load_models
+    from .lipsync.models import load_models
     from .lipsync.vae import load_vae
 
     loaded = load_models(ModelPaths(files.unet, files.whisper, files.vae), version, device=device, dtype=dtype)

@@ -3,14 +3,14 @@ from typing_extensions import override
 
 from comfy_api.v0_0_2 import ComfyExtension, io
 
-from . import audio, face, lipsync_video, loader, quality, restore, sampler
+from . import audio, face, lipsync_video, model_loader, quality, restore, sampler
 from .paths import register_model_folders
 
 
 class LatentSyncExtension(ComfyExtension):
     @override
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return [*face.NODES, *audio.NODES, *loader.NODES, *sampler.NODES, *restore.NODES, *quality.NODES,
+        return [*face.NODES, *audio.NODES, *model_loader.NODES, *sampler.NODES, *restore.NODES, *quality.NODES,
                 *lipsync_video.NODES]
 
 

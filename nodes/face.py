@@ -9,7 +9,7 @@ from comfy_api.v0_0_2 import io
 import comfy.model_management
 import comfy.utils
 from ..latentsync_core.face.colour import COLOUR_MODES
-from ..latentsync_core.face.face_align import SELECTION_MODES, FaceAligner
+from ..latentsync_core.face.aligner import SELECTION_MODES, FaceAligner
 from ..latentsync_core.face.landmark_cache import LandmarkCache
 from ..latentsync_core.face.landmarks import BACKENDS, get_backend
 from ..latentsync_core.face.mouth_roi import crop_mouth

@@ -21,7 +21,7 @@ from typing_extensions import override
 
 from ..latentsync_core.errors import BadInputError
 from ..latentsync_core.face.colour import COLOUR_MODES
-from ..latentsync_core.face.face_align import FaceAligner
+from ..latentsync_core.face.aligner import FaceAligner
 from ..latentsync_core.face.landmarks import BACKENDS
 from ..latentsync_core.face.paste import PASTE_REGIONS
 from ..latentsync_core.job import JobOptions, LipSyncModels, lip_sync_video, open_source
@@ -30,9 +30,9 @@ from ..latentsync_core.lipsync.sampler import MAX_CHUNK, SamplerSettings
 from ..latentsync_core.restorers import CODEFORMER, GFPGAN, restorer_activation_bytes
 
 from .face import _backend, landmark_cache_input, open_landmark_cache
-from .loader import CONFIG_ATTACHMENT
+from .model_loader import CONFIG_ATTACHMENT
 from .sampler import DEEP_CACHE_INTERVAL, load_for_sampling
-from .types import CATEGORY, FaceRestoreModelType, Model, Whisper
+from .types import CATEGORY, FaceRestoreModel, Model, Whisper
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +91,10 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
                 Model.Input("model", tooltip="LatentSync UNet from LatentSync Model Loader (1.5: 256 px faces, 1.6: 512 px)."),
                 Whisper.Input("whisper", tooltip="The Whisper encoder from LatentSync Model Loader."),
                 io.Vae.Input("vae", tooltip="The SD 1.x VAE from LatentSync Model Loader (or core Load VAE)."),
-                FaceRestoreModelType.Input("gfpgan", optional=True,
-                                           tooltip="Optional GFPGAN model: restores mouths enlarged more than sr_ratio."),
-                FaceRestoreModelType.Input("codeformer", optional=True,
-                                           tooltip="Optional CodeFormer model (non-commercial licence); runs after GFPGAN."),
+                FaceRestoreModel.Input("gfpgan", optional=True,
+                                       tooltip="Optional GFPGAN model: restores mouths enlarged more than sr_ratio."),
+                FaceRestoreModel.Input("codeformer", optional=True,
+                                       tooltip="Optional CodeFormer model (non-commercial licence); runs after GFPGAN."),
                 io.Int.Input("steps", default=sampler.steps, min=1, max=200, tooltip="DDIM steps per chunk (LatentSync: 20)."),
                 io.Float.Input("guidance", default=sampler.guidance_scale, min=1.0, max=10.0, step=0.1,
                                tooltip="Audio guidance scale; 1 disables guidance (faster), LatentSync uses 1.5."),

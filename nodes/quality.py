@@ -7,7 +7,7 @@ import comfy.model_management as mm
 import folder_paths
 from comfy_api.v0_0_2 import io, ui
 
-from ..latentsync_core.face.face_align import FaceAligner
+from ..latentsync_core.face.aligner import FaceAligner
 from ..latentsync_core.face.landmarks import get_backend
 from ..latentsync_core.files.downloads import ensure_model_file
 from ..latentsync_core.metrics.evaluate import evaluate_frames

@@ -17,13 +17,12 @@ import numpy as np
 from comfy_api.v0_0_2 import io
 
 from ..latentsync_core.files.downloads import ensure_model_file
+from ..latentsync_core.files.model_files import FACERESTORE_FOLDER, RESTORER_FILES
 from ..latentsync_core.errors import BadInputError
 from ..latentsync_core.job import DEFAULT_SR_RATIO
 from ..latentsync_core.restorers import (
     CODEFORMER,
-    FOLDER_NAME,
     GFPGAN,
-    RESTORER_FILES,
     FaceRestorer,
     frames_needing_restore,
     load_face_restorer,
@@ -33,7 +32,7 @@ from ..latentsync_core.restorers import (
 
 from .patcher import load_fully
 from .precision import AUTO, restorer_dtype
-from .types import CATEGORY, FaceRestoreModelType, MouthROI
+from .types import CATEGORY, FaceRestoreModel, MouthROI
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ _PRECISIONS = [AUTO, "fp32", "bf16"]
 
 
 @dataclass
-class FaceRestoreModel:
+class PatchedFaceRestorer:
     """The value of a ``LATENTSYNC_FACE_RESTORE_MODEL`` socket."""
 
     restorer: FaceRestorer
@@ -53,15 +52,15 @@ class FaceRestoreModel:
 
 def _model_choices() -> list[str]:
     """Files in the facerestore_models folders, then the official files not yet downloaded."""
-    present = [f for f in folder_paths.get_filename_list(FOLDER_NAME) if f.lower().endswith(_EXTENSIONS)]
+    present = [f for f in folder_paths.get_filename_list(FACERESTORE_FOLDER) if f.lower().endswith(_EXTENSIONS)]
     return present + [name for name in RESTORER_FILES if name not in present]
 
 
 def _model_path(file_name: str, download: bool) -> str:
-    path = folder_paths.get_full_path(FOLDER_NAME, file_name)
+    path = folder_paths.get_full_path(FACERESTORE_FOLDER, file_name)
     if path is not None:
         return path
-    folder = folder_paths.get_folder_paths(FOLDER_NAME)[0]
+    folder = folder_paths.get_folder_paths(FACERESTORE_FOLDER)[0]
     known = RESTORER_FILES.get(file_name)
     if known is None:
         raise BadInputError(f"'{file_name}' is not in {folder}; pick a file that is there, or an official one.")
@@ -98,7 +97,7 @@ class LatentSync_FaceRestoreModelLoader(io.ComfyNode):
                     "fp16 is not offered: both networks overflow in it.",
                 ),
             ],
-            outputs=[FaceRestoreModelType.Output(display_name="face_restore_model")],
+            outputs=[FaceRestoreModel.Output(display_name="face_restore_model")],
         )
 
     @classmethod
@@ -110,7 +109,7 @@ class LatentSync_FaceRestoreModelLoader(io.ComfyNode):
         restorer = load_face_restorer(path, device=offload_device, dtype=dtype)
         patcher = comfy.model_patcher.ModelPatcher(restorer.net, load_device=load_device, offload_device=offload_device)
         log.info("LatentSync: loaded %s (%s, %s)", model_name, restorer.arch, dtype)
-        return io.NodeOutput(FaceRestoreModel(restorer, patcher, model_name))
+        return io.NodeOutput(PatchedFaceRestorer(restorer, patcher, model_name))
 
 
 class _RestoreNode(io.ComfyNode):
@@ -121,7 +120,7 @@ class _RestoreNode(io.ComfyNode):
     @classmethod
     def _inputs(cls, extra: list) -> list:
         return [
-            FaceRestoreModelType.Input(
+            FaceRestoreModel.Input(
                 "face_restore_model", tooltip=f"A {cls.ARCH} model from LatentSync Load Face Restore Model."
             ),
             MouthROI.Input(
@@ -167,7 +166,7 @@ class _RestoreNode(io.ComfyNode):
         ]
 
     @classmethod
-    def _run(cls, face_restore_model: FaceRestoreModel, mouth_roi, aligned_faces, fidelity: float,
+    def _run(cls, face_restore_model: PatchedFaceRestorer, mouth_roi, aligned_faces, fidelity: float,
              strength: float, sr_ratio: float, batch_size: int) -> io.NodeOutput:
         restorer = face_restore_model.restorer
         if restorer.arch != cls.ARCH:

@@ -20,7 +20,7 @@ from ..latentsync_core.lipsync.memory import sampler_activation_bytes
 from ..latentsync_core.lipsync.sampler import DEFAULT_CHUNK, MAX_CHUNK, SamplerSettings, sample_video
 from ..latentsync_core.lipsync.vae import LATENT_CHANNELS, VAE_DOWNSCALE, SubBatchedVAE, vae_from_state_dict
 
-from .loader import CONFIG_ATTACHMENT, VERSION_ATTACHMENT
+from .model_loader import CONFIG_ATTACHMENT, VERSION_ATTACHMENT
 from .patcher import PatcherHost, hosted, load_fully
 from .precision import vae_dtype
 from .types import CATEGORY, Alignment, AudioEmbeds, Model

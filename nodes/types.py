@@ -17,7 +17,7 @@ Model = io.Custom("LATENTSYNC_MODEL")
 """Value: ``comfy.model_patcher.ModelPatcher`` whose ``.model`` is a :class:`nodes.patcher.PatcherHost`
 holding a :class:`latentsync_core.lipsync.unet.LatentSyncUNet` (a bare UNet module is wrapped on use)."""
 
-FaceRestoreModelType = io.Custom("LATENTSYNC_FACE_RESTORE_MODEL")
-"""Value: :class:`nodes.restore.FaceRestoreModel` (a GFPGAN or CodeFormer restorer and its ModelPatcher)."""
+FaceRestoreModel = io.Custom("LATENTSYNC_FACE_RESTORE_MODEL")
+"""Value: :class:`nodes.restore.PatchedFaceRestorer` (a GFPGAN or CodeFormer restorer and its ModelPatcher)."""
 
 CATEGORY = "LatentSync"

@@ -20,7 +20,7 @@ from latentsync_core.lipsync.checkpoints import (
     detect_layout,
     identify_version,
     load_unet,
-    read_state_dict,
+    read_unet_state_dict,
     version_from_path,
 )
 from latentsync_core.errors import BadInputError, MissingModelError
@@ -74,7 +74,7 @@ def test_legacy_torch_save_format_loads(tmp_path):
     path = tmp_path / "latentsync_unet.pt"
     state = reference_weights(reference_key_shapes("tiny"), 3)
     torch.save({"state_dict": state}, path, _use_new_zipfile_serialization=False)
-    loaded = read_state_dict(str(path))
+    loaded = read_unet_state_dict(str(path))
     assert set(loaded) == set(state) and torch.equal(loaded["conv_in.weight"], state["conv_in.weight"])
 
 
@@ -120,7 +120,7 @@ def test_truncated_file_is_refused(tmp_path):
     with open(path, "r+b") as f:
         f.truncate(size // 2)
     with pytest.raises(BadInputError, match="damaged or incomplete.*Download it again from https://huggingface.co"):
-        read_state_dict(path)
+        read_unet_state_dict(path)
 
 
 class _Code:
@@ -134,7 +134,7 @@ def test_pickle_with_code_is_refused(tmp_path):
     path = tmp_path / "latentsync_unet.pt"
     torch.save({"state_dict": {"conv_in.weight": torch.zeros(1)}, "extra": _Code()}, path)
     with pytest.raises(BadInputError, match="contains Python objects besides tensors"):
-        read_state_dict(str(path))
+        read_unet_state_dict(str(path))
 
 
 def test_missing_file_names_file_folder_and_url(tmp_path):
@@ -151,7 +151,7 @@ def test_non_unet_file_is_refused(tmp_path):
     path = tmp_path / "latentsync_unet.pt"
     torch.save({"state_dict": {"encoder.weight": torch.zeros(2)}}, path)
     with pytest.raises(BadInputError, match="not a LatentSync UNet checkpoint"):
-        detect_layout(read_state_dict(str(path)))
+        detect_layout(read_unet_state_dict(str(path)))
 
 
 def test_full_size_reference_keys_map_without_mismatch():

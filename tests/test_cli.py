@@ -79,7 +79,7 @@ def test_superres_none_streams_whole_path_and_changes_nothing(face_clip, tmp_pat
 
 
 def test_enhance_job_without_restorer_is_identity_across_windows():
-    from latentsync_core.face.face_align import FaceAligner
+    from latentsync_core.face.aligner import FaceAligner
     from latentsync_core.face.landmarks import get_backend
 
     frames = face_frames(6)
@@ -210,7 +210,7 @@ class _Negate:
 def _face_roi(n: int = 3):
     import torch
 
-    from latentsync_core.face.face_align import FaceAligner
+    from latentsync_core.face.aligner import FaceAligner
     from latentsync_core.face.landmarks import get_backend
     from latentsync_core.face.mouth_roi import crop_mouth
 

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from latentsync_core.errors import BadInputError
-from latentsync_core.face.face_align import FaceAligner
+from latentsync_core.face.aligner import FaceAligner
 from latentsync_core.face.geometry import apply_affine
 from latentsync_core.face.landmarks import get_backend
 from latentsync_core.job import EnhanceJob, IterableSource, JobOptions, LipSyncJob, LipSyncModels, enhance_video, lip_sync_video

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from latentsync_core.face.face_align import FaceAligner
+from latentsync_core.face.aligner import FaceAligner
 from latentsync_core.face.landmark_cache import CACHE_ENV, LandmarkCache, default_cache_dir, open_cache
 from latentsync_core.face.landmarks import get_backend
 from tests.clips import astronaut, cutaway, jitter_affines, render, to_frames

@@ -42,7 +42,7 @@ def env(tmp_path_factory):
     from media import write_speech, write_talking_head
     from random_models import write_latentsync_models
 
-    loader = node_module("loader")
+    loader = node_module("model_loader")
     node = node_module("lipsync_video")
     checkpoints = core("lipsync.checkpoints")
     tiny = dataclasses.replace(core("lipsync.unet").LatentSyncUNetConfig.tiny(), resolution=256)

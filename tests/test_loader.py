@@ -1,4 +1,4 @@
-"""Loading UNet + Whisper from a models folder (latentsync_core.lipsync.model_loader).
+"""Loading UNet + Whisper from a models folder (latentsync_core.lipsync.models).
 
 The files are written here in the official layouts with seeded random weights: the
 UNet as ``{"state_dict": ...}`` with the reference key names for the tiny architecture
@@ -18,7 +18,7 @@ import unet_fixtures
 import whisper_checkpoint
 from latentsync_core.errors import BadInputError  # noqa: E402
 from latentsync_core.files.model_files import ModelRequest, resolve_paths  # noqa: E402
-from latentsync_core.lipsync.model_loader import load_models  # noqa: E402
+from latentsync_core.lipsync.models import load_models  # noqa: E402
 from latentsync_core.lipsync.unet import LatentSyncUNetConfig, map_reference_state_dict  # noqa: E402
 
 TINY = LatentSyncUNetConfig.tiny()

@@ -23,7 +23,7 @@ VAE_FILE = "vae-ft-mse-840000-ema-pruned.safetensors"
 @pytest.fixture(scope="module")
 def comfy_env(tmp_path_factory):
     """ComfyUI importable (CPU when there is no GPU), the pack's nodes package, temp model folders."""
-    loader = node_module("loader")
+    loader = node_module("model_loader")
     import folder_paths
 
     base = tmp_path_factory.mktemp("models")

@@ -40,7 +40,7 @@ def test_whisper_loaders_share_one_policy(comfy, monkeypatch):
     mm = comfy.model_management
     monkeypatch.setattr(mm, "should_use_fp16", lambda *a, **k: True)
     assert precision.whisper_dtype(torch.device("cpu")) == torch.float16
-    audio, loader = node_module("audio"), node_module("loader")
+    audio, loader = node_module("audio"), node_module("model_loader")
     assert loader.whisper_patcher is audio.whisper_patcher and loader.whisper_dtype is audio.whisper_dtype
 
 
@@ -48,7 +48,7 @@ def test_faces_of_the_wrong_size_name_the_face_align_setting(comfy):
     from comfy.model_patcher import ModelPatcher
     from latentsync_core.lipsync.unet import LatentSyncUNetConfig
 
-    sampler, loader = node_module("sampler"), node_module("loader")
+    sampler, loader = node_module("sampler"), node_module("model_loader")
     patcher = ModelPatcher(sampler.PatcherHost(torch.nn.Linear(1, 1)), load_device="cpu", offload_device="cpu")
     patcher.set_attachments(loader.VERSION_ATTACHMENT, "1.6")
     patcher.set_attachments(loader.CONFIG_ATTACHMENT, LatentSyncUNetConfig.v16())

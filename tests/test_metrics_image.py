@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from latentsync_core.face.face_align import FaceAligner
+from latentsync_core.face.aligner import FaceAligner
 from latentsync_core.face.landmarks import get_backend
 from latentsync_core.metrics.image_quality import ImageQualityMeter, gradient_energy, laplacian_variance, mouth_region_polygons
 from tests.clips import astronaut, jitter_affines, render

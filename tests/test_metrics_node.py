@@ -34,7 +34,7 @@ def test_node_reports_sync_and_identity(quality, tmp_path):
     frames = torch.from_numpy(face_frames(8)).float() / 255.0
     rng = np.random.default_rng(0)
     audio = {"waveform": torch.from_numpy(rng.uniform(-0.3, 0.3, (1, 2, 8 * 1764)).astype(np.float32)), "sample_rate": 44100}
-    _, alignment = core("face.face_align").FaceAligner(core("face.landmarks").get_backend("mediapipe")).align(frames)
+    _, alignment = core("face.aligner").FaceAligner(core("face.landmarks").get_backend("mediapipe")).align(frames)
     with only_model_folders(syncnet=tmp_path):
         out = quality.LipSyncQuality.execute(frames, 25.0, False, audio=audio, source=frames, alignment=alignment)
     table, report = out.result[0], json.loads(out.result[1])

@@ -6,7 +6,7 @@ import torch
 
 from latentsync_core.face.alignment import Alignment
 from latentsync_core.errors import BadInputError
-from latentsync_core.face.face_align import FaceAligner
+from latentsync_core.face.aligner import FaceAligner
 from latentsync_core.face.geometry import apply_affine, invert_affine
 from latentsync_core.face.landmarks import get_backend
 from latentsync_core.face.mouth_roi import crop_mouth

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from latentsync_core.face.face_align import FaceAligner
+from latentsync_core.face.aligner import FaceAligner
 from latentsync_core.face.landmarks import get_backend
 from latentsync_core.job import JobOptions, LipSyncModels
 from latentsync_core.job import lip_sync

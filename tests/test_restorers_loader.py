@@ -1,4 +1,4 @@
-"""restorers.loader: safe reading, unwrapping, and refusal of anything but GFPGAN/CodeFormer."""
+"""restorers.loading: safe reading, unwrapping, and refusal of anything but GFPGAN/CodeFormer."""
 from __future__ import annotations
 
 import os
@@ -8,8 +8,9 @@ import torch
 from safetensors.torch import save_file
 
 from latentsync_core.errors import BadInputError, MissingDependencyError
-from latentsync_core.restorers import load_face_restorer, read_state_dict
-from latentsync_core.restorers import loader
+from latentsync_core.files.spandrel_models import read_spandrel_state_dict
+from latentsync_core.restorers import load_face_restorer
+from latentsync_core.restorers import loading
 
 
 def _tiny_esrgan_state_dict() -> dict[str, torch.Tensor]:
@@ -19,11 +20,11 @@ def _tiny_esrgan_state_dict() -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize("wrapper", ["params_ema", "params", "state_dict", None])
-def test_read_state_dict_unwraps_official_containers(tmp_path, wrapper):
+def test_read_spandrel_state_dict_unwraps_official_containers(tmp_path, wrapper):
     weights = {"a.weight": torch.arange(6.0).reshape(2, 3), "a.bias": torch.ones(2)}
     path = tmp_path / "m.pth"
     torch.save({wrapper: weights} if wrapper else weights, path)
-    got = read_state_dict(str(path))
+    got = read_spandrel_state_dict(str(path))
     assert got.keys() == weights.keys() and all(torch.equal(got[k], weights[k]) for k in weights)
 
 
@@ -50,7 +51,7 @@ def test_not_a_state_dict_is_refused(tmp_path):
     path = tmp_path / "list.pth"
     torch.save([torch.zeros(1)], path)
     with pytest.raises(BadInputError, match="does not hold a model state dict"):
-        read_state_dict(str(path))
+        read_spandrel_state_dict(str(path))
 
 
 class _RunsCode:
@@ -75,12 +76,12 @@ def test_pickle_with_code_is_refused_without_running_it(tmp_path):
 def test_codeformer_without_extra_arches_names_the_package(monkeypatch):
     from spandrel import ArchRegistry
 
-    monkeypatch.setattr(loader, "registry", ArchRegistry)  # no architecture knows these keys
+    monkeypatch.setattr(loading, "registry", ArchRegistry)  # no architecture knows these keys
     keys = ("position_emb", "quantize.embedding.weight", "idx_pred_layer.1.weight", "encoder.blocks.0.weight")
     with pytest.raises(MissingDependencyError, match="spandrel-extra-arches"):
-        loader.restorer_from_state_dict({key: torch.zeros(2, 2) for key in keys})
+        loading.restorer_from_state_dict({key: torch.zeros(2, 2) for key in keys})
 
 
 
 def test_default_dtype_is_float32_on_cpu():
-    assert loader.default_dtype("cpu") == torch.float32
+    assert loading.default_dtype("cpu") == torch.float32

@@ -31,7 +31,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from latentsync_core.restorers import CODEFORMER, GFPGAN, load_face_restorer, read_state_dict
+from latentsync_core.files.spandrel_models import read_spandrel_state_dict
+from latentsync_core.restorers import CODEFORMER, GFPGAN, load_face_restorer
 from latentsync_core.errors import BadInputError
 from test_restorers_common import (
     CODEFORMER_SEED,
@@ -138,10 +139,10 @@ def test_float16_is_refused(gfpgan):
 
 def test_pth_and_safetensors_hold_the_same_weights(gfpgan_file, tmp_path):
     path, _ = gfpgan_file
-    from_pth = read_state_dict(str(path))
+    from_pth = read_spandrel_state_dict(str(path))
     safetensors_path = tmp_path / "GFPGANv1.4.safetensors"
     save_file(from_pth, str(safetensors_path))
-    from_safetensors = read_state_dict(str(safetensors_path))
+    from_safetensors = read_spandrel_state_dict(str(safetensors_path))
     assert from_pth.keys() == from_safetensors.keys()
     assert all(torch.equal(from_pth[key], from_safetensors[key]) for key in from_pth)
 

@@ -1,4 +1,4 @@
-"""Background upscaler (latentsync_core.restorers.upscaler): loading, tiling, refusals.
+"""Background upscaler (latentsync_core.upscalers): loading, tiling, refusals.
 
 Files are Real-ESRGAN ``RRDBNet`` state dicts in the official layout with small random
 weights, or weights that make the x4 network an exact nearest-neighbour upscaler
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from latentsync_core.errors import BadInputError
-from latentsync_core.restorers.upscaler import load_upscaler, upscaler_from_state_dict
+from latentsync_core.upscalers import load_upscaler, upscaler_from_state_dict
 from upscaler_fixtures import nearest_state_dict, realesrgan_state_dict
 
 

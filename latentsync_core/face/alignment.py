@@ -35,7 +35,7 @@ class Alignment:
         source_frames: number of frames of the original video when
             ``source_index`` is set, else None.
         cut_before: ``(N,)`` bool, a shot cut between the previous frame of the video and
-            this one (as the aligner saw it; what :func:`.face_align.bridge_gaps` needs to
+            this one (as the aligner saw it; what :func:`.aligner.bridge_gaps` needs to
             bridge dropouts across windows), or None (not known, and after :meth:`select`).
     """
 

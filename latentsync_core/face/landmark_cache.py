@@ -1,4 +1,4 @@
-"""On-disk cache of the faces :class:`~.face_align.FaceAligner` keeps per frame.
+"""On-disk cache of the faces :class:`~.aligner.FaceAligner` keeps per frame.
 
 Landmark detection is the slow part of aligning a video; everything after it
 (the template fit, smoothing, warps) is cheap and depends on settings users

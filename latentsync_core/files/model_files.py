@@ -202,6 +202,9 @@ OFFICIAL_FILES: tuple[ModelFile, ...] = (
 )
 """Every file the pack can download; the restorers' newest release first (the preferred one)."""
 
+RESTORER_FILES: dict[str, ModelFile] = {e.file_name: e for e in OFFICIAL_FILES if e.role in (GFPGAN, CODEFORMER)}
+"""The face-restoration rows, by file name (``.url``, ``.sha256``, ``.role`` is the architecture), newest release first."""
+
 
 def _check_version(version: str | None) -> None:
     if version not in VERSIONS:

@@ -81,7 +81,7 @@ class CheckpointLayout:
         }
 
 
-def read_state_dict(path: str, version_hint: str = "1.5") -> dict[str, torch.Tensor]:
+def read_unet_state_dict(path: str, version_hint: str = "1.5") -> dict[str, torch.Tensor]:
     """Tensors of a ``latentsync_unet.pt``, loaded safely (``weights_only``) onto the CPU.
 
     Accepts ``{"state_dict": {...}}`` (the released files) or a bare state dict. Tensors are
@@ -211,7 +211,7 @@ def load_unet(
         raise MissingModelError(os.path.basename(path), os.path.dirname(path) or ".", url)
     if config is None or version is not None:
         version = identify_version(path, version)
-    state = read_state_dict(path, version or "1.5")
+    state = read_unet_state_dict(path, version or "1.5")
     config = config or CONFIGS[version]()
     check_layout(detect_layout(state), config, f"'{os.path.basename(path)}'")
     unet = build_unet(config, device="meta")

@@ -83,7 +83,7 @@ def evaluate_files(
     """
     from tqdm import tqdm
 
-    from ..face.face_align import FaceAligner
+    from ..face.aligner import FaceAligner
     from ..face.landmarks import get_backend
     from ..face.landmarks.mediapipe_tasks import MODEL_SUBFOLDER
 

@@ -5,20 +5,16 @@ licence); this package loads weights safely and calls the networks correctly.
 Nothing here imports ComfyUI.
 """
 from .face_restorer import CODEFORMER, GFPGAN, FaceRestorer
-from .loader import default_dtype, load_face_restorer, read_state_dict, restorer_activation_bytes, restorer_from_state_dict
-from .model_files import FOLDER_NAME, RESTORER_FILES
+from .loading import default_dtype, load_face_restorer, restorer_activation_bytes, restorer_from_state_dict
 from .selection import frames_needing_restore, restore_selected
 
 __all__ = [
     "CODEFORMER",
-    "FOLDER_NAME",
     "GFPGAN",
-    "RESTORER_FILES",
     "FaceRestorer",
     "default_dtype",
     "frames_needing_restore",
     "load_face_restorer",
-    "read_state_dict",
     "restore_selected",
     "restorer_activation_bytes",
     "restorer_from_state_dict",

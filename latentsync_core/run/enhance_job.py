@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..face.alignment import Alignment
-from ..face.face_align import bridge_gaps
+from ..face.aligner import bridge_gaps
 from ..face.warp import aligned_faces
 from ..media.video_io import FrameWindow, VideoWriter
 from .hooks import STAGE_WRITE, Background, InterruptCheck, ProgressCallback
@@ -19,7 +19,7 @@ from .stages import finish_window
 from .streamed import JobResult, StreamedJob
 
 if TYPE_CHECKING:
-    from ..face.face_align import FaceAligner
+    from ..face.aligner import FaceAligner
     from ..restorers import FaceRestorer
 
 def _tail(alignment: Alignment, start: int) -> Alignment:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import torch
 
-from ..face.face_align import FaceAligner
+from ..face.aligner import FaceAligner
 from ..lipsync.audio import embed_audio_for_video
 from ..lipsync.sampler import InterruptCheck, StepCallback, sample_video
 from .lipsync_job import LipSyncModels

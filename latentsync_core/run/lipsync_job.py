@@ -11,7 +11,7 @@ import torch
 
 from ..errors import BadInputError
 from ..face.alignment import Alignment
-from ..face.face_align import bridge_gaps
+from ..face.aligner import bridge_gaps
 from ..face.warp import aligned_faces
 from ..lipsync.audio import AudioPlan, plan_audio
 from ..media.audio_io import conform_audio
@@ -24,7 +24,7 @@ from .stages import finish_window
 from .streamed import JobResult, StreamedJob
 
 if TYPE_CHECKING:
-    from ..face.face_align import FaceAligner
+    from ..face.aligner import FaceAligner
     from ..lipsync.whisper import WhisperAudioEncoder
     from ..restorers import FaceRestorer
 

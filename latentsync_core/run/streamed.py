@@ -16,7 +16,7 @@ from .sources import FrameSource, open_source
 from .stages import MouthRestorer
 
 if TYPE_CHECKING:
-    from ..face.face_align import FaceAligner
+    from ..face.aligner import FaceAligner
     from ..restorers import FaceRestorer
 
 @dataclass

@@ -36,7 +36,7 @@ from comfy.cli_args import args
 args.cpu = not torch.cuda.is_available()
 import comfy.sd
 import comfy.utils
-from latentsync_core.lipsync.model_loader import check_sd_vae
+from latentsync_core.lipsync.models import check_sd_vae
 from latentsync_core.lipsync.vae import TINY_VAE_CONFIG, load_vae
 try:
     check_sd_vae(comfy.utils.load_torch_file(sys.argv[3], safe_load=True), "tiny")

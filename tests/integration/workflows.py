@@ -29,8 +29,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 if __name__ == "__main__":
     sys.path[:0] = [REPO, HERE]
 
-from latentsync_core.files.model_files import UNET, VAE, WHISPER, official_file  # noqa: E402
-from latentsync_core.restorers import RESTORER_FILES  # noqa: E402
+from latentsync_core.files.model_files import RESTORER_FILES, UNET, VAE, WHISPER, official_file  # noqa: E402
 
 SAMPLE_VIDEO = "astronaut_speech.mp4"
 SAMPLE_SPEECH = "speech.wav"

@@ -1,8 +1,8 @@
 """Load the LatentSync UNet and its Whisper encoder, with their checks; check SD VAE weights.
 
-The paths come from :func:`latentsync_core.model_files.resolve_paths` (which also fetches
+The paths come from :func:`latentsync_core.files.model_files.resolve_paths` (which also fetches
 missing official files); the SD VAE is loaded by its own loader
-(:func:`latentsync_core.vae.load_vae`, or ComfyUI's VAE in the nodes, which loads any
+(:func:`latentsync_core.lipsync.vae.load_vae`, or ComfyUI's VAE in the nodes, which loads any
 weights it is given without complaint: :func:`check_sd_vae` refuses others first).
 """
 from __future__ import annotations
@@ -48,7 +48,7 @@ def load_models(
     """Load the UNet (layout and version checked) and the Whisper encoder onto ``device``.
 
     Args:
-        paths: from :func:`~latentsync_core.model_files.resolve_paths`.
+        paths: from :func:`~latentsync_core.files.model_files.resolve_paths`.
         version: "1.5", "1.6" or None to read it from the UNet's folder name; a choice the
             folder contradicts is refused (``BadInputError``).
         device: where the models are placed.
@@ -69,7 +69,7 @@ def load_models(
 def check_sd_vae(state_dict: Mapping[str, torch.Tensor], name: str) -> None:
     """Raise ``BadInputError`` unless ``state_dict`` holds the complete SD 1.x VAE (LDM or diffusers keys).
 
-    Runs the strict load of :func:`~latentsync_core.vae.vae_from_state_dict` on the meta
+    Runs the strict load of :func:`~latentsync_core.lipsync.vae.vae_from_state_dict` on the meta
     device, so no weights are copied.
     """
     vae_from_state_dict(state_dict, device="meta", source=f"'{name}'")

@@ -20,7 +20,7 @@ from ..latentsync_core.files.model_files import (
     whisper_choices,
 )
 from ..latentsync_core.lipsync.dtypes import DTYPES
-from ..latentsync_core.lipsync.model_loader import check_sd_vae, load_models
+from ..latentsync_core.lipsync.models import check_sd_vae, load_models
 
 from .audio import whisper_patcher
 from .patcher import PatcherHost

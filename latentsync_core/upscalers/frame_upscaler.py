@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import BadInputError
-from .loader import read_state_dict, registry
+from ..files.spandrel_models import read_spandrel_state_dict, registry
 
 DEFAULT_TILE = 512
 """Side of the tiles a frame is cut into (source pixels); 0 = whole frames."""
@@ -120,7 +120,7 @@ def load_upscaler(
 
     ``dtype`` falls back to float32 where spandrel says the architecture does not run in it.
     """
-    upscaler = upscaler_from_state_dict(read_state_dict(path), name=os.path.basename(path), tile=tile)
+    upscaler = upscaler_from_state_dict(read_spandrel_state_dict(path), name=os.path.basename(path), tile=tile)
     desc = upscaler.descriptor
     if (dtype == torch.float16 and not desc.supports_half) or (dtype == torch.bfloat16 and not desc.supports_bfloat16):
         dtype = torch.float32
