@@ -37,8 +37,8 @@ out as decoded, bit for bit (on a lossless output, ``crf=0``).
 
 Public API (stable):
 
-- :class:`JobOptions`: every option with its default, defined once here
-  (``DEFAULT_SR_RATIO`` etc. for the command line and the nodes).
+- :class:`JobOptions`: every option with its default, from the option table
+  (:mod:`latentsync_core.run.options`; ``DEFAULT_SR_RATIO`` etc.).
 - :class:`LipSyncModels`: the loaded UNet, VAE, Whisper and where they run.
 - Sources: :class:`FileSource` (a video file, :func:`open_source`) or
   :class:`IterableSource` (any re-iterable producer of uint8 frame batches, e.g.
@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol, Sequence
 
@@ -68,35 +68,28 @@ import torch
 
 from .errors import BadInputError
 from .face.alignment import Alignment
-from .face.colour import COLOUR_MODES
 from .face.face_align import bridge_gaps
 from .face.mouth_roi import MouthROI, crop_mouth
-from .face.paste import PASTE_REGIONS, paste_back
+from .face.paste import paste_back
 from .face.warp import aligned_faces
-from .lipsync.audio import LENGTH_MODES, AudioPlan, LengthMode, plan_audio
-from .lipsync.settings import SamplerSettings
+from .lipsync.audio import AudioPlan, plan_audio
 from .media.video_io import FrameWindow, KeyframeIndex, VideoInfo, VideoWriter, check_output_path, probe, read_windows
+from .run.options import (  # noqa: F401 (re-exported: the job's public API)
+    DEFAULT_CRF,
+    DEFAULT_FIDELITY,
+    DEFAULT_LENGTH_MODE,
+    DEFAULT_MASK_SMOOTH,
+    DEFAULT_PRESET,
+    DEFAULT_ROI_SIZE,
+    DEFAULT_SR_RATIO,
+    DEFAULT_WINDOW,
+    JobOptions,
+)
 
 if TYPE_CHECKING:
     from .face.face_align import FaceAligner
     from .lipsync.whisper import WhisperAudioEncoder
     from .restorers import FaceRestorer
-
-DEFAULT_SR_RATIO = 1.0
-"""Restore a mouth only when its crop was enlarged more than this (source side x ratio < crop side);
-1: every crop the source cannot fill, 0: every face frame. The other frames are left alone."""
-DEFAULT_FIDELITY = 0.5
-"""CodeFormer's ``w``: 0 most restoration .. 1 closest to the input."""
-DEFAULT_MASK_SMOOTH = 0.5
-"""Feather of the pasted mouth and face, 0 (hard edge) .. 1."""
-DEFAULT_WINDOW = 32
-"""Source frames decoded and aligned at a time (the memory bound)."""
-DEFAULT_ROI_SIZE = 512
-"""Side of the mouth crops given to the restorers (GFPGAN and CodeFormer work at 512)."""
-DEFAULT_CRF = 18
-"""H.264 quality (0 lossless RGB .. 51)."""
-DEFAULT_PRESET = "medium"
-DEFAULT_LENGTH_MODE: LengthMode = "pingpong"
 
 STAGE_ALIGN = "align"
 STAGE_SAMPLE = "sample"
@@ -108,58 +101,6 @@ InterruptCheck = Callable[[], None]
 """``check_interrupt()``: raises to stop the job."""
 Background = Callable[[np.ndarray], np.ndarray]
 """``background(frames)``: ``(n, H, W, 3)`` uint8 source frames -> ``(n, H', W', 3)`` uint8."""
-
-
-@dataclass(frozen=True)
-class JobOptions:
-    """Every option of a job, with its default (field names are the command line's option names).
-
-    Attributes:
-        sampler: steps, guidance scale, seed, chunk size, DeepCache (LatentSync's defaults).
-        length_mode: how audio and video lengths are matched: ``pingpong``, ``loop``,
-            ``trim`` or ``pad_audio`` (see :func:`latentsync_core.lipsync.audio.plan_length`).
-        sr_ratio: restore a mouth only when its crop was enlarged more than this.
-        fidelity: CodeFormer's fidelity weight.
-        batch_size: mouth crops per restorer call; None: 4 on CUDA, 1 on the CPU.
-        mask_smooth: feather of the pasted mouth and face, 0..1.
-        paste_region: ``"auto"`` (only changed pixels) or ``"full_face"`` (as the reference).
-        colour_match: colour matching of a restored mouth: ``mean_std``, ``histogram``, ``none``.
-        roi_size: side of the mouth crops for the restorers.
-        window: source frames decoded and aligned at a time.
-        crf, preset: H.264 quality and speed of the output (``crf=0``: lossless RGB).
-    """
-
-    sampler: SamplerSettings = field(default_factory=SamplerSettings)
-    length_mode: LengthMode = DEFAULT_LENGTH_MODE
-    sr_ratio: float = DEFAULT_SR_RATIO
-    fidelity: float = DEFAULT_FIDELITY
-    batch_size: int | None = None
-    mask_smooth: float = DEFAULT_MASK_SMOOTH
-    paste_region: str = "auto"
-    colour_match: str = "mean_std"
-    roi_size: int = DEFAULT_ROI_SIZE
-    window: int = DEFAULT_WINDOW
-    crf: int = DEFAULT_CRF
-    preset: str = DEFAULT_PRESET
-
-    def validate(self, prefix: str = "") -> None:
-        """Raise :class:`BadInputError` naming the first bad option (as ``prefix + name``, e.g. ``--window``)."""
-        checks = [
-            ("window", self.window >= 1, "must be at least 1"),
-            ("mask_smooth", 0.0 <= self.mask_smooth <= 1.0, "must be in [0, 1]"),
-            ("sr_ratio", self.sr_ratio >= 0, "must be 0 or more"),
-            ("fidelity", 0.0 <= self.fidelity <= 1.0, "must be in [0, 1]"),
-            ("batch_size", self.batch_size is None or self.batch_size >= 1, "must be at least 1"),
-            ("crf", 0 <= self.crf <= 51, "must be in 0..51"),
-            ("roi_size", self.roi_size >= 16, "must be at least 16"),
-            ("length_mode", self.length_mode in LENGTH_MODES, f"must be one of {', '.join(LENGTH_MODES)}"),
-            ("paste_region", self.paste_region in PASTE_REGIONS, f"must be one of {', '.join(PASTE_REGIONS)}"),
-            ("colour_match", self.colour_match in COLOUR_MODES, f"must be one of {', '.join(COLOUR_MODES)}"),
-        ]
-        for name, ok, rule in checks:
-            if not ok:
-                raise BadInputError(f"{prefix}{name} {rule}, got {getattr(self, name)!r}.")
-        self.sampler.validate()
 
 
 @dataclass
