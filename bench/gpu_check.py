@@ -38,10 +38,10 @@ from latentsync_core.lipsync.memory import sampler_activation_bytes  # noqa: E40
 from latentsync_core.lipsync.sampler import SamplerSettings, sample_video  # noqa: E402
 from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet  # noqa: E402
 from latentsync_core.lipsync.vae import SD_VAE_CONFIG, TINY_VAE_CONFIG, build_vae  # noqa: E402
+from latentsync_core.run.options import DEEP_CACHE_INTERVAL  # noqa: E402
 
 FPS = 25.0
 PACK = "comfyui_latentsync"
-DEEP_CACHE_INTERVAL = 3
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import logging
 import os
 import sys
@@ -26,12 +25,11 @@ import torch
 
 from . import job
 from .errors import BadInputError, LatentSyncError, MissingDependencyError, MissingModelError
-from .files.model_files import VERSIONS
-from .files.run_files import SUPERRES_CHOICES, RunFiles, run_files
-from .lipsync.audio import LENGTH_MODES
-from .lipsync.settings import SamplerSettings
+from .files.run_files import RunFiles, run_files
 from .media.video_io import check_output_path
 from .metrics.cli import add_eval_flag, add_eval_parser, evaluate_files, print_report, run_eval
+from .run.options import ENHANCE, LIPSYNC, TABLE, cli_values
+from .run.options import job_options as options_of
 
 if TYPE_CHECKING:
     from .restorers import FaceRestorer
@@ -44,11 +42,6 @@ EXIT_MISSING_MODEL = 3
 EXIT_MISSING_DEPENDENCY = 4
 EXIT_INTERRUPTED = 130
 
-DEFAULT_SUPERRES = "GFPGAN"
-DEFAULT_VERSION = "1.5"
-"""LatentSync version of ``lipsync`` (1.5: 256 px faces, runs on 8 GB cards; 1.6: 512 px)."""
-LANDMARK_BACKENDS = ("mediapipe", "insightface", "face_alignment")
-X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 EXIT_CODES = "Exit codes: 0 done, 1 unexpected error, 2 bad input, 3 missing model file, 4 missing Python package."
 
@@ -70,10 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_lipsync(commands: argparse._SubParsersAction) -> None:
-    """The ``lipsync`` subcommand; every default comes from :class:`latentsync_core.job.JobOptions`."""
-    sampler = SamplerSettings()
+    """The ``lipsync`` subcommand; its options come from the table of :mod:`latentsync_core.run.options`."""
     p = commands.add_parser(
-        "lipsync",
+        LIPSYNC,
         help="lip-sync a video to new speech with LatentSync 1.5/1.6 and restore the mouth (streaming)",
         description=(
             "Make the face in a video speak new audio with LatentSync, restore the generated mouth with GFPGAN "
@@ -86,30 +78,14 @@ def _add_lipsync(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--video", required=True, help="source video with a face (mp4, mov, mkv, ...)")
     p.add_argument("--audio", required=True, help="speech: wav, mp3, m4a, flac, or a video whose sound track is used")
     p.add_argument("--output", required=True, help="video to write (.mp4, .m4v, .mov or .mkv); replaced only on success")
-    p.add_argument("--version", choices=VERSIONS, default=DEFAULT_VERSION,
-                   help="LatentSync version: 1.5 (256 px faces) or 1.6 (512 px faces: sharper, 4x the pixels to sample); "
-                        "default %(default)s")
-    _add_restore_options(p)
-    p.add_argument("--inference_steps", type=int, default=sampler.steps, help="DDIM steps per chunk of frames (default %(default)s)")
-    p.add_argument("--guidance_scale", type=float, default=sampler.guidance_scale,
-                   help="audio guidance: higher follows the audio more closely, 1 turns guidance off (default %(default)s)")
-    p.add_argument("--seed", type=int, default=sampler.seed, help="random seed; the same seed gives the same frames (default %(default)s)")
-    p.add_argument("--length_mode", choices=LENGTH_MODES, default=job.DEFAULT_LENGTH_MODE,
-                   help="when audio and video lengths differ: pingpong (follow the audio, the video plays forward then "
-                        "backward), loop (follow the audio, the video repeats), trim (cut the longer one), pad_audio "
-                        "(follow the video, pad the speech with silence); default %(default)s")
-    p.add_argument("--deepcache", "--enable_deepcache", dest="deepcache", type=int, nargs="?", const=3,
-                   default=sampler.deep_cache_interval, metavar="N",
-                   help="DeepCache: reuse the UNet's deep features on all but every N-th step (N = 3 when given without "
-                        "a value): faster, slightly different frames; off by default")
-    p.add_argument("--chunk_size", type=int, default=sampler.chunk_size, help="frames sampled together, 1..24 (default %(default)s)")
-    p.add_argument("--dtype", choices=("auto", *DTYPES), default="auto", help="UNet precision: auto = fp16 on CUDA, fp32 on the CPU")
+    _add_options(p, LIPSYNC)
     _add_run_options(p, "the LatentSync UNet, Whisper and VAE in latentsync/ and vae/, restorers in facerestore_models/")
 
 
 def _add_enhance(commands: argparse._SubParsersAction) -> None:
+    """The ``enhance`` subcommand; its options come from the table of :mod:`latentsync_core.run.options`."""
     p = commands.add_parser(
-        "enhance",
+        ENHANCE,
         help="restore the mouth region of a (lip-synced) video with GFPGAN/CodeFormer (streaming)",
         description=(
             "Restore the mouth of the face in every frame with GFPGAN and/or CodeFormer and blend it back; audio "
@@ -119,25 +95,31 @@ def _add_enhance(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--input", required=True, help="source video (mp4, mov, mkv, ...)")
     p.add_argument("--output", required=True, help="video to write (.mp4, .m4v, .mov or .mkv); replaced only on success")
-    _add_restore_options(p)
-    p.add_argument("--resolution", type=int, choices=(256, 512), default=256, help="aligned face size: 256 (LatentSync 1.5) or 512 (1.6)")
+    _add_options(p, ENHANCE)
     _add_run_options(p, "restorers in facerestore_models/ (or the folder itself)")
 
 
-def _add_restore_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--superres", choices=SUPERRES_CHOICES, default=DEFAULT_SUPERRES,
-                   help="mouth restorer: GFPGAN, CodeFormer, both (GFPGAN then CodeFormer) or none; default %(default)s")
-    p.add_argument("--sr_ratio", type=float, default=job.DEFAULT_SR_RATIO,
-                   help="restore a mouth only when its crop was enlarged more than this from the source (mouth side in "
-                        "source pixels x sr_ratio < 512); the other frames are left exactly as they are; 0 restores every "
-                        "face frame (default %(default)s)")
-    p.add_argument("--fidelity", type=float, default=job.DEFAULT_FIDELITY,
-                   help="CodeFormer fidelity, 0 (most restoration) .. 1 (closest to input); default %(default)s")
-    p.add_argument("--mask_smooth", type=float, default=job.DEFAULT_MASK_SMOOTH,
-                   help="feathering of the pasted mouth, 0 (hard edge) .. 1 (default %(default)s)")
+def _add_options(p: argparse.ArgumentParser, command: str) -> None:
+    """The table's options that ``command`` takes, in the table's order."""
+    for option in TABLE:
+        form = option.cli
+        if form is None or command not in form.commands:
+            continue
+        text = form.help or option.help
+        if text[1:2].islower():  # argparse's style: "mouth restorer: ...", but "DDIM steps ...", "CodeFormer's ..."
+            text = text[0].lower() + text[1:]
+        if form.show_default:
+            text += " (default %(default)s)"
+        if option.type is bool:
+            p.add_argument(*form.flags, action="store_true", help=text)
+            continue
+        bare = {"nargs": "?", "const": form.const} if form.const is not None else {}
+        p.add_argument(*form.flags, type=option.type, choices=option.choices, default=option.default,
+                       metavar=form.metavar, help=text, **bare)
 
 
 def _add_run_options(p: argparse.ArgumentParser, layout: str) -> None:
+    """Where the models are and where the run happens (the host's settings, not the job's)."""
     p.add_argument("--models-dir", "--models_dir", dest="models_dir", default=None,
                    help=f"models folder in ComfyUI's layout ({layout}; upscalers in upscale_models/); a ComfyUI models "
                         "folder works as is; missing official files are downloaded into it (default: ./models)")
@@ -147,35 +129,13 @@ def _add_run_options(p: argparse.ArgumentParser, layout: str) -> None:
                         "upscaler, as a file path, a name in <models>/upscale_models, or RealESRGAN_x2plus.pth / "
                         "RealESRGAN_x4plus.pth to download; the output is that many times larger")
     p.add_argument("--device", default=None, help="torch device, e.g. cpu, cuda or cuda:1 (default: cuda when available)")
-    p.add_argument("--backend", choices=LANDMARK_BACKENDS, default="mediapipe",
-                   help="face landmark detector: mediapipe (default, bundled), insightface (buffalo_l ONNX files in the models "
-                        "folder, non-commercial licence) or face_alignment (fetches its own weights on first use)")
-    p.add_argument("--window", type=int, default=job.DEFAULT_WINDOW,
-                   help="source frames decoded and aligned at a time (the memory bound; default %(default)s)")
-    p.add_argument("--batch_size", type=int, default=None,
-                   help="mouth crops per restorer call (default 4 on CUDA, 1 on CPU; each adds about 1 GB on CPU)")
-    p.add_argument("--crf", type=int, default=job.DEFAULT_CRF,
-                   help="H.264 quality 1 .. 51; 0 = lossless RGB (FFV1 in .mkv), frames kept bit for bit (default %(default)s)")
-    p.add_argument("--preset", choices=X264_PRESETS, default=job.DEFAULT_PRESET, help="H.264 speed preset: faster = bigger file (default %(default)s)")
-    p.add_argument("--landmark_cache", default=None,
-                   help="folder of the face landmark cache (default $LATENTSYNC_LANDMARK_CACHE or "
-                        "~/.cache/comfyui-latentsync/landmarks); off = detect every time")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary line")
     add_eval_flag(p)
 
 
 def job_options(args: argparse.Namespace) -> job.JobOptions:
-    """The job options of the parsed arguments (the names match), validated (errors name the ``--option``)."""
-    options = job.JobOptions(
-        sr_ratio=args.sr_ratio, fidelity=args.fidelity, batch_size=args.batch_size, mask_smooth=args.mask_smooth,
-        window=args.window, crf=args.crf, preset=args.preset,
-    )
-    if args.command == "lipsync":
-        sampler = SamplerSettings(
-            steps=args.inference_steps, guidance_scale=args.guidance_scale, seed=args.seed, chunk_size=args.chunk_size,
-            deep_cache_interval=args.deepcache,
-        )
-        options = dataclasses.replace(options, sampler=sampler, length_mode=args.length_mode)
+    """The job options of the parsed arguments, validated (errors name the ``--option``)."""
+    options = options_of(cli_values(args))
     options.validate(prefix="--")
     return options
 

@@ -9,7 +9,7 @@ import folder_paths
 import torch
 from comfy_api.v0_0_2 import io
 
-from ..latentsync_core.lipsync.audio import LENGTH_MODES, audio_frame_count, embed_audio_for_video
+from ..latentsync_core.lipsync.audio import audio_frame_count, embed_audio_for_video
 from ..latentsync_core.errors import MissingModelError
 from ..latentsync_core.files.model_files import WHISPER, find_official, official_file, whisper_choices
 from ..latentsync_core.lipsync.whisper import load_whisper
@@ -18,6 +18,7 @@ from .patcher import load_fully
 from .paths import LATENTSYNC_FOLDER as MODEL_FOLDER
 from .precision import whisper_dtype
 from .types import CATEGORY, AudioEmbeds, Whisper
+from .widgets import widget
 
 WHISPER_DEFAULT = official_file(WHISPER, "1.6")
 
@@ -76,14 +77,7 @@ class LatentSync_LoadWhisperEmbeds(io.ComfyNode):
                 io.Audio.Input("audio", tooltip="The speech to lip-sync to (any sample rate, mono or stereo)."),
                 io.Float.Input("fps", default=25.0, min=1.0, max=240.0, step=0.001,
                                tooltip="Frame rate of the video (LatentSync was trained at 25 fps)."),
-                io.Combo.Input(
-                    "length_mode",
-                    options=list(LENGTH_MODES),
-                    default="pingpong",
-                    tooltip="When audio and video lengths differ. pingpong: follow the audio, play the video "
-                    "forward then backward (as LatentSync does); loop: follow the audio, restart the video; "
-                    "trim: cut the longer one; pad_audio: follow the video, pad the audio with silence.",
-                ),
+                widget("length_mode"),
                 io.Image.Input("frames", optional=True,
                                tooltip="The video frames; only their count is used. Overrides frame_count."),
                 io.Int.Input("frame_count", default=0, min=0, max=1_000_000, optional=True,

@@ -8,15 +8,16 @@ from comfy_api.v0_0_2 import io
 
 import comfy.model_management
 import comfy.utils
-from ..latentsync_core.face.colour import COLOUR_MODES
-from ..latentsync_core.face.aligner import SELECTION_MODES, FaceAligner
+from ..latentsync_core.face.aligner import FaceAligner
 from ..latentsync_core.face.landmark_cache import LandmarkCache
-from ..latentsync_core.face.landmarks import BACKENDS, get_backend
+from ..latentsync_core.face.landmarks import get_backend
 from ..latentsync_core.face.mouth_roi import crop_mouth
-from ..latentsync_core.face.paste import PASTE_REGIONS, paste_back
+from ..latentsync_core.face.paste import paste_back
+from ..latentsync_core.run.options import NODE_OPTIONS
 
 from .paths import insightface_dir, landmark_cache_dir, mediapipe_dir
 from .types import CATEGORY, Alignment, MouthROI
+from .widgets import widget
 
 
 def _backend(name: str, download: bool):
@@ -26,11 +27,6 @@ def _backend(name: str, download: bool):
     if name == "face_alignment":
         return get_backend(name, device=device)
     return get_backend(name, model_dir=mediapipe_dir())
-
-
-def landmark_cache_input() -> io.Boolean.Input:
-    """The ``landmark_cache`` input of the nodes that detect faces (optional: older workflows lack it)."""
-    return io.Boolean.Input("landmark_cache", default=True, optional=True, tooltip="Keep the detected landmarks on disk (ComfyUI/user/latentsync/landmark_cache; delete the folder to clear it) so the same frames with the same detection settings skip detection next time, even after a restart.")
 
 
 def open_landmark_cache(enabled: bool) -> LandmarkCache | None:
@@ -49,14 +45,14 @@ class FaceAlignAffine(io.ComfyNode):
             "Frames without a face are flagged and pass through the later nodes unchanged.",
             inputs=[
                 io.Image.Input("images", tooltip="Video frames [N,H,W,C]; gray and RGBA are accepted."),
-                io.Combo.Input("resolution", options=["256", "512"], default="256", tooltip="Aligned face size: 256 for LatentSync 1.5, 512 for 1.6."),
-                io.Combo.Input("backend", options=BACKENDS, default=BACKENDS[0], tooltip="Landmark detector. mediapipe: offline default. insightface: the detector LatentSync itself uses (buffalo_l, non-commercial licence). face_alignment: needs the face-alignment package."),
-                io.Combo.Input("face_selection", options=list(SELECTION_MODES), default="largest", tooltip="Which face to follow when there are several: the largest on each new shot, the face_index-th from the left, or the face chosen in the first frame, found again after cuts."),
-                io.Int.Input("face_index", default=0, min=0, max=16, tooltip="For face_selection=index: 0 is the leftmost face."),
-                io.Float.Input("smoothing", default=0.2, min=0.0, max=0.95, step=0.05, tooltip="Weight of the previous frame in the moving average of the face position (LatentSync uses 0.2). Higher is steadier but lags fast motion."),
-                io.Int.Input("max_gap", default=4, min=0, max=30, tooltip="Longest run of frames with a missed detection, inside one shot, that is bridged by interpolating its neighbours."),
+                widget("resolution"),
+                widget("backend"),
+                widget("face_selection"),
+                widget("face_index"),
+                widget("smoothing"),
+                widget("max_gap"),
                 io.Boolean.Input("download_models", default=False, tooltip="insightface only: download buffalo_l into models/insightface when missing."),
-                landmark_cache_input(),
+                widget("landmark_cache"),
             ],
             outputs=[
                 io.Image.Output("aligned_faces", display_name="aligned_faces", tooltip="Aligned faces [N,res,res,3]; gray where no face was found."),
@@ -70,7 +66,7 @@ class FaceAlignAffine(io.ComfyNode):
         landmarks = _backend(backend, download_models)
         aligner = FaceAligner(
             landmarks,
-            resolution=int(resolution),
+            resolution=NODE_OPTIONS["resolution"].from_widget(resolution),
             selection=face_selection,
             face_index=face_index,
             smoothing=smoothing,
@@ -102,8 +98,8 @@ class MouthROICrop(io.ComfyNode):
             inputs=[
                 io.Image.Input("aligned_faces", tooltip="Aligned faces from Face Align (or from the LatentSync sampler)."),
                 Alignment.Input("alignment", tooltip="The alignment those faces were made with."),
-                io.Int.Input("target_size", default=512, min=64, max=2048, step=64, tooltip="Side of the crops; 512 for GFPGAN and CodeFormer."),
-                io.Float.Input("margin", default=0.15, min=0.0, max=1.0, step=0.05, tooltip="Border added around the lips on every side, as a fraction of the lip width."),
+                widget("target_size"),
+                widget("margin"),
             ],
             outputs=[
                 MouthROI.Output("mouth_roi", display_name="mouth_roi", tooltip="Crops plus their boxes and source-pixel sizes, for the restorers and the paste node."),
@@ -132,9 +128,9 @@ class ROIPasteBlend(io.ComfyNode):
                 Alignment.Input("alignment", tooltip="The alignment of those faces: from Face Align, or the sampler's "
                                 "(one row per output frame, picked from the original frames)."),
                 MouthROI.Input("mouth_roi", optional=True, tooltip="Optional (restored) mouth crops to blend into the faces first."),
-                io.Float.Input("mask_smooth", default=0.5, min=0.0, max=1.0, step=0.05, tooltip="Feather width of the mouth and face masks: 0 is a hard edge, 1 the softest."),
-                io.Combo.Input("color_match", options=list(COLOUR_MODES), default="mean_std", tooltip="Match the mouth crop's colours to the face around it: per-channel mean/std, full histogram, or none."),
-                io.Combo.Input("region", options=list(PASTE_REGIONS), default="auto", tooltip="auto: paste only the pixels that changed (keeps the rest of the face sharp). full_face: paste the whole aligned crop, as LatentSync does."),
+                widget("mask_smooth"),
+                widget("color_match"),
+                widget("region"),
                 io.Image.Input("source_images", optional=True, tooltip="When `images` are the original frames upscaled (Upscale Image (using Model)): the original frames, so only what changed in each face replaces the upscaled pixels. Faces are pasted at the upscaled size either way."),
             ],
             outputs=[io.Image.Output("pasted", display_name="images", tooltip="The frames with the faces pasted back, one per aligned face.")],

@@ -19,18 +19,16 @@ from ..latentsync_core.files.model_files import (
     vae_choices,
     whisper_choices,
 )
-from ..latentsync_core.lipsync.dtypes import DTYPES
 from ..latentsync_core.lipsync.models import check_sd_vae, load_models
+from ..latentsync_core.run.options import AUTO_VERSION
 
 from .audio import whisper_patcher
 from .patcher import PatcherHost
-from .precision import AUTO, unet_dtype, whisper_dtype
+from .precision import unet_dtype, whisper_dtype
 from .types import CATEGORY, Model, Whisper
+from .widgets import widget
 
-AUTO_VERSION = "auto (from folder)"
 AUTO_WHISPER = "auto (next to the UNet)"
-VERSION_CHOICES = [AUTO_VERSION, "1.5", "1.6"]
-DTYPE_CHOICES = [AUTO, *DTYPES]
 VERSION_ATTACHMENT = "latentsync_version"
 """``ModelPatcher`` attachment of a LATENTSYNC_MODEL: "1.5" or "1.6"."""
 CONFIG_ATTACHMENT = "latentsync_config"
@@ -59,9 +57,7 @@ class LatentSyncModelLoader(io.ComfyNode):
             description="Loads the LatentSync 1.5 / 1.6 UNet, its Whisper audio encoder and the SD VAE from "
             "models/latentsync and models/vae, downloading the official files from Hugging Face when asked.",
             inputs=[
-                io.Combo.Input("version", options=VERSION_CHOICES, default=AUTO_VERSION,
-                               tooltip="1.5 works on 256 px faces, 1.6 on 512 px. auto: read from the UNet's folder "
-                               "(LatentSync-1.5 / LatentSync-1.6); a UNet stored elsewhere needs an explicit choice."),
+                widget("version"),
                 io.Combo.Input("unet_name", options=unets, default=_default(unets, listed),
                                tooltip="latentsync_unet.pt under models/latentsync. The official files go to "
                                f"LatentSync-1.5/ and LatentSync-1.6/ ({official_file(UNET, '1.6').url})."),
@@ -71,10 +67,7 @@ class LatentSyncModelLoader(io.ComfyNode):
                 io.Combo.Input("vae_name", options=vaes, default=_default(vaes, vae_listed),
                                tooltip="The SD 1.x VAE (sd-vae-ft-mse) under models/vae, the file ComfyUI's Load VAE "
                                "also lists. Other VAEs (SDXL, ...) give wrong colours or noise."),
-                io.Combo.Input("dtype", options=DTYPE_CHOICES, default=AUTO,
-                               tooltip="Precision of the UNet. auto: ComfyUI's choice for the device (fp16 on most "
-                               "GPUs, fp32 on CPU; fp8 flags give fp16/bf16). bf16 only on GPUs that run it natively "
-                               "(RTX 30xx / A100 and newer), else fp16. The VAE and Whisper follow ComfyUI's choices."),
+                widget("dtype"),
                 io.Boolean.Input("download", default=False,
                                  tooltip="Download missing official files from Hugging Face into models/latentsync and "
                                  "models/vae (the UNet is about 5 GB). Off: a missing file stops with its URL."),

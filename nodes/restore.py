@@ -19,7 +19,6 @@ from comfy_api.v0_0_2 import io
 from ..latentsync_core.files.downloads import ensure_model_file
 from ..latentsync_core.files.model_files import FACERESTORE_FOLDER, RESTORER_FILES
 from ..latentsync_core.errors import BadInputError
-from ..latentsync_core.job import DEFAULT_SR_RATIO
 from ..latentsync_core.restorers import (
     CODEFORMER,
     GFPGAN,
@@ -29,10 +28,12 @@ from ..latentsync_core.restorers import (
     restore_selected,
     restorer_activation_bytes,
 )
+from ..latentsync_core.run.options import restorer_batch_size
 
 from .patcher import load_fully
 from .precision import AUTO, restorer_dtype
 from .types import CATEGORY, FaceRestoreModel, MouthROI
+from .widgets import options_of, widget
 
 log = logging.getLogger(__name__)
 
@@ -134,27 +135,9 @@ class _RestoreNode(io.ComfyNode):
                 tooltip="Whole aligned faces (IMAGE batch); all are restored. Give this or mouth_roi.",
             ),
             *extra,
-            io.Float.Input(
-                "strength",
-                default=1.0,
-                min=0.0,
-                max=1.0,
-                step=0.05,
-                tooltip="Blend of the restored crop over the original (1 = fully restored).",
-            ),
-            io.Float.Input(
-                "sr_ratio",
-                default=DEFAULT_SR_RATIO,
-                min=0.0,
-                max=16.0,
-                step=0.1,
-                tooltip="Restore a frame only when its mouth ROI was enlarged by more than this factor "
-                "(source ROI side * sr_ratio < crop side). 1: every upscaled crop; 0: every frame with a face. "
-                "Frames not restored are left exactly as they were.",
-            ),
-            io.Int.Input(
-                "batch_size", default=4, min=1, max=64, tooltip="Crops per network call; lower it if memory runs out."
-            ),
+            widget("strength"),
+            widget("sr_ratio"),
+            widget("batch_size"),
         ]
 
     @classmethod
@@ -183,6 +166,7 @@ class _RestoreNode(io.ComfyNode):
             crops = aligned_faces
             mask = np.ones(crops.shape[0], dtype=bool)
         dtype = next(restorer.net.parameters()).dtype
+        batch_size = restorer_batch_size(options_of(batch_size=batch_size).batch_size, face_restore_model.patcher.load_device)
         load_fully([face_restore_model.patcher], restorer_activation_bytes(restorer.arch, batch_size, dtype, restorer.size))
         total = int(mask.sum())
         progress = comfy.utils.ProgressBar(total)
@@ -233,16 +217,7 @@ class LatentSync_CodeFormerRestore(_RestoreNode):
             category=CATEGORY,
             description="Restores 512x512 mouth crops (or aligned faces) with CodeFormer "
             "(S-Lab licence: non-commercial use only).",
-            inputs=cls._inputs([
-                io.Float.Input(
-                    "fidelity",
-                    default=0.5,
-                    min=0.0,
-                    max=1.0,
-                    step=0.05,
-                    tooltip="CodeFormer's w: 0 = strongest restoration, 1 = closest to the input.",
-                ),
-            ]),
+            inputs=cls._inputs([widget("fidelity")]),
             outputs=cls._outputs(),
         )
 

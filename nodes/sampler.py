@@ -17,16 +17,14 @@ from comfy_api.v0_0_2 import io
 from ..latentsync_core.face.alignment import Alignment as AlignmentRecord
 from ..latentsync_core.errors import BadInputError
 from ..latentsync_core.lipsync.memory import sampler_activation_bytes
-from ..latentsync_core.lipsync.sampler import DEFAULT_CHUNK, MAX_CHUNK, SamplerSettings, sample_video
+from ..latentsync_core.lipsync.sampler import sample_video
 from ..latentsync_core.lipsync.vae import LATENT_CHANNELS, VAE_DOWNSCALE, SubBatchedVAE, vae_from_state_dict
 
 from .model_loader import CONFIG_ATTACHMENT, VERSION_ATTACHMENT
 from .patcher import PatcherHost, hosted, load_fully
 from .precision import vae_dtype
 from .types import CATEGORY, Alignment, AudioEmbeds, Model
-
-DEEP_CACHE_INTERVAL = 3
-"""LatentSync's DeepCache setting (``cache_interval=3, cache_branch_id=0``)."""
+from .widgets import options_of, widget
 
 
 _VAE_CACHE: "weakref.WeakKeyDictionary[object, ModelPatcher]" = weakref.WeakKeyDictionary()
@@ -150,15 +148,11 @@ class LatentSync_Sampler(io.ComfyNode):
                 io.Image.Input("faces", tooltip="Aligned faces from the LatentSync face-alignment node."),
                 Alignment.Input("alignment", tooltip="Alignment of those faces; frames without a face pass through."),
                 AudioEmbeds.Input("audio_embeds", tooltip="Whisper audio features, one window per output frame."),
-                io.Int.Input("steps", default=20, min=1, max=200, tooltip="DDIM steps per chunk (LatentSync: 20)."),
-                io.Float.Input("guidance", default=1.5, min=1.0, max=10.0, step=0.1,
-                               tooltip="Audio guidance scale; 1 disables guidance (faster), LatentSync uses 1.5."),
-                io.Int.Input("seed", default=1247, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
-                             tooltip="Seed of the initial noise and VAE sampling; same seed, same result."),
-                io.Int.Input("chunk_size", default=DEFAULT_CHUNK, min=1, max=MAX_CHUNK,
-                             tooltip="Frames denoised together (temporal attention); at most 24, LatentSync uses 16."),
-                io.Boolean.Input("deepcache", default=False,
-                                 tooltip="Reuse deep UNet features on 2 of every 3 steps: faster, slightly different output."),
+                widget("steps"),
+                widget("guidance"),
+                widget("seed"),
+                widget("chunk_size"),
+                widget("deepcache"),
             ],
             outputs=[
                 io.Image.Output("synced_faces", display_name="synced_faces", tooltip="Aligned faces with the regenerated mouth, one per output frame."),
@@ -170,10 +164,7 @@ class LatentSync_Sampler(io.ComfyNode):
     @classmethod
     @override
     def execute(cls, model, vae, faces, alignment, audio_embeds, steps, guidance, seed, chunk_size, deepcache) -> io.NodeOutput:
-        settings = SamplerSettings(
-            steps=steps, guidance_scale=guidance, seed=seed, chunk_size=chunk_size,
-            deep_cache_interval=DEEP_CACHE_INTERVAL if deepcache else 0,
-        )
+        settings = options_of(steps=steps, guidance=guidance, seed=seed, chunk_size=chunk_size, deepcache=deepcache).sampler
         settings.validate()
         check_face_size(model, faces)
         frames, out_alignment = _frames_for_audio(faces, alignment, audio_embeds)

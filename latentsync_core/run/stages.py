@@ -12,7 +12,7 @@ from ..face.alignment import Alignment
 from ..face.mouth_roi import MouthROI, crop_mouth
 from ..face.paste import paste_back
 from .hooks import Background, InterruptCheck
-from .options import DEFAULT_FIDELITY, DEFAULT_SR_RATIO, JobOptions
+from .options import DEFAULT_FIDELITY, DEFAULT_SR_RATIO, JobOptions, restorer_batch_size
 
 if TYPE_CHECKING:
     from ..restorers import FaceRestorer
@@ -52,7 +52,7 @@ class MouthRestorer:
         """The restore step of ``options`` for ``nets`` (None when there are none)."""
         if not nets:
             return None
-        batch = options.batch_size or (4 if nets[0].device.type == "cuda" else 1)
+        batch = restorer_batch_size(options.batch_size, nets[0].device)
         return cls(nets, options.sr_ratio, options.fidelity, batch, check_interrupt)
 
     def __call__(self, roi: MouthROI) -> MouthROI:
