@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from audio_files import read_wav
 from comfy_nodes import core, node_module, only_model_folders, requires_comfyui
-from test_whisper import DATA, read_wav
+from repo_paths import DATA
 from whisper_checkpoint import write_tiny_checkpoint
 
 pytestmark = requires_comfyui

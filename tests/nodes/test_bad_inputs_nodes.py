@@ -1,4 +1,4 @@
-"""The bad-input corpus through the nodes, in-process in ComfyUI (set COMFYUI_PATH; see tests/comfy_nodes.py).
+"""The bad-input corpus through the nodes, in-process in ComfyUI (set COMFYUI_PATH; see tests/support/comfy_nodes.py).
 
 Face Align and ROI Paste & Blend get odd IMAGE batches (empty, one frame, 4x4, odd sizes, gray,
 RGBA); Whisper Embeds gets the corpus audio (zero-length, silent, mono, 8 channels, 8 and 96 kHz).
@@ -12,7 +12,6 @@ import torch
 
 import corpus
 from comfy_nodes import core, node_module, requires_comfyui
-from test_bad_inputs import corpus_waveform, folder, small_encoder  # noqa: F401 - fixtures
 
 pytestmark = requires_comfyui
 
@@ -55,7 +54,7 @@ def test_whisper_embeds_node_on_odd_audio(folder, small_encoder, case):
 
     audio_nodes = node_module("audio")
     errors = core("errors")
-    waveform, rate = corpus_waveform(folder, case)
+    waveform, rate = corpus.waveform(folder, case)
     whisper = comfy.model_patcher.ModelPatcher(small_encoder, load_device=torch.device("cpu"), offload_device=torch.device("cpu"))
     run = lambda: audio_nodes.LatentSync_LoadWhisperEmbeds.execute(  # noqa: E731
         whisper, {"waveform": waveform, "sample_rate": rate}, 25.0, "pingpong", frame_count=12)

@@ -1,7 +1,7 @@
 """Every ``comfy_api`` symbol the nodes use exists in ComfyUI 0.3.64 and in the newest ``comfy_api`` files.
 
 The surfaces are stored under tests/data/: ``comfy_api_0.3.64.json`` (written from a live 0.3.64 import by
-``tests/comfy_api_surface.py``; the opt-in test below re-reads it live) and ``comfy_api_newest.json`` (read from
+``tests/support/comfy_api_surface.py``; the opt-in test below re-reads it live) and ``comfy_api_newest.json`` (read from
 the newest ComfyUI files; its ``source`` says which files, commits and when).
 """
 import json
@@ -11,8 +11,7 @@ import pytest
 
 from comfy_api_surface import CUSTOM, Usage, live_surface, pack_usage
 from comfy_nodes import requires_comfyui
-
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+from repo_paths import DATA
 SURFACES = ["comfy_api_0.3.64.json", "comfy_api_newest.json"]
 VERSIONED_MODULE = "comfy_api.v0_0_2"
 
@@ -80,6 +79,6 @@ def test_stored_064_surface_matches_a_live_import():
         pytest.skip(f"COMFYUI_PATH is ComfyUI {__version__}, the stored surface is 0.3.64")
     usage = pack_usage()
     stored = {k: v for k, v in _surface("comfy_api_0.3.64.json").items() if k != "source"}
-    assert live_surface(api, usage) == stored, "regenerate: python tests/comfy_api_surface.py (COMFYUI_PATH set)"
+    assert live_surface(api, usage) == stored, "regenerate: python tests/support/comfy_api_surface.py (COMFYUI_PATH set)"
     assert missing(stored, usage) == []
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from comfy_nodes import core, node_module, requires_comfyui
-from tests.clips import astronaut
+from clips import astronaut
 
 pytestmark = requires_comfyui
 

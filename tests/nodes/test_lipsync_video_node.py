@@ -23,12 +23,12 @@ import pytest
 import torch
 
 from comfy_nodes import core, node_module, only_model_folders, requires_comfyui
+from repo_paths import ROOT
 
 pytestmark = requires_comfyui
 
 av = pytest.importorskip("av")
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 FRAMES = 3
 SPEECH_SECONDS = 0.16
 """4 output frames at 25 fps: pingpong over the 3 video frames."""
@@ -38,7 +38,7 @@ SPEECH_SECONDS = 0.16
 def env(tmp_path_factory):
     """The node module, models loaded by the loader node, a clip and speech, ComfyUI's temp folder."""
     mp = pytest.MonkeyPatch()
-    mp.syspath_prepend(os.path.join(HERE, "integration"))
+    mp.syspath_prepend(os.path.join(ROOT, "tests", "integration"))
     from media import write_speech, write_talking_head
     from random_models import write_latentsync_models
 

@@ -1,8 +1,8 @@
 """LatentSync_ModelLoader inside ComfyUI (opt-in: set COMFYUI_PATH to a ComfyUI checkout).
 
 Model folders are temporary: ``latentsync`` holds the official 1.6 layout with a tiny
-random UNet (reference key names, tests/unet_fixtures.py) and a random Whisper tiny
-(tests/whisper_checkpoint.py); ``vae`` holds a full-size SD VAE with seeded random weights
+random UNet (reference key names, tests/support/unet_fixtures.py) and a random Whisper tiny
+(tests/support/whisper_checkpoint.py); ``vae`` holds a full-size SD VAE with seeded random weights
 in the LDM key layout (the shapes come from ComfyUI's own SD VAE). The release config is
 swapped for the tiny one through ``latentsync_core.lipsync.checkpoints.CONFIGS``.
 """

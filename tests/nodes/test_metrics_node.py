@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from clips import face_frames
 from comfy_nodes import core, node_module, only_model_folders, requires_comfyui
 from syncnet_fixtures import random_weights
-from test_cli import face_frames
 
 pytestmark = requires_comfyui
 

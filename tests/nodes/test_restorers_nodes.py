@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from comfy_nodes import core, node_module, only_model_folders, requires_comfyui
-from test_restorers_common import GFPGAN_SEED, face_image, load_fixture, max_fixture_diff, seeded_state_dict
+from restorer_weights import GFPGAN_SEED, face_image, load_fixture, max_fixture_diff, seeded_state_dict
 
 pytestmark = requires_comfyui
 

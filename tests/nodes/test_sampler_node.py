@@ -44,14 +44,13 @@ def test_node_matches_core_sampler(comfy):
     from latentsync_core.lipsync.sampler import SamplerSettings, sample_video
     from latentsync_core.lipsync.vae import SD_VAE_CONFIG, build_vae, vae_from_state_dict
     LatentSync_Sampler = _node_module().LatentSync_Sampler
-    from sampler_fixtures import parity_embeddings, parity_faces, seeded_weights
-    from test_sampler import StandInUNet
-    from test_sampler_vae import _ldm_state_dict
+    from sampler_fixtures import StandInUNet, parity_embeddings, parity_faces, seeded_weights
+    from vae_layouts import ldm_state_dict
 
     diffusers_vae = build_vae(SD_VAE_CONFIG, device="meta")
     shapes = {k: tuple(v.shape) for k, v in diffusers_vae.state_dict().items()}
     diffusers_vae.load_state_dict(seeded_weights(shapes, 21), strict=True, assign=True)
-    ldm = _ldm_state_dict(diffusers_vae)
+    ldm = ldm_state_dict(diffusers_vae)
     comfy_vae = comfy.sd.VAE(sd=ldm, dtype=torch.float32)
 
     faces = torch.from_numpy(parity_faces(4, SIZE)).float() / 255

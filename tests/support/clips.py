@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 import torch
 
-DATA = os.path.join(os.path.dirname(__file__), "data")
+from repo_paths import DATA
+
 FACE_WIDTH = 92.0
 """Width in pixels of the MediaPipe face mesh of astronaut.png (its extent)."""
 FACE_CENTRE = (225.0, 120.0)
@@ -63,3 +64,14 @@ def cutaway(size: tuple[int, int] = (640, 480), seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     small = rng.integers(0, 255, (6, 8, 3), dtype=np.uint8)
     return cv2.resize(small, size, interpolation=cv2.INTER_CUBIC)
+
+
+def face_frames(n: int = 5, size: int = 192) -> np.ndarray:
+    """``(n, size, size, 3)`` uint8: the astronaut's head, the view panning 2 px per frame."""
+    image = astronaut()
+    out = []
+    for i in range(n):
+        s = size / 240.0
+        m = np.array([[s, 0.0, size / 2 - s * (222.0 + 2 * i)], [0.0, s, size / 2 - s * 140.0]])
+        out.append(cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT))
+    return np.stack(out)

@@ -13,7 +13,8 @@ import os
 from dataclasses import dataclass, field
 from types import ModuleType
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from repo_paths import ROOT
+
 NODES_DIR = os.path.join(ROOT, "nodes")
 CUSTOM = "Custom()"
 """Path prefix of a socket type made by ``io.Custom(...)`` (its ``Input`` / ``Output``)."""
@@ -125,7 +126,7 @@ if __name__ == "__main__":  # rewrite tests/data/comfy_api_0.3.64.json from the 
     import comfy_api.v0_0_2 as api
     from comfyui_version import __version__
 
-    surface = {"source": f"ComfyUI {__version__}, written by tests/comfy_api_surface.py from a live import",
+    surface = {"source": f"ComfyUI {__version__}, written by tests/support/comfy_api_surface.py from a live import",
                **live_surface(api, pack_usage())}
     with open(os.path.join(ROOT, "tests", "data", f"comfy_api_{__version__}.json"), "w", encoding="utf-8") as f:
         json.dump(surface, f, indent=1)

@@ -17,8 +17,9 @@ from types import ModuleType
 import pytest
 import torch
 
+from repo_paths import ROOT
+
 COMFYUI_PATH = os.environ.get("COMFYUI_PATH")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 requires_comfyui = [pytest.mark.comfyui, pytest.mark.skipif(not COMFYUI_PATH, reason="set COMFYUI_PATH to a ComfyUI checkout")]
 
 

@@ -2,7 +2,7 @@
 
 Each ``make_*`` function writes one file into a folder with PyAV/numpy and returns its path;
 every file is small (a few frames, at most 4K for two frames) so the whole corpus takes seconds.
-:data:`VIDEOS` and :data:`AUDIO` name the cases; ``tests/test_bad_inputs.py`` runs them through
+:data:`VIDEOS` and :data:`AUDIO` name the cases; ``tests/unit/cli/test_bad_inputs.py`` runs them through
 the command line, the core and the nodes.
 """
 from __future__ import annotations
@@ -16,8 +16,10 @@ from pathlib import Path
 
 import av
 import numpy as np
+import torch
 
-from test_video_io import make_clip
+from latentsync_core.media.audio_io import read_audio
+from video_files import make_clip
 
 
 def ramps(n: int, width: int, height: int) -> np.ndarray:
@@ -251,6 +253,19 @@ def make_video_with_audio(folder: Path, case: str, codec: str = "aac") -> Path:
 def make_audio(folder: Path, case: str) -> Path:
     rate, channels, seconds, silent = AUDIO[case]
     return write_audio(folder / f"{case}.wav", audio_wave(rate, channels, seconds, silent), rate)
+
+
+def waveform(folder: Path, case: str) -> tuple[torch.Tensor, int]:
+    """The :data:`AUDIO` case as ComfyUI's AUDIO holds it: ``[1, C, T]`` float32 and its rate.
+
+    Read from its WAV file (media.audio_io, as the command line does), except zero-length audio,
+    which that reader refuses and which a node can still be handed.
+    """
+    rate, channels, seconds, _ = AUDIO[case]
+    if seconds == 0:
+        return torch.zeros(1, channels, 0), rate
+    audio = read_audio(make_audio(folder, case))
+    return audio.waveform[None], audio.sample_rate
 
 
 # ----- model files -----

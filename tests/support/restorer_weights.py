@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+from repo_paths import DATA
+
 GFPGAN_SEED = 1234
 CODEFORMER_SEED = 4321
 FACE_BOX = (10, 130, 192)  # (top, left, side) of the astronaut's face in astronaut.png
@@ -72,7 +73,7 @@ def state_dict_digest(state_dict: dict[str, torch.Tensor]) -> str:
 
 def face_image(size: int = 512) -> torch.Tensor:
     """``[1, 3, size, size]`` float32 in [0, 1]: the astronaut's face, bilinearly resized."""
-    img = np.asarray(Image.open(os.path.join(DATA_DIR, "astronaut.png")).convert("RGB"))
+    img = np.asarray(Image.open(os.path.join(DATA, "astronaut.png")).convert("RGB"))
     top, left, side = FACE_BOX
     crop = torch.from_numpy(img[top:top + side, left:left + side].copy()).permute(2, 0, 1)
     crop = crop[None].to(torch.float32) / 255.0
@@ -81,7 +82,7 @@ def face_image(size: int = 512) -> torch.Tensor:
 
 def load_fixture(name: str) -> dict[str, np.ndarray]:
     """Arrays of ``tests/data/restorers_{name}.npz``."""
-    with np.load(os.path.join(DATA_DIR, f"restorers_{name}.npz")) as data:
+    with np.load(os.path.join(DATA, f"restorers_{name}.npz")) as data:
         return {key: data[key] for key in data.files}
 
 

@@ -13,8 +13,7 @@ import numpy as np
 import torch
 
 from latentsync_core.lipsync.vae import TINY_VAE_CONFIG, build_vae
-
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+from repo_paths import DATA
 
 
 def seeded_weights(shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, torch.Tensor]:
@@ -65,3 +64,24 @@ def parity_embeddings(seed: int, frames: int) -> torch.Tensor:
 def sample_grid(frames: np.ndarray, stride: int = 4) -> np.ndarray:
     """Every ``stride``-th pixel of ``(N, R, R, 3)`` frames: the stored slice of the fixture."""
     return np.ascontiguousarray(frames[:, ::stride, ::stride, :])
+
+
+class StandInUNet(torch.nn.Module):
+    """``(b, 13, f, h, w), t, (b*f, T, 384) -> (b, 4, f, h, w)``: a 3-D conv over space and time,
+    plus per-frame audio and timestep terms. Records the shape of every call."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        self.conv = torch.nn.Conv3d(13, 4, 3, padding=1)
+        self.audio = torch.nn.Linear(384, 4)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+        self.calls: list[tuple[int, ...]] = []
+
+    def forward(self, sample, timestep, encoder_hidden_states):
+        b, _, f, _, _ = sample.shape
+        self.calls.append(tuple(sample.shape))
+        audio = self.audio(encoder_hidden_states.mean(1)).view(b, f, 4).permute(0, 2, 1)[..., None, None]
+        return self.conv(sample) + audio + float(timestep) / 1000.0

@@ -25,7 +25,8 @@ import os
 import numpy as np
 import torch
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+from repo_paths import DATA
+
 PARITY = os.path.join(DATA, "syncnet_parity.npz")
 
 

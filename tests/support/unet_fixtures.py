@@ -12,7 +12,7 @@ reference ``UNet3DConditionModel`` (bytedance/LatentSync a229c39, built from its
 
 ``reference_weights`` fills such a key list with seeded random values; the parity fixtures
 ``tests/data/unet_parity_{tiny,mid,v15}.npz`` were made by loading exactly these weights into the
-reference model (see tests/test_unet_parity.py).
+reference model (see tests/unit/lipsync/test_unet_parity.py).
 """
 from __future__ import annotations
 
@@ -20,12 +20,11 @@ import json
 import math
 import os
 
-import pytest
 import torch
 
+from repo_paths import DATA
 from sampler_fixtures import seeded_weights
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 REFERENCE_KEYS = os.path.join(DATA, "unet_reference_keys.json")
 
 
@@ -60,16 +59,3 @@ def parity_inputs(seed: int, frames: int, size: int) -> tuple[torch.Tensor, torc
     sample = torch.randn((1, 13, frames, size, size), generator=gen)
     audio = torch.randn((frames, 50, 384), generator=gen)
     return sample, audio
-
-
-@pytest.fixture(scope="module")
-def one_thread():
-    """Run a module's tiny-model forwards on one thread.
-
-    On a loaded two-core machine, two intra-op threads made a tiny UNet forward ~10x slower
-    than one; the tiny models gain nothing from more threads.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from repo_paths import ROOT
+
 _spec = importlib.util.spec_from_file_location("ci_summary", os.path.join(ROOT, ".ci", "summary.py"))
 summary = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(summary)

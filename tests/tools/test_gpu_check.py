@@ -2,7 +2,9 @@
 import os
 import sys
 
-BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
+from repo_paths import ROOT
+
+BENCH = os.path.join(ROOT, "bench")
 
 
 def test_gpu_check_tiny_runs_on_cpu(capsys):

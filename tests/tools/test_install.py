@@ -14,8 +14,8 @@ import pytest
 
 from install import PROTOBUF_FOR_SOLUTIONS, solutions_plan
 from latentsync_core.mediapipe_release import SOLUTIONS_RELEASE, TASKS_RELEASE
+from repo_paths import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REQUIREMENTS = os.path.join(ROOT, "requirements.txt")
 CONSTRAINTS = os.path.join(ROOT, "constraints.txt")
 LINUX = tuple(f"manylinux_2_{minor}_x86_64" for minor in range(17, 40)) + ("manylinux2014_x86_64", "linux_x86_64")

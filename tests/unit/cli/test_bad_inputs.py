@@ -1,4 +1,4 @@
-"""The bad-input corpus (tests/corpus.py) through the command line, the core loaders and the nodes.
+"""The bad-input corpus (tests/support/corpus.py) through the command line, the core loaders and the nodes.
 
 Every case ends in one of two ways: a correct pass-through (the output holds every frame, upright,
 at the right size, with the source's timestamps and audio), or a one-line error that names the
@@ -19,23 +19,13 @@ import pytest
 import torch
 
 import corpus
+from cli_errors import assert_one_line_error
 from latentsync_core import cli
 from latentsync_core.errors import BadInputError
 from latentsync_core.lipsync.audio import embed_audio_for_video
 from latentsync_core.lipsync.checkpoints import load_unet
 from latentsync_core.lipsync.whisper import load_whisper
-from latentsync_core.media.audio_io import read_audio
-from test_audio import small_encoder  # noqa: F401 - fixture
-from test_cli import assert_one_line_error
-from test_video_io import assert_same_frames, decode_video, frame_times
-
-
-@pytest.fixture
-def folder(tmp_path) -> Path:
-    """An empty folder whose path has spaces and non-ASCII letters."""
-    path = tmp_path / "bad inputs é 文件"
-    path.mkdir()
-    return path
+from video_files import assert_same_frames, decode_video, frame_times
 
 
 def enhance(capsys, src: Path, out: Path, *options: str) -> tuple[int, str]:
@@ -90,22 +80,9 @@ def test_audio_track_corpus_through_enhance(folder, capsys, case, codec):
     assert abs(samples - rate * seconds) <= 2048  # AAC priming and padding
 
 
-def corpus_waveform(folder: Path, case: str) -> tuple[torch.Tensor, int]:
-    """The :data:`corpus.AUDIO` case as ComfyUI's AUDIO holds it: ``[1, C, T]`` float32 and its rate.
-
-    Read from its WAV file (media.audio_io, as the command line does), except zero-length audio,
-    which that reader refuses and which a node can still be handed.
-    """
-    rate, channels, seconds, _ = corpus.AUDIO[case]
-    if seconds == 0:
-        return torch.zeros(1, channels, 0), rate
-    audio = read_audio(corpus.make_audio(folder, case))
-    return audio.waveform[None], audio.sample_rate
-
-
 @pytest.mark.parametrize("case", list(corpus.AUDIO))
 def test_audio_corpus_through_whisper_embeds(folder, small_encoder, case):
-    waveform, rate = corpus_waveform(folder, case)
+    waveform, rate = corpus.waveform(folder, case)
     if corpus.AUDIO[case][2] == 0:
         with pytest.raises(BadInputError, match=r"too short \(0 samples at \d+ Hz\); give at least 20 ms") as info:
             embed_audio_for_video(small_encoder, waveform, rate, 12, 25.0)

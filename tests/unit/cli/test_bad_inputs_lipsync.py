@@ -1,8 +1,8 @@
-"""The bad-input corpus (tests/corpus.py) through ``python -m latentsync_core lipsync``.
+"""The bad-input corpus (tests/support/corpus.py) through ``python -m latentsync_core lipsync``.
 
 Every corpus video is given with good speech, every corpus audio file with a real face clip (three
 frames of the bundled sample, lossless). The models are the tiny random ones of
-tests/test_cli_lipsync.py in the official layout, so the run is quick; what is checked is the
+tests/unit/cli/test_cli_lipsync.py in the official layout, so the run is quick; what is checked is the
 command: a one-line error (exit 2) and nothing left behind, or an output of the right length.
 """
 from __future__ import annotations
@@ -13,19 +13,12 @@ import av
 import pytest
 
 import corpus
+from fake_hub import files_under
 from latentsync_core import cli
-from test_bad_inputs import folder  # noqa: F401 - fixture
-from test_cli_lipsync import (  # noqa: F401 - tiny_architectures: autouse fixture
-    FAST,
-    SAMPLE,
-    assert_one_line_error,
-    speech,
-    tiny_architectures,
-    write_lipsync_models,
-    write_lossless,
-)
-from test_model_files import files_under
-from test_video_io import decode_video
+from lipsync_cli import FAST, SAMPLE, assert_one_line_error, speech, write_lipsync_models, write_lossless
+from video_files import decode_video
+
+pytestmark = pytest.mark.usefixtures("tiny_architectures")
 
 
 @pytest.fixture(scope="module")

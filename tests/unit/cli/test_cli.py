@@ -11,39 +11,20 @@ import subprocess
 import sys
 from fractions import Fraction
 
-import cv2
 import numpy as np
 import pytest
 
+from cli_errors import assert_one_line_error
+from clips import face_frames
 from latentsync_core import cli, job
 from latentsync_core.media.video_io import probe
-from test_video_io import assert_same_frames, decode_video, frame_times, make_clip, packets
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ASTRONAUT = os.path.join(ROOT, "tests", "data", "astronaut.png")
-
-
-def face_frames(n: int = 5, size: int = 192) -> np.ndarray:
-    """``(n, size, size, 3)`` uint8: the astronaut's head, the view panning 2 px per frame."""
-    image = cv2.cvtColor(cv2.imread(ASTRONAUT, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    out = []
-    for i in range(n):
-        s = size / 240.0
-        m = np.array([[s, 0.0, size / 2 - s * (222.0 + 2 * i)], [0.0, s, size / 2 - s * 140.0]])
-        out.append(cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT))
-    return np.stack(out)
+from repo_paths import ROOT
+from video_files import assert_same_frames, decode_video, frame_times, make_clip, packets
 
 
 def run(capsys, *args: str) -> tuple[int, str]:
     code = cli.main(["enhance", *args, "--quiet"])
     return code, capsys.readouterr().err
-
-
-def assert_one_line_error(err: str, *words: str) -> None:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    for word in words:
-        assert word in lines[0]
 
 
 @pytest.fixture

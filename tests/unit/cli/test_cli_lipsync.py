@@ -2,9 +2,9 @@
 bad input, background upscale.
 
 Models are random, in the official layouts, in a temporary models folder: the LatentSync UNet
-with the reference key names of the tiny architecture (tests/unet_fixtures.py) under
+with the reference key names of the tiny architecture (tests/support/unet_fixtures.py) under
 ``latentsync/LatentSync-1.x/``, a random Whisper tiny in OpenAI's layout
-(tests/whisper_checkpoint.py), the tiny VAE of the sampler tests in diffusers keys under
+(tests/support/whisper_checkpoint.py), the tiny VAE of the sampler tests in diffusers keys under
 ``vae/``, full-size GFPGAN v1.4 and CodeFormer with spandrel's initial weights in
 ``facerestore_models/``. The released architectures are swapped for the tiny ones through
 ``checkpoints.CONFIGS`` (1.5 at 256 px faces, 1.6 at 512) and ``vae.SD_VAE_CONFIG``.
@@ -29,53 +29,18 @@ import numpy as np
 import pytest
 import torch
 
+from corpus import make_frames, make_text
+from fake_hub import FakeHub, files_under
 from latentsync_core import cli
 from latentsync_core.files import model_files as mf
-from latentsync_core.lipsync import checkpoints
-from latentsync_core.lipsync import vae as vae_module
-from latentsync_core.lipsync.unet import LatentSyncUNetConfig
-from latentsync_core.lipsync.vae import TINY_VAE_CONFIG
 from latentsync_core.media.audio_io import read_audio
-from sampler_fixtures import tiny_vae
-from test_audio_io import write_audio
-from test_cli import _empty_mp4, _text_mp4
-from test_model_files import FakeHub, files_under
-from test_video_io import decode_video
-from unet_fixtures import reference_key_shapes, reference_weights
+from lipsync_cli import FAST, SAMPLE, assert_one_line_error, speech, write_lipsync_models, write_lossless
 from upscaler_fixtures import nearest_state_dict
-from whisper_checkpoint import write_tiny_checkpoint
+from video_files import decode_video
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SAMPLE = os.path.join(ROOT, "example_workflows", "sample", "astronaut_speech.mp4")
 CUTAWAY = range(45, 53)
-FAST = ["--inference_steps", "2", "--guidance_scale", "1", "--device", "cpu", "--offline", "--landmark_cache", "off"]
 
-
-@pytest.fixture(autouse=True)
-def tiny_architectures(monkeypatch):
-    """The released configs replaced by the tiny UNet (faces at the version's size) and the tiny VAE."""
-    tiny = LatentSyncUNetConfig.tiny()
-    monkeypatch.setitem(checkpoints.CONFIGS, "1.5", lambda: dataclasses.replace(tiny, resolution=256))
-    monkeypatch.setitem(checkpoints.CONFIGS, "1.6", lambda: dataclasses.replace(tiny, resolution=512))
-    monkeypatch.setattr(vae_module, "SD_VAE_CONFIG", TINY_VAE_CONFIG)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def write_lipsync_models(root) -> dict[str, bytes]:
-    """UNet + Whisper for both versions and the VAE under ``root``; returns relative path -> bytes."""
-    for version, seed in (("1.5", 3), ("1.6", 4)):
-        folder = root / "latentsync" / f"LatentSync-{version}"
-        (folder / "whisper").mkdir(parents=True)
-        torch.save({"state_dict": reference_weights(reference_key_shapes("tiny"), seed)}, folder / "latentsync_unet.pt")
-        write_tiny_checkpoint(str(folder / "whisper" / "tiny.pt"), seed=seed)
-    (root / "vae").mkdir()
-    from safetensors.torch import save_file
-
-    save_file(tiny_vae(5).state_dict(), str(root / "vae" / "vae-ft-mse-840000-ema-pruned.safetensors"))
-    return {os.path.relpath(p, root): open(p, "rb").read() for p in map(str, root.rglob("*")) if os.path.isfile(p)}
+pytestmark = pytest.mark.usefixtures("tiny_architectures")
 
 
 @pytest.fixture(scope="module")
@@ -98,38 +63,6 @@ def models(tmp_path_factory):
     (root / "upscale_models").mkdir()
     torch.save(nearest_state_dict(features=4), root / "upscale_models" / "nearest_x4.pth")
     return root
-
-
-@pytest.fixture(scope="module")
-def sample_frames() -> np.ndarray:
-    return decode_video(SAMPLE)
-
-
-def write_lossless(path, frames: np.ndarray, fps: int = 25) -> str:
-    """``frames`` as an FFV1 .mkv (decodes bit for bit), no sound."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("ffv1", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "bgr0"
-        for image in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        container.mux(stream.encode(None))
-    return str(path)
-
-
-def speech(path, frames: int, fps: int = 25, rate: int = 16000) -> str:
-    """The sample's own speech cut to ``frames`` video frames, as a wav."""
-    audio = read_audio(SAMPLE)
-    n = round(frames * audio.sample_rate / fps)
-    write_audio(path, audio.waveform[:, :n].numpy(), audio.sample_rate, "pcm_s16le")
-    return str(path)
-
-
-def assert_one_line_error(err: str, *words: str) -> None:
-    """Exactly one line on stderr, ours, naming ``words``."""
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("latentsync lipsync: "), err
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 def run(capsys, *args: str, quiet: bool = True) -> tuple[int, str]:
@@ -317,9 +250,9 @@ def test_bad_input_exit_2_one_line_nothing_left(tmp_path, capsys, models, sample
     if case == "missing video":
         video = str(tmp_path / "nope.mp4")
     elif case == "text file named .mp4":
-        video = str(_text_mp4(tmp_path))
+        video = str(make_text(tmp_path))
     elif case == "video with no frames":
-        video = str(_empty_mp4(tmp_path))
+        video = str(make_frames(tmp_path, 0))
     elif case == "audio with no samples":
         audio = _empty_wav(tmp_path)
     elif case == "video with no face":

@@ -16,7 +16,7 @@ if importlib.util.find_spec("face_recognition_models") is None:  # its __init__ 
 from bench.calibrate_anchors import UPPER_BROWS, anchor_offsets, dlib_predictor  # noqa: E402
 from latentsync_core.face.landmarks import get_backend  # noqa: E402
 from latentsync_core.face.landmarks.mediapipe_backend import MEDIAPIPE_478  # noqa: E402
-from tests.clips import astronaut  # noqa: E402
+from clips import astronaut  # noqa: E402
 
 RESIDUAL_PX = 3.5
 """Largest MediaPipe - dlib anchor distance (256-template px) allowed on the astronaut photo."""

@@ -7,7 +7,7 @@ from latentsync_core.errors import BadInputError
 from latentsync_core.face.face_align import FaceAligner
 from latentsync_core.face.geometry import apply_affine, face_template, fit_similarity, invert_affine
 from latentsync_core.face.landmarks import get_backend
-from tests.clips import astronaut, cutaway, jitter_affines, render, to_frames
+from clips import astronaut, cutaway, jitter_affines, render, to_frames
 
 BASE = np.array([[1.0, 0.0, 64.0], [0.0, 1.0, -16.0]])
 

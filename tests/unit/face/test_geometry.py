@@ -17,7 +17,7 @@ import torch
 
 from latentsync_core.face.geometry import apply_affine, crop_size, face_template, fit_similarity, invert_affine
 from latentsync_core.face.warp import aligned_face, resize_crop, warp_to_crop
-from tests.clips import DATA, astronaut
+from clips import DATA, astronaut
 
 REF = np.load(os.path.join(DATA, "align_reference.npz"))
 

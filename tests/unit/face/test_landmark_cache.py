@@ -7,7 +7,7 @@ import pytest
 from latentsync_core.face.face_align import FaceAligner
 from latentsync_core.face.landmark_cache import CACHE_ENV, LandmarkCache, default_cache_dir, open_cache
 from latentsync_core.face.landmarks import get_backend
-from tests.clips import astronaut, cutaway, jitter_affines, render, to_frames
+from clips import astronaut, cutaway, jitter_affines, render, to_frames
 
 BASE = np.array([[1.0, 0.0, 64.0], [0.0, 1.0, -16.0]])
 
@@ -122,8 +122,8 @@ def test_command_line_second_run_skips_detection(tmp_path, monkeypatch, capsys):
 
     from latentsync_core import cli
     from latentsync_core.face.landmarks.mediapipe_backend import MediaPipeBackend
-    from tests.test_cli import face_frames
-    from tests.test_video_io import make_clip
+    from clips import face_frames
+    from video_files import make_clip
 
     clip = tmp_path / "clip.mp4"
     make_clip(clip, frames=face_frames(), fps=Fraction(25), time_base=Fraction(1, 25), pts=list(range(5)))

@@ -15,9 +15,10 @@ import pytest
 from latentsync_core.errors import BadInputError, MissingDependencyError  # noqa: E402
 from latentsync_core.face.landmarks import BACKENDS, FaceFilter, get_backend  # noqa: E402
 from latentsync_core.face.landmarks.mediapipe_backend import MEDIAPIPE_478, MediaPipeBackend  # noqa: E402
-from tests.clips import closeup_1080p  # noqa: E402
+from clips import closeup_1080p  # noqa: E402
+from repo_paths import DATA  # noqa: E402
 
-ASTRONAUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "astronaut.png")
+ASTRONAUT = os.path.join(DATA, "astronaut.png")
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +161,7 @@ def test_missing_mediapipe_names_the_install_command(monkeypatch):
 
 
 def test_anchor_indices_use_the_brow_centre_line_and_lower_nose():
-    # upper and lower brow contour (calibrated against dlib, see tests/test_anchor_calibration.py)
+    # upper and lower brow contour (calibrated against dlib, see tests/unit/face/test_anchor_calibration.py)
     assert MEDIAPIPE_478.left_brow == (70, 63, 105, 66, 107, 46, 53, 52, 65, 55)
     assert MEDIAPIPE_478.right_brow == (300, 293, 334, 296, 336, 276, 283, 282, 295, 285)
     assert MEDIAPIPE_478.nose == (5, 1, 98, 327)

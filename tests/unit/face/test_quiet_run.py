@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 from latentsync_core.face.landmarks.native_logs import DEBUG_ENV, quiet_native_logs
+from repo_paths import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(ROOT, "example_workflows", "sample", "astronaut_speech.mp4")
 NOISE = (
     "W0000 00:00:1796232598.728256   11034 inference_feedback_manager.cc:114] Feedback manager requires a model\n"

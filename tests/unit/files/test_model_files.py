@@ -17,10 +17,11 @@ import threading
 
 import pytest
 
+from fake_hub import FakeHub, files_under
 from latentsync_core.files import model_files as mf
 from latentsync_core.errors import MissingModelError
+from repo_paths import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAYLOAD = os.urandom(3000) + b"latentsync"
 
 
@@ -34,10 +35,6 @@ def _no_real_hub(monkeypatch):
 def unverified(monkeypatch):
     """The table without digests, for tests whose downloads serve made-up bytes."""
     monkeypatch.setattr(mf, "OFFICIAL_FILES", tuple(dataclasses.replace(e, sha256=None) for e in mf.OFFICIAL_FILES))
-
-
-def files_under(path) -> list[str]:
-    return sorted(os.path.relpath(os.path.join(d, f), path) for d, _, fs in os.walk(path) for f in fs)
 
 
 def test_table_urls_and_layout(monkeypatch):
@@ -202,38 +199,6 @@ def test_interrupted_download_keeps_its_partial_file_for_resuming(tmp_path):
     assert partial.startswith(os.path.join("LatentSync-1.5", mf.STAGING_DIR)) and partial.endswith(".incomplete")
     mf.ensure_files(wanted, True, fake_downloader(PAYLOAD, []))
     assert files_under(tmp_path) == [os.path.join("LatentSync-1.5", "latentsync_unet.pt")]
-
-
-class FakeHub(http.server.BaseHTTPRequestHandler):
-    """Answers ``/<repo>/resolve/main/<path>`` like the Hub: HEAD with metadata, GET with bytes."""
-
-    files: dict[str, bytes] = {}
-
-    def _headers(self) -> bytes | None:
-        body = self.files.get(self.path.lstrip("/"))
-        if body is None:
-            self.send_response(404)
-            self.send_header("X-Error-Code", "EntryNotFound")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return None
-        self.send_response(200)
-        self.send_header("X-Repo-Commit", "0123456789abcdef0123456789abcdef01234567")
-        self.send_header("ETag", f'"{hashlib.sha256(body).hexdigest()}"')
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        return body
-
-    def do_HEAD(self):
-        self._headers()
-
-    def do_GET(self):
-        body = self._headers()
-        if body is not None:
-            self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture

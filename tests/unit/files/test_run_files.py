@@ -19,7 +19,7 @@ import pytest
 from latentsync_core.errors import BadInputError, MissingModelError
 from latentsync_core.files import model_files as mf
 from latentsync_core.files import run_files as rf
-from test_model_files import FakeHub, files_under
+from fake_hub import FakeHub, files_under
 
 PAYLOAD = os.urandom(2048) + b"weights"
 HUB_FILES = {

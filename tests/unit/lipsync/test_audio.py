@@ -20,7 +20,6 @@ from latentsync_core.lipsync.audio import (
     window_weights,
 )
 from latentsync_core.errors import BadInputError
-from latentsync_core.lipsync.whisper import WhisperAudioEncoder
 
 
 def sine(freq: float, rate: int, seconds: float) -> torch.Tensor:
@@ -164,13 +163,6 @@ def test_fit_waveform_cuts_and_pads():
     assert fit_waveform(x, 44100, 10, 25.0).shape == (1, 2, 17640)
     padded = fit_waveform(x, 44100, 50, 25.0)
     assert padded.shape == (1, 2, 88200) and padded[..., 44100:].abs().max() == 0
-
-
-@pytest.fixture(scope="module")
-def small_encoder() -> WhisperAudioEncoder:
-    torch.manual_seed(0)
-    dims = {"n_mels": 80, "n_audio_ctx": 1500, "n_audio_state": 32, "n_audio_head": 2, "n_audio_layer": 1}
-    return WhisperAudioEncoder(dims).eval()
 
 
 @pytest.mark.parametrize("mode, video_frames, expected", [

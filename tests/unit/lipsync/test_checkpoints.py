@@ -1,7 +1,7 @@
 """Loading ``latentsync_unet.pt``: official layout, refused layouts, damaged/unsafe files, versions.
 
 Checkpoints are written here in the official file layout (``{"state_dict": ...}`` with the
-reference key names from tests/data/unet_reference_keys.json, see tests/unet_fixtures.py)
+reference key names from tests/data/unet_reference_keys.json, see tests/support/unet_fixtures.py)
 with seeded random weights for the tiny architecture.
 """
 from __future__ import annotations
@@ -26,9 +26,9 @@ from latentsync_core.lipsync.checkpoints import (
 from latentsync_core.errors import BadInputError, MissingModelError
 from latentsync_core.files.model_files import sha256_file
 from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet, map_reference_state_dict
-from unet_fixtures import DATA, one_thread, parity_inputs, reference_key_shapes, reference_weights, sinusoid_table
+from unet_fixtures import DATA, parity_inputs, reference_key_shapes, reference_weights, sinusoid_table
 
-pytestmark = pytest.mark.usefixtures(one_thread.__name__)
+pytestmark = pytest.mark.usefixtures("one_thread")
 TINY = LatentSyncUNetConfig.tiny()
 
 

@@ -2,8 +2,8 @@
 
 The files are written here in the official layouts with seeded random weights: the
 UNet as ``{"state_dict": ...}`` with the reference key names for the tiny architecture
-(tests/unet_fixtures.py), Whisper as OpenAI's ``{"dims", "model_state_dict"}``
-(tests/whisper_checkpoint.py). Needs the UNet and Whisper modules of the unet and audio
+(tests/support/unet_fixtures.py), Whisper as OpenAI's ``{"dims", "model_state_dict"}``
+(tests/support/whisper_checkpoint.py). Needs the UNet and Whisper modules of the unet and audio
 branches; skipped where they are absent.
 """
 from __future__ import annotations

@@ -12,8 +12,9 @@ import pytest
 
 from latentsync_core.errors import BadInputError
 from latentsync_core.lipsync.mask import keep_mask
+from repo_paths import DATA
 
-REF = os.path.join(os.path.dirname(__file__), "data", "mask_reference.png")
+REF = os.path.join(DATA, "mask_reference.png")
 
 
 def _reference_keep(resolution: int) -> np.ndarray:

@@ -9,30 +9,9 @@ import torch
 
 from latentsync_core.errors import BadInputError
 from latentsync_core.lipsync.sampler import MAX_CHUNK, SamplerSettings, plan_chunks, sample_video
-from sampler_fixtures import parity_embeddings, parity_faces, tiny_vae
+from sampler_fixtures import StandInUNet, parity_embeddings, parity_faces, tiny_vae
 
 SIZE = 64
-
-
-class StandInUNet(torch.nn.Module):
-    """``(b, 13, f, h, w), t, (b*f, T, 384) -> (b, 4, f, h, w)``: a 3-D conv over space and time,
-    plus per-frame audio and timestep terms. Records the shape of every call."""
-
-    def __init__(self, seed: int = 0) -> None:
-        super().__init__()
-        gen = torch.Generator().manual_seed(seed)
-        self.conv = torch.nn.Conv3d(13, 4, 3, padding=1)
-        self.audio = torch.nn.Linear(384, 4)
-        with torch.no_grad():
-            for p in self.parameters():
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
-        self.calls: list[tuple[int, ...]] = []
-
-    def forward(self, sample, timestep, encoder_hidden_states):
-        b, _, f, _, _ = sample.shape
-        self.calls.append(tuple(sample.shape))
-        audio = self.audio(encoder_hidden_states.mean(1)).view(b, f, 4).permute(0, 2, 1)[..., None, None]
-        return self.conv(sample) + audio + float(timestep) / 1000.0
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,11 @@
 """Loading the SD 1.x VAE from single files in the original (LDM) key layout.
 
 The LDM-layout files are written here from a seeded diffusers ``AutoencoderKL`` with an
-independent diffusers -> LDM key map (the layout of ``vae-ft-mse-840000-ema-pruned``:
+independent diffusers -> LDM key map (tests/support/vae_layouts.py; the layout of ``vae-ft-mse-840000-ema-pruned``:
 ``encoder.down.{i}.block.{j}``, ``mid.attn_1.{q,k,v,proj_out}`` as 1x1 convs, ...), so a
 load must reproduce the original tensors exactly.
 """
 import os
-import re
 
 import pytest
 import torch
@@ -15,31 +14,7 @@ from safetensors.torch import save_file
 from latentsync_core.errors import BadInputError, MissingModelError
 from latentsync_core.lipsync.vae import SD_VAE_CONFIG, TINY_VAE_CONFIG, build_vae, load_vae
 from sampler_fixtures import tiny_vae
-
-_ATTN = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"}
-
-
-def _to_ldm_key(key: str, levels: int) -> str:
-    key = key.replace("conv_shortcut", "nin_shortcut").replace("conv_norm_out", "norm_out")
-    key = re.sub(r"down_blocks\.(\d+)\.resnets\.", r"down.\1.block.", key)
-    key = re.sub(r"down_blocks\.(\d+)\.downsamplers\.0\.", r"down.\1.downsample.", key)
-    key = re.sub(r"up_blocks\.(\d+)\.resnets\.", lambda m: f"up.{levels - 1 - int(m[1])}.block.", key)
-    key = re.sub(r"up_blocks\.(\d+)\.upsamplers\.0\.", lambda m: f"up.{levels - 1 - int(m[1])}.upsample.", key)
-    key = re.sub(r"mid_block\.resnets\.(\d+)\.", lambda m: f"mid.block_{int(m[1]) + 1}.", key)
-    for new, old in _ATTN.items():
-        key = key.replace(f"mid_block.attentions.0.{new}.", f"mid.attn_1.{old}.")
-    return key
-
-
-def _ldm_state_dict(vae: torch.nn.Module) -> dict[str, torch.Tensor]:
-    levels = len(vae.config.block_out_channels)
-    out = {}
-    for key, value in vae.state_dict().items():
-        ldm = _to_ldm_key(key, levels)
-        if ".attn_1." in ldm and ldm.endswith(".weight") and value.ndim == 2:
-            value = value[:, :, None, None]
-        out[ldm] = value.clone()
-    return out
+from vae_layouts import ldm_state_dict
 
 
 def _assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
@@ -51,13 +26,13 @@ def _assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
 def test_ldm_safetensors_loads_exactly(tmp_path):
     vae = tiny_vae(3)
     path = os.path.join(tmp_path, "vae.safetensors")
-    save_file(_ldm_state_dict(vae), path)
+    save_file(ldm_state_dict(vae), path)
     _assert_same_weights(load_vae(path, TINY_VAE_CONFIG), vae)
 
 
 def test_full_checkpoint_ckpt_with_prefix_loads(tmp_path):
     vae = tiny_vae(4)
-    sd = {f"first_stage_model.{k}": v for k, v in _ldm_state_dict(vae).items()}
+    sd = {f"first_stage_model.{k}": v for k, v in ldm_state_dict(vae).items()}
     sd["model.diffusion_model.conv_in.weight"] = torch.zeros(2)
     path = os.path.join(tmp_path, "model.ckpt")
     torch.save({"state_dict": sd}, path)
@@ -78,18 +53,18 @@ def test_missing_file_names_file_folder_and_url(tmp_path):
 
 
 def test_wrong_vae_is_refused(tmp_path):
-    sd = _ldm_state_dict(tiny_vae(6))
+    sd = ldm_state_dict(tiny_vae(6))
     sd["decoder.conv_in.weight"] = torch.zeros(16, 16, 3, 3)
     path = os.path.join(tmp_path, "sdxl_like.safetensors")
     save_file(sd, path)
     with pytest.raises(BadInputError, match="16 latent channels"):
         load_vae(path, TINY_VAE_CONFIG)
-    sd = _ldm_state_dict(tiny_vae(6))
+    sd = ldm_state_dict(tiny_vae(6))
     del sd["decoder.norm_out.bias"]
     save_file(sd, path)
     with pytest.raises(BadInputError, match="1 missing keys"):
         load_vae(path, TINY_VAE_CONFIG)
-    save_file(_ldm_state_dict(tiny_vae(6)), path)  # narrower layers (torch would raise a bare RuntimeError)
+    save_file(ldm_state_dict(tiny_vae(6)), path)  # narrower layers (torch would raise a bare RuntimeError)
     with pytest.raises(BadInputError, match=r"174 of another shape, e\.g\. \['encoder\.conv_in\.weight'"):
         load_vae(path, SD_VAE_CONFIG)
 
@@ -97,4 +72,4 @@ def test_wrong_vae_is_refused(tmp_path):
 def test_sd_vae_config_is_the_sd_vae_ft_mse_architecture():
     vae = build_vae(SD_VAE_CONFIG, device="meta")
     assert sum(p.numel() for p in vae.parameters()) == 83_653_863
-    assert len(_ldm_state_dict(vae)) == len(vae.state_dict()) == 248
+    assert len(ldm_state_dict(vae)) == len(vae.state_dict()) == 248

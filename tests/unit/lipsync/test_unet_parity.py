@@ -9,7 +9,7 @@ replaced by a stub) under torch 2.14.1 / diffusers 0.42.1 on CPU, float32, one t
 1. ``UNet3DConditionModel.from_config`` with configs/unet/stage2.yaml's ``model`` section but
    ``block_out_channels: [32, 64, 64, 64]`` (tiny; key list ``unet_reference_keys.json["tiny"]``)
    or ``[128, 256, 512, 512]`` (mid, 205 M parameters; key list ``["mid"]``);
-2. ``load_state_dict(reference_weights(keys, weight_seed), strict=True)`` (tests/unet_fixtures.py);
+2. ``load_state_dict(reference_weights(keys, weight_seed), strict=True)`` (tests/support/unet_fixtures.py);
    the weights were generated twice and found bit-identical;
 3. ``sample, audio = parity_inputs(input_seed, frames, size)``;
    ``output = model(sample, torch.tensor(timestep), encoder_hidden_states=audio).sample``.
@@ -39,9 +39,9 @@ from latentsync_core.lipsync.unet import (
     build_unet,
     map_reference_state_dict,
 )
-from unet_fixtures import DATA, one_thread, parity_inputs, reference_key_shapes, reference_weights
+from unet_fixtures import DATA, parity_inputs, reference_key_shapes, reference_weights
 
-pytestmark = pytest.mark.usefixtures(one_thread.__name__)
+pytestmark = pytest.mark.usefixtures("one_thread")
 TOLERANCE = 1e-4
 
 

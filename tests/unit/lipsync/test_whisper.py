@@ -19,12 +19,12 @@ How the fixtures in tests/data were made (scripts ran outside the repository):
 from __future__ import annotations
 
 import os
-import wave
 
 import numpy as np
 import pytest
 import torch
 
+from audio_files import read_wav
 from latentsync_core.lipsync.audio import (
     audio_frame_count,
     log_mel,
@@ -34,17 +34,8 @@ from latentsync_core.lipsync.audio import (
 )
 from latentsync_core.errors import BadInputError
 from latentsync_core.lipsync.whisper import load_whisper, openai_to_transformers_key
+from repo_paths import DATA
 from whisper_checkpoint import TINY_DIMS, tiny_state_shapes, write_tiny_checkpoint
-
-DATA = os.path.join(os.path.dirname(__file__), "data")
-
-
-def read_wav(name: str) -> torch.Tensor:
-    """16 kHz mono PCM16 wav -> [1, T] float32, scaled by 1/32768 like the reference's ffmpeg path."""
-    with wave.open(os.path.join(DATA, name)) as w:
-        assert w.getframerate() == 16000 and w.getnchannels() == 1
-        pcm = np.frombuffer(w.readframes(w.getnframes()), np.int16)
-    return torch.from_numpy(pcm.astype(np.float32) / 32768.0)[None]
 
 
 def step_jumps(features: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Decoding speech from any container PyAV reads (latentsync_core.media.audio_io).
 
 The sound is written here with PyAV: a 0.6 s two-tone chirp, in wav, flac, m4a (AAC), mp3
-and as the sound track of an mp4 video (tests/test_video_io.make_clip).
+and as the sound track of an mp4 video (tests/support/video_files.make_clip).
 """
 from __future__ import annotations
 
@@ -12,30 +12,15 @@ import numpy as np
 import pytest
 
 from latentsync_core.errors import BadInputError
+from audio_files import write_audio
 from latentsync_core.media.audio_io import read_audio
-from test_video_io import make_clip
+from video_files import make_clip
 
 
 def tone(rate: int, seconds: float = 0.6, channels: int = 1) -> np.ndarray:
     """``(channels, T)`` float32: 300 Hz in the first channel, 500 Hz in the second, at 0.4 amplitude."""
     t = np.arange(round(rate * seconds)) / rate
     return np.stack([0.4 * np.sin(2 * np.pi * (300 + 200 * c) * t) for c in range(channels)]).astype(np.float32)
-
-
-def write_audio(path, sound: np.ndarray, rate: int, codec: str, fmt: str | None = None) -> None:
-    layout = "mono" if sound.shape[0] == 1 else "stereo"
-    with av.open(str(path), "w", format=fmt) as container:
-        stream = container.add_stream(codec, rate=rate, layout=layout)
-        sample_fmt = stream.codec_context.codec.audio_formats[0].name
-        resampler = av.AudioResampler(format=sample_fmt, layout=layout, rate=rate)
-        size = stream.codec_context.frame_size or 1024
-        for start in range(0, sound.shape[1], size):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(sound[:, start:start + size]), format="fltp", layout=layout)
-            frame.sample_rate = rate
-            frame.pts = start
-            for out in resampler.resample(frame):
-                container.mux(stream.encode(out))
-        container.mux(stream.encode(None))
 
 
 def test_wav_is_read_exactly(tmp_path):

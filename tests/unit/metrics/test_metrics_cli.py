@@ -7,12 +7,15 @@ from fractions import Fraction
 import pytest
 import torch
 
+from cli_errors import assert_one_line_error
+from clips import face_frames
 from latentsync_core import cli
 from latentsync_core.metrics.syncnet import SYNCNET_URL, SyncNet
+from lipsync_cli import FAST, speech, write_lipsync_models, write_lossless
 from syncnet_fixtures import random_weights
-from test_cli import assert_one_line_error, face_frames
-from test_cli_lipsync import FAST, sample_frames, speech, tiny_architectures, write_lipsync_models, write_lossless  # noqa: F401
-from test_video_io import make_clip
+from video_files import make_clip
+
+pytestmark = pytest.mark.usefixtures("tiny_architectures")
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +80,7 @@ def test_enhance_eval_reports_output_against_input(clip, tmp_path, capsys):
 
 def test_lipsync_eval_reports_the_synced_video(tmp_path, capsys, syncnet_file, sample_frames):
     """``lipsync --eval``: the same table for the written video, scored against its new sound track and
-    compared with the source video (random tiny LatentSync models, see tests/test_cli_lipsync.py)."""
+    compared with the source video (random tiny LatentSync models, see tests/unit/cli/test_cli_lipsync.py)."""
     models = tmp_path / "models"
     models.mkdir()
     write_lipsync_models(models)

@@ -11,7 +11,7 @@ import torch
 from latentsync_core.face.face_align import FaceAligner
 from latentsync_core.face.landmarks import get_backend
 from latentsync_core.metrics.image_quality import ImageQualityMeter, gradient_energy, laplacian_variance, mouth_region_polygons
-from tests.clips import astronaut, jitter_affines, render
+from clips import astronaut, jitter_affines, render
 
 BASE = np.array([[1.1, 0.0, 30.0], [0.0, 1.1, -40.0]])
 

@@ -41,7 +41,7 @@ def test_stereo_44k_file_and_waveform_agree(tmp_path):
 
 
 def test_file_without_audio_is_bad_input(tmp_path):
-    from test_video_io import make_clip
+    from video_files import make_clip
 
     make_clip(tmp_path / "v.mp4", audio=None)
     with pytest.raises(BadInputError, match="no audio track"):

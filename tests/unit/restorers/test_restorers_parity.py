@@ -33,7 +33,7 @@ from safetensors.torch import save_file
 
 from latentsync_core.restorers import CODEFORMER, GFPGAN, load_face_restorer, read_state_dict
 from latentsync_core.errors import BadInputError
-from test_restorers_common import (
+from restorer_weights import (
     CODEFORMER_SEED,
     GFPGAN_SEED,
     face_image,

@@ -27,8 +27,8 @@ from latentsync_core.lipsync.whisper import load_whisper
 from latentsync_core.media.video_io import VideoInfo, VideoWriter, probe, read_windows
 from latentsync_core.pipeline import lip_sync
 from sampler_fixtures import tiny_vae
-from tests.clips import astronaut, cutaway, jitter_affines, render
-from unet_fixtures import one_thread, reference_key_shapes, reference_weights  # noqa: F401 (fixture)
+from clips import astronaut, cutaway, jitter_affines, render
+from unet_fixtures import reference_key_shapes, reference_weights
 from whisper_checkpoint import write_tiny_checkpoint
 
 RATE = 16000
@@ -192,11 +192,11 @@ def test_failure_leaves_nothing_behind(tmp_path, models, backend):
 
 @pytest.fixture(scope="module")
 def random_gfpgan():
-    """A GFPGAN v1.4 network with seeded random weights (as ``test_restorers_common`` builds them)."""
+    """A GFPGAN v1.4 network with seeded random weights (as ``restorer_weights`` builds them)."""
     from spandrel.architectures.GFPGAN import GFPGAN
 
     from latentsync_core.restorers import restorer_from_state_dict
-    from test_restorers_common import GFPGAN_SEED, seeded_state_dict
+    from restorer_weights import GFPGAN_SEED, seeded_state_dict
 
     with torch.device("meta"):
         shapes = {k: tuple(v.shape) for k, v in GFPGAN().state_dict().items()}

@@ -3,7 +3,7 @@
 Models are random: the tiny LatentSync UNet (``unet_fixtures``), the tiny VAE
 (``sampler_fixtures``) and a random Whisper tiny in OpenAI's file layout
 (``whisper_checkpoint``); faces are found by mediapipe in astronaut clips
-(``tests/clips.py``). The output is not a real lip-sync; what is checked is that
+(``tests/support/clips.py``). The output is not a real lip-sync; what is checked is that
 every length mode and frame rate runs to the end with the right frame count and
 audio length, that each output frame comes from the source frame the audio's
 frame map names (changed only inside that frame's face), and that cutaway frames
@@ -24,8 +24,8 @@ from latentsync_core.lipsync.sampler import SamplerSettings
 from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet, map_reference_state_dict
 from latentsync_core.lipsync.whisper import load_whisper
 from sampler_fixtures import tiny_vae
-from tests.clips import astronaut, cutaway, jitter_affines, render, to_frames
-from unet_fixtures import one_thread, reference_key_shapes, reference_weights  # noqa: F401 (fixture)
+from clips import astronaut, cutaway, jitter_affines, render, to_frames
+from unet_fixtures import reference_key_shapes, reference_weights
 from whisper_checkpoint import write_tiny_checkpoint
 
 BASE = np.array([[1.0, 0.0, 64.0], [0.0, 1.0, -16.0]])

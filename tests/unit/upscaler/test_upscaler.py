@@ -2,7 +2,7 @@
 
 Files are Real-ESRGAN ``RRDBNet`` state dicts in the official layout with small random
 weights, or weights that make the x4 network an exact nearest-neighbour upscaler
-(tests/upscaler_fixtures.py).
+(tests/support/upscaler_fixtures.py).
 """
 from __future__ import annotations
 
