@@ -35,7 +35,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INTEGRATION = os.path.join(ROOT, "tests", "integration")
-sys.path[:0] = [ROOT, os.path.join(ROOT, "tests"), INTEGRATION]
+sys.path[:0] = [ROOT, os.path.join(ROOT, "tests", "support"), INTEGRATION]
 
 from bench_enhance_memory import write_clip  # noqa: E402 (bench/ is the script's folder)
 from comfyui_client import ComfyUIClient, ComfyUIServer, Graph, make_base_dir  # noqa: E402

@@ -6,7 +6,7 @@ rectangular frames every 10 ms (the last one zero-padded), a 512-point power
 spectrum, 26 triangular mel filters on floored FFT bins, log, orthonormal
 DCT-II keeping 13 coefficients, a sine lifter of 22, and the first
 coefficient replaced by the log frame energy. This is the same computation
-in numpy (no scipy); ``tests/test_metrics_syncnet.py`` checks it against the
+in numpy (no scipy); ``tests/unit/metrics/test_metrics_syncnet.py`` checks it against the
 package's output stored in a fixture.
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@
 ``--cpu`` next to those flags; this parses them as ``main.py`` would, sets ``args.cpu``, then runs
 ``main.py``, which finds its arguments already parsed. On the CPU ComfyUI turns its VRAM modes off (its
 ``vram_state`` becomes DISABLED): such a server shows the flags are accepted and the workflow runs; what
-a partial load does to the pack's models is tested in-process (tests/test_memory_nodes.py).
+a partial load does to the pack's models is tested in-process (tests/nodes/test_memory_nodes.py).
 """
 import os
 import runpy

@@ -1,7 +1,7 @@
 """Seeded random-weight model files in the official layouts, for the workflows run in a real ComfyUI.
 
 * ``latentsync/LatentSync-<v>/latentsync_unet.pt``: the tiny LatentSync UNet (reference key names,
-  ``tests/unet_fixtures.py``) as ``{"state_dict": ...}``; a test server maps both versions to the
+  ``tests/support/unet_fixtures.py``) as ``{"state_dict": ...}``; a test server maps both versions to the
   tiny architecture (:data:`TINY_UNET_SITECUSTOMIZE`);
 * ``latentsync/LatentSync-<v>/whisper/tiny.pt``: a random Whisper tiny in OpenAI's layout;
 * ``vae/vae-ft-mse-840000-ema-pruned.safetensors``: a full-size SD 1.x VAE (84 M parameters) in the
@@ -62,7 +62,7 @@ sys.meta_path.insert(0, _TinyUNetConfig())
 '''
 """A ``sitecustomize.py`` for a test server: the loader builds its UNet from the release architecture
 of the version the folder names, and a tiny file does not fit it. The pack has no switch for that, on
-purpose (users must not load a checkpoint against another architecture); ``tests/test_loader_node.py``
+purpose (users must not load a checkpoint against another architecture); ``tests/nodes/test_loader_node.py``
 makes the same swap in-process with monkeypatch. Everything else is the real thing."""
 
 
@@ -76,8 +76,8 @@ def write_latentsync_models(models: str, versions: tuple[str, ...] = ("1.5",), v
 
     from latentsync_core.lipsync.vae import SD_VAE_CONFIG, build_vae
     from sampler_fixtures import seeded_weights
-    from test_sampler_vae import _ldm_state_dict
     from unet_fixtures import reference_key_shapes, reference_weights
+    from vae_layouts import ldm_state_dict
     from whisper_checkpoint import write_tiny_checkpoint
 
     unet = {"state_dict": reference_weights(reference_key_shapes("tiny"), 17)}
@@ -90,14 +90,14 @@ def write_latentsync_models(models: str, versions: tuple[str, ...] = ("1.5",), v
     shapes = {k: tuple(v.shape) for k, v in vae.state_dict().items()}
     vae.load_state_dict(seeded_weights(shapes, 17), strict=True, assign=True)
     os.makedirs(os.path.join(models, "vae"), exist_ok=True)
-    save_file({k: v.contiguous() for k, v in _ldm_state_dict(vae).items()}, os.path.join(models, "vae", VAE_FILE))
+    save_file({k: v.contiguous() for k, v in ldm_state_dict(vae).items()}, os.path.join(models, "vae", VAE_FILE))
 
 
 def write_restorers(models: str) -> list[str]:
     """GFPGAN v1.4 and CodeFormer under ``models/facerestore_models``; returns their paths."""
     from spandrel.architectures.GFPGAN import GFPGAN as GFPGANNet
     from spandrel_extra_arches.architectures.CodeFormer import CodeFormer as CodeFormerNet
-    from test_restorers_common import CODEFORMER_SEED, GFPGAN_SEED, seeded_state_dict
+    from restorer_weights import CODEFORMER_SEED, GFPGAN_SEED, seeded_state_dict
 
     folder = os.path.join(models, "facerestore_models")
     os.makedirs(folder, exist_ok=True)

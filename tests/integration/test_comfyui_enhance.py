@@ -2,7 +2,7 @@
 
 Seeded random-weight GFPGAN v1.4 and CodeFormer files, in the official layouts
 (``{"params_ema": state_dict}`` ``.pth``, keys and shapes of the official networks,
-weights from ``tests/test_restorers_common.seeded_state_dict``), are written into
+weights from ``tests/support/restorer_weights.seeded_state_dict``), are written into
 the server's ``models/facerestore_models`` under the official file names the
 workflow picks. The input is a short synthesised talking-head clip (the astronaut
 drifting 2 px a frame, with a 440 Hz tone; ``media.write_talking_head``).
