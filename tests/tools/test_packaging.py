@@ -29,8 +29,8 @@ from latentsync_core.face.landmarks.insightface_onnx import BUFFALO_L_URL
 from latentsync_core.face.landmarks.mediapipe_tasks import FACE_LANDMARKER_URL
 from latentsync_core.files.model_files import OFFICIAL_FILES
 from latentsync_core.metrics.syncnet import SYNCNET_URL
+from repo_paths import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMFYIGNORE = os.path.join(ROOT, ".comfyignore")
 
 # The registry's node id: the documented rule (letters, digits, '-', '_', '.', starting with a letter, no two

@@ -25,7 +25,7 @@ from latentsync_core.media.audio_format import (
 )
 from latentsync_core.media.audio_io import conform_audio, read_audio
 from latentsync_core.media.video_io import VideoWriter, probe, read_windows
-from test_video_io import make_clip
+from video_files import make_clip
 
 SECONDS = 0.8
 AAC_FRAME = 1024
@@ -304,41 +304,27 @@ def test_errors_for_empty_or_undecodable_tracks_are_unchanged(tmp_path, rate, ch
         write_through_video(tmp_path, torch.zeros(channels, 0), rate)
 
 
-@pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory):
-    """The models folder of the command-line tests (tests/test_cli_lipsync.py), LatentSync 1.5 and the
-    VAE swapped for their tiny architectures while this module runs."""
-    import dataclasses
-
-    from latentsync_core.lipsync import checkpoints
-    from latentsync_core.lipsync import vae as vae_module
-    from latentsync_core.lipsync.unet import LatentSyncUNetConfig
-    from latentsync_core.lipsync.vae import TINY_VAE_CONFIG
-    from test_cli_lipsync import write_lipsync_models
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(checkpoints.CONFIGS, "1.5", lambda: dataclasses.replace(LatentSyncUNetConfig.tiny(), resolution=256))
-        patch.setattr(vae_module, "SD_VAE_CONFIG", TINY_VAE_CONFIG)
-        root = tmp_path_factory.mktemp("models")
-        write_lipsync_models(root)
-        yield root
-
-
 @pytest.mark.slow
-def test_lipsync_command_keeps_surround_speech_at_an_odd_rate(tmp_path, capsys, tiny_models):
+@pytest.mark.usefixtures("tiny_architectures")
+def test_lipsync_command_keeps_surround_speech_at_an_odd_rate(tmp_path, capsys):
     """``lipsync`` end to end (tiny random models, 16 frames of the sample): a 5.1(side) WAV at 22,000 Hz.
-    Today the job crashes with ``avcodec_open2 ... returned 22`` after the alignment pass and the first
-    chunk; now the output track is 5.1 at 22,050 Hz, each channel's energy within 1 dB."""
-    from test_cli_lipsync import FAST, SAMPLE, cli, decode_video, run, write_lossless
+    It used to crash with ``avcodec_open2 ... returned 22`` after the alignment pass and the first
+    chunk; the output track is 5.1 at 22,050 Hz, each channel's energy within 1 dB."""
+    from latentsync_core import cli
+    from lipsync_cli import FAST, SAMPLE, write_lipsync_models, write_lossless
+    from video_files import decode_video
+
+    tiny_models = tmp_path / "models"
+    write_lipsync_models(tiny_models)
 
     clip = write_lossless(tmp_path / "clip.mkv", decode_video(SAMPLE)[40:56])
     sound = tones("5.1(side)", 22000, seconds=16 / 25)
     wav = tmp_path / "speech.wav"
     write_sound(wav, sound, 22000, "5.1(side)", "pcm_s16le")
     out = tmp_path / "out.mp4"
-    code, err = run(capsys, "--video", clip, "--audio", str(wav), "--output", str(out), "--version", "1.5",
-                    "--superres", "none", "--length_mode", "trim", "--models-dir", str(tiny_models), *FAST)
-    assert code == cli.EXIT_OK, err
+    code = cli.main(["lipsync", "--quiet", "--video", clip, "--audio", str(wav), "--output", str(out), "--version", "1.5",
+                     "--superres", "none", "--length_mode", "trim", "--models-dir", str(tiny_models), *FAST])
+    assert code == cli.EXIT_OK, capsys.readouterr().err
     got, rate, layout = decode(out)
     assert (rate, layout) == (22050, "5.1")
     assert_same_sound(got, rate, sound, 22000, "5.1")
