@@ -92,23 +92,32 @@ class Colour:
     pix_fmt: str
 
     @classmethod
-    def of_frame(cls, frame: av.VideoFrame, width: int, height: int, pix_fmt: str | None = None) -> Colour:
-        """The colour of a decoded ``frame`` of a ``width x height`` video, untagged values resolved as players do."""
+    def of_frame(
+        cls, frame: av.VideoFrame, width: int, height: int, pix_fmt: str | None = None,
+        stream: av.video.codeccontext.VideoCodecContext | None = None,
+    ) -> Colour:
+        """The colour of a decoded ``frame`` of a ``width x height`` video.
+
+        A tag the frame lacks is taken from ``stream`` (the container's, e.g. a .mov ``colr``
+        atom), else resolved as players do.
+        """
+        def tag(name: str, known: set[int]) -> int | None:
+            for value in (getattr(frame, name), getattr(stream, name, None)):
+                if value in known:
+                    return int(value)
+            return None
+
         pix_fmt = pix_fmt or working_format(frame.format)
         hd = is_hd(width, height)
-        fmt = av.VideoFormat(pix_fmt)
-        if fmt.is_rgb:
-            matrix = RGB
-        else:
-            matrix = frame.colorspace if frame.colorspace in _SWS_MATRIX else (BT709 if hd else SMPTE170M)
-        full = fmt.is_rgb or frame.format.name.startswith("yuvj")
-        colour_range = frame.color_range if frame.color_range in (ColorRange.MPEG, ColorRange.JPEG) else (
+        rgb = av.VideoFormat(pix_fmt).is_rgb
+        matrix = RGB if rgb else tag("colorspace", set(_SWS_MATRIX)) or (BT709 if hd else SMPTE170M)
+        full = rgb or frame.format.name.startswith("yuvj")
+        colour_range = tag("color_range", {ColorRange.MPEG, ColorRange.JPEG}) or (
             ColorRange.JPEG if full else ColorRange.MPEG)
-        known = {int(v) for v in ColorPrimaries} - {ColorPrimaries.UNSPECIFIED}
-        primaries = frame.color_primaries if frame.color_primaries in known else (
+        primaries = tag("color_primaries", {int(v) for v in ColorPrimaries} - {ColorPrimaries.UNSPECIFIED}) or (
             ColorPrimaries.BT709 if hd else ColorPrimaries.SMPTE170M)
-        transfers = {int(v) for v in ColorTrc} - {ColorTrc.UNSPECIFIED}
-        transfer = frame.color_trc if frame.color_trc in transfers else (ColorTrc.BT709 if hd else ColorTrc.SMPTE170M)
+        transfer = tag("color_trc", {int(v) for v in ColorTrc} - {ColorTrc.UNSPECIFIED}) or (
+            ColorTrc.BT709 if hd else ColorTrc.SMPTE170M)
         return cls(int(matrix), int(colour_range), int(primaries), int(transfer), pix_fmt)
 
     @classmethod

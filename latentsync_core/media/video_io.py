@@ -151,14 +151,17 @@ def _first_frame(container: av.container.InputContainer, stream: av.video.stream
         return None
 
 
-def _colour(frame: av.VideoFrame | None, width: int, height: int, rotation: int) -> Colour | None:
-    """The source's colour from its first frame; 4:2:2 turned by 90 degrees is kept as 4:4:4."""
+def _colour(
+    frame: av.VideoFrame | None, width: int, height: int, rotation: int,
+    stream: av.video.stream.VideoStream | None = None,
+) -> Colour | None:
+    """The source's colour from its first frame (and the stream's tags); 4:2:2 turned by 90 degrees is kept as 4:4:4."""
     if frame is None:
         return None
     pix_fmt = working_format(frame.format)
     if rotation in (90, 270) and "422" in pix_fmt:
         pix_fmt = pix_fmt.replace("422", "444")
-    return Colour.of_frame(frame, width, height, pix_fmt)
+    return Colour.of_frame(frame, width, height, pix_fmt, stream.codec_context if stream is not None else None)
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -189,7 +192,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         rotation = 90 * (round((first.rotation if first is not None else 0) / 90) % 4)
         if rotation in (90, 270):
             width, height = height, width
-        colour = _colour(first, int(width), int(height), rotation)
+        colour = _colour(first, int(width), int(height), rotation, stream)
         return VideoInfo(
             path=path,
             width=int(width),
@@ -320,10 +323,10 @@ def read_windows(
                 colour = _colour(frame, info.width, info.height, info.rotation)
             if (frame.width, frame.height) != (coded_w, coded_h) or frame.format.name != colour.pix_fmt:
                 frame = colour.convert(frame, colour.pix_fmt, width=coded_w, height=coded_h)
-            image = colour.rgb(frame)
+            planes = colour.planes(frame)
+            image = colour.rgb(colour.frame(planes))  # as the writer converts: from the planes alone
             if image.dtype == np.uint16:
                 image = ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-            planes = colour.planes(frame)
             if turns:
                 image = np.rot90(image, turns)
                 planes = tuple(np.ascontiguousarray(np.rot90(p, turns)) for p in planes)
