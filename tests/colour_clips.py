@@ -132,7 +132,8 @@ def raw_planes(path: str | os.PathLike, pix_fmt: str) -> list[bytes]:
 
 
 def reencode(src: str | os.PathLike, dst: str | os.PathLike, codec: str, pix_fmt: str, options: dict[str, str]) -> None:
-    """A plain re-encode of ``src``: its decoded frames straight into ``codec`` (no RGB in between), tags kept."""
+    """A plain re-encode of ``src``: its decoded frames straight into ``codec`` (no RGB in between; another
+    chroma layout or depth by FFmpeg's scaler, as the ffmpeg command line converts), tags kept."""
     import av
 
     with av.open(os.fspath(src)) as source, av.open(os.fspath(dst), "w") as out:
@@ -140,13 +141,16 @@ def reencode(src: str | os.PathLike, dst: str | os.PathLike, codec: str, pix_fmt
         for i, frame in enumerate(source.decode(video=0)):
             if stream is None:
                 stream = out.add_stream(codec, rate=25)
-                assert frame.format.name.replace("yuvj", "yuv") == pix_fmt
-                stream.width, stream.height, stream.pix_fmt = frame.width, frame.height, frame.format.name
+                same = frame.format.name.replace("yuvj", "yuv") == pix_fmt
+                stream.width, stream.height = frame.width, frame.height
+                stream.pix_fmt = frame.format.name if same else pix_fmt
                 context = stream.codec_context
                 context.time_base = Fraction(1, 25)
                 context.colorspace, context.color_range = frame.colorspace, frame.color_range
                 context.color_primaries, context.color_trc = frame.color_primaries, frame.color_trc
                 stream.options = options
+            if not same:
+                frame = frame.reformat(format=pix_fmt)
             frame.pts, frame.time_base = i, Fraction(1, 25)
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))

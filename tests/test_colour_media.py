@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 
+import av
 import numpy as np
 import pytest
 
 from colour_clips import SOURCES, ffmpeg, make, player_rgb, raw_planes, reencode, tags
-from latentsync_core.media.colour import MATRIX_NAMES
+from latentsync_core.media.colourspace import ColourSpace, working_format
 from latentsync_core.media.video_io import VideoWriter, probe, read_windows
 
 #: name -> ffprobe's (color_space, color_range, color_primaries, color_transfer) the output must carry
@@ -30,6 +31,7 @@ EXPECTED = {
     "ffv1_10bit": (("bt709", "tv", "bt709", "bt709"), "yuv420p10le"),
 }
 #: FFmpeg's numbers (ITU-T H.273) for the names above.
+MATRICES = {1: "bt709", 6: "smpte170m", 9: "bt2020nc"}
 PRIMARIES = {1: "bt709", 6: "smpte170m", 9: "bt2020"}
 TRANSFERS = {1: "bt709", 6: "smpte170m", 18: "arib-std-b67"}
 RANGES = {1: "tv", 2: "pc"}
@@ -65,7 +67,7 @@ def test_probe_reads_the_colour_a_player_shows(folder, name):
     src = make(SOURCES[name], folder)
     colour = probe(src).colour
     (matrix, colour_range, primaries, transfer), pix_fmt = EXPECTED[name]
-    got = (MATRIX_NAMES[colour.matrix], RANGES[colour.range], PRIMARIES[colour.primaries], TRANSFERS[colour.transfer])
+    got = (MATRICES[colour.matrix], RANGES[colour.range], PRIMARIES[colour.primaries], TRANSFERS[colour.transfer])
     assert got == (matrix, colour_range, primaries, transfer)
     assert colour.pix_fmt == pix_fmt and colour.depth == (10 if "10" in pix_fmt else 8)
     assert colour.hdr == (name == "hlg_10bit")
@@ -104,7 +106,7 @@ def test_lossless_copy_gives_back_the_source_planes(folder, tmp_path, name, ext)
     ("untagged_sd", "libx264", "yuv420p"),
     ("untagged_hd", "libx264", "yuv420p"),
     ("hlg_10bit", "libx265", "yuv420p10le"),
-    ("prores_10bit", "libx265", "yuv422p10le"),
+    ("prores_10bit", "libx265", "yuv420p10le"),
     ("ffv1_10bit", "libx265", "yuv420p10le"),
 ])
 def test_lossy_copy_differs_no_more_than_a_plain_reencode(folder, tmp_path, name, codec, pix_fmt):
@@ -182,3 +184,29 @@ def test_frames_of_another_size_keep_the_tags_and_say_once_they_are_8_bit(folder
     assert colour_tags(dst) == EXPECTED["hlg_10bit"][0] and tags(dst)["pix_fmt"] == "yuv420p"
     shown = player_rgb(dst)[:, ::2, ::2]
     assert mean_difference(shown, player_rgb(src)) < 2.0
+
+
+@pytest.mark.parametrize("decoded, kept", [
+    ("yuv420p", "yuv420p"), ("nv12", "yuv420p"), ("yuvj422p", "yuv422p"), ("yuva420p", "yuv420p"),
+    ("p010le", "yuv420p10le"), ("yuv420p10be", "yuv420p10le"), ("yuv444p12le", "yuv444p12le"),
+    ("gray", "gray"), ("gray10le", "gray10le"), ("gbrp", "rgb24"), ("bgr0", "rgb24"), ("gbrp10le", "rgb48le"),
+    ("pal8", "rgb24"),
+])
+def test_decoded_formats_are_kept_in_their_planar_twin(decoded, kept):
+    assert working_format(av.VideoFormat(decoded)) == kept
+
+
+@pytest.mark.parametrize("packed, planar", [("nv12", "yuv420p"), ("p010le", "yuv420p10le")])
+def test_semi_planar_frames_are_repacked_exactly(packed, planar):
+    """What hardware decoders give (NV12, P010) becomes the planar twin with the same samples."""
+    rng = np.random.default_rng(3)
+    deep = planar.endswith("10le")
+    colour = ColourSpace(1, 1, 1, 1, planar)
+    high = 1024 if deep else 256
+    planes = (rng.integers(0, high, (32, 48)), rng.integers(0, high, (16, 24)), rng.integers(0, high, (16, 24)))
+    planes = tuple(p.astype(np.uint16 if deep else np.uint8) for p in planes)
+    original = colour.frame(planes)
+    semi = original.reformat(format=packed)
+    assert semi.format.name == packed
+    back = colour.planes(colour.convert(semi, planar))
+    assert all(np.array_equal(a, b) for a, b in zip(back, planes))

@@ -1,18 +1,20 @@
 """Which encoder, pixel format and tags an output video is written with.
 
-The output keeps the source's colour (:class:`~latentsync_core.media.colour.Colour`): its matrix,
+The output keeps the source's colour (:class:`~latentsync_core.media.colourspace.ColourSpace`): its matrix,
 range, primaries and transfer are written as tags and used for the conversion, and its depth and
 chroma layout are kept:
 
-- lossy, 8-bit: H.264 (``libx264``) in the source's chroma layout (4:2:0, 4:2:2 or 4:4:4; RGB and
-  gray sources as 4:2:0); ``mpeg4`` 4:2:0 when PyAV's FFmpeg has no x264.
-- lossy, 10 or 12 bits (HEVC Main 10, ProRes, HDR phone video): HEVC (``libx265``, Main 10 / Main 12,
-  4:2:2 and 4:4:4 as the source has them), tagged ``hvc1`` in .mp4/.mov. HEVC Main 10 is what
-  phones and cameras record 10-bit and HDR video in: hardware decoded on GPUs since 2016, played by
-  QuickTime, Safari, VLC, mpv, and Windows (with the HEVC Video Extension), and decoded by the PyAV
-  and FFmpeg that ComfyUI's and VideoHelperSuite's loaders use. H.264 High 10 is decoded almost
-  nowhere in hardware (no browser, no Apple or Windows player), so it is only the fallback for an
-  FFmpeg without x265. The same ``crf`` number is used (x265 at a given crf is at least as good as x264).
+- lossy, 8-bit: H.264 High (``libx264``, 4:2:0), which every player, browser and editor plays
+  (ComfyUI's preview is the browser's); ``mpeg4`` when PyAV's FFmpeg has no x264.
+- lossy, 10 or 12 bits (HEVC Main 10, ProRes, HDR phone video): HEVC Main 10 (``libx265``, 4:2:0,
+  10 bits), tagged ``hvc1`` in .mp4/.mov. It is what phones and cameras record 10-bit and HDR video
+  in: hardware decoded on GPUs since 2016, played by QuickTime, Safari, VLC, mpv, Chrome and Edge
+  where the system decodes HEVC, and Windows' own player with the HEVC Video Extension, and decoded
+  by the PyAV and FFmpeg that ComfyUI's and VideoHelperSuite's loaders use. H.264 High 10 is decoded
+  almost nowhere in hardware (no browser, no Apple or Windows player), so it is only the fallback
+  for an FFmpeg without x265. The same ``crf`` number is used (x265 at a given crf is at least as
+  good as x264). 4:2:2 / 4:4:4 and 12-bit sources (ProRes, screen captures) come out 4:2:0 10-bit:
+  a delivery format; their own layout is kept by lossless mode.
 - lossless (``crf=0``): the source's own pixel format, so unchanged pixels come out plane for plane
   as decoded: FFV1 in .mkv, lossless H.264 (``qp=0``) in .mp4/.mov (12-bit: lossless HEVC); frames
   given as RGB only (an enlarged background, a ComfyUI IMAGE batch) are written as lossless RGB
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 import av
 from av.video.reformatter import ColorRange
 
-from .colour import Colour
+from .colourspace import ColourSpace
 
 _X264 = ("yuv420p", "yuv422p", "yuv444p", "yuv420p10le", "yuv422p10le", "yuv444p10le", "gray", "gray10le")
 _X265 = ("yuv420p", "yuv422p", "yuv444p", "yuv420p10le", "yuv422p10le", "yuv444p10le",
@@ -61,7 +63,7 @@ def _hevc_tag(container: str) -> str | None:
     return None if container == "matroska" else "hvc1"
 
 
-def choose_encoding(colour: Colour, container: str, crf: int, preset: str, width: int, height: int) -> Encoding:
+def choose_encoding(colour: ColourSpace, container: str, crf: int, preset: str, width: int, height: int) -> Encoding:
     """The encoding of frames of ``colour`` into ``container`` (``mp4``, ``mov``, ``matroska``) at ``crf``.
 
     ``colour.pix_fmt`` is what the writer is given: the source's planes, or ``rgb24`` for RGB frames.
@@ -82,10 +84,7 @@ def choose_encoding(colour: Colour, container: str, crf: int, preset: str, width
         return Encoding("libx265", pix_fmt, matrix, colour_range,
                         {"preset": preset, "x265-params": "lossless=1:log-level=error"}, _hevc_tag(container))
     deep = colour.depth > 8
-    if colour.pix_fmt.startswith(("yuv4",)):
-        pix_fmt = colour.pix_fmt
-    else:
-        pix_fmt = "yuv420p10le" if deep else "yuv420p"
+    pix_fmt = "yuv420p10le" if deep else "yuv420p"
     if not deep:
         if _has("libx264", pix_fmt):
             return Encoding("libx264", pix_fmt, matrix, colour_range, {"crf": str(crf), "preset": preset})

@@ -2,7 +2,7 @@
 
 Reading yields windows of at most ``window`` RGB frames with their timestamps, so
 memory does not grow with the length of the video. Frames are converted to RGB with
-the source's own matrix and range (:mod:`~latentsync_core.media.colour`), and each
+the source's own matrix and range (:mod:`~latentsync_core.media.colourspace`), and each
 window also keeps the decoded planes at the source's depth. Writing encodes each
 frame with the source's colour (tags, matrix, range, depth; the encoder as
 :mod:`~latentsync_core.media.encoding` chooses it): pixels the job did not change
@@ -33,7 +33,7 @@ import av
 import numpy as np
 
 from ..errors import BadInputError
-from .colour import Colour, DecodedFrame, edited_planes, working_format
+from .colourspace import ColourSpace, DecodedFrame, edited_planes, working_format
 from .encoding import choose_encoding
 
 #: Output file extensions and the container format each is written as.
@@ -80,7 +80,7 @@ class VideoInfo:
     duration: float | None
     audio_codec: str | None
     rotation: int = 0
-    colour: Colour | None = None
+    colour: ColourSpace | None = None
 
     @property
     def has_audio(self) -> bool:
@@ -154,14 +154,14 @@ def _first_frame(container: av.container.InputContainer, stream: av.video.stream
 def _colour(
     frame: av.VideoFrame | None, width: int, height: int, rotation: int,
     stream: av.video.stream.VideoStream | None = None,
-) -> Colour | None:
+) -> ColourSpace | None:
     """The source's colour from its first frame (and the stream's tags); 4:2:2 turned by 90 degrees is kept as 4:4:4."""
     if frame is None:
         return None
     pix_fmt = working_format(frame.format)
     if rotation in (90, 270) and "422" in pix_fmt:
         pix_fmt = pix_fmt.replace("422", "444")
-    return Colour.of_frame(frame, width, height, pix_fmt, stream.codec_context if stream is not None else None)
+    return ColourSpace.of_frame(frame, width, height, pix_fmt, stream.codec_context if stream is not None else None)
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -619,7 +619,7 @@ class VideoWriter:
         w, h = self.frame_width, self.frame_height
         source = info.colour
         self._from_planes = source is not None and (w, h) == (info.width, info.height)
-        self.colour = source if self._from_planes else replace(source or Colour.for_rgb(w, h), pix_fmt="rgb24")
+        self.colour = source if self._from_planes else replace(source or ColourSpace.for_rgb(w, h), pix_fmt="rgb24")
         self.encoding = encoding = choose_encoding(self.colour, fmt, crf, preset, w, h)
         note = encoding.note
         if note is None and source is not None and source.depth > 8 and not self._from_planes:

@@ -1,6 +1,6 @@
 """A video's colour as a player shows it, and the exact conversions between its planes and RGB.
 
-:class:`Colour` is what :func:`~latentsync_core.media.video_io.probe` reads from a source: the
+:class:`ColourSpace` is what :func:`~latentsync_core.media.video_io.probe` reads from a source: the
 YUV matrix, the range, the primaries and the transfer (FFmpeg's ``AVCOL_*`` numbers, as PyAV's
 ``frame.colorspace``, ``color_range``, ``color_primaries``, ``color_trc`` give them) and the
 pixel format the decoded planes are kept in. Untagged values are resolved as players resolve
@@ -8,7 +8,7 @@ them: HD (height >= 720 or width >= 1280) is BT.709, SD is BT.601, YUV is limite
 unless the format says full (``yuvj*``), RGB is full range.
 
 Decoding keeps each source frame twice (:class:`DecodedFrame`): its planes in the source's own
-depth and chroma layout (:attr:`Colour.pix_fmt`, an exact repacking of the decoded format), and
+depth and chroma layout (:attr:`ColourSpace.pix_fmt`: the decoded format, or its planar twin), and
 the 8-bit RGB the models see, converted with the source's matrix and range (for deeper sources:
 the full-depth RGB rounded to 8 bits). Writing goes back through :func:`edited_planes`: pixels
 whose 8-bit RGB the job did not change keep the decoded planes bit for bit; the changed ones are
@@ -28,7 +28,7 @@ import numpy as np
 from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace
 
 #: ``AVColorSpace`` numbers (``frame.colorspace``).
-RGB, BT709, UNSPECIFIED, FCC, BT470BG, SMPTE170M, SMPTE240M, BT2020_NCL, BT2020_CL = 0, 1, 2, 4, 5, 6, 7, 9, 10
+RGB, BT709, FCC, BT470BG, SMPTE170M, SMPTE240M, BT2020_NCL, BT2020_CL = 0, 1, 4, 5, 6, 7, 9, 10
 
 #: ``AVColorSpace`` -> the swscale matrix that converts it (constant-luminance BT.2020 as non-constant).
 _SWS_MATRIX = {
@@ -39,24 +39,14 @@ _SWS_MATRIX = {
 #: Transfers of HDR video: PQ (HDR10, Dolby Vision base layer) and HLG (phones, broadcast).
 HDR_TRANSFERS = (ColorTrc.SMPTE2084, ColorTrc.ARIB_STD_B67)
 
-#: Pixel formats whose planes are kept as decoded; any other decoded format is repacked into one of these.
-WORKING_FORMATS = (
-    "yuv420p", "yuv422p", "yuv444p", "yuv420p10le", "yuv422p10le", "yuv444p10le",
-    "yuv420p12le", "yuv422p12le", "yuv444p12le", "gray", "gray10le", "gray12le", "rgb24", "rgb48le",
-)
-
-#: Names players and ffprobe use for the tags (for messages and tests).
-MATRIX_NAMES = {RGB: "gbr", BT709: "bt709", FCC: "fcc", BT470BG: "bt470bg", SMPTE170M: "smpte170m",
-                SMPTE240M: "smpte240m", BT2020_NCL: "bt2020nc", BT2020_CL: "bt2020c"}
-
-
 def is_hd(width: int, height: int) -> bool:
     """Whether players treat an untagged ``width x height`` video as HD (BT.709) rather than SD (BT.601)."""
     return height >= 720 or width >= 1280
 
 
 def working_format(fmt: av.VideoFormat) -> str:
-    """The pixel format of :data:`WORKING_FORMATS` that keeps decoded ``fmt``'s depth and chroma layout.
+    """The pixel format decoded planes of ``fmt`` are kept in: ``yuv4{20,22,44}p`` at 8, 10 or 12 bits
+    (little-endian), ``gray`` at 8, 10 or 12 bits, ``rgb24`` or ``rgb48le``; ``fmt`` itself when it is one.
 
     Semi-planar (``nv12``, ``p010``), big-endian, alpha and ``yuvj`` variants map to their planar
     little-endian YUV twin (an exact repacking); RGB to ``rgb24`` or ``rgb48le``; a YUV layout with
@@ -74,7 +64,7 @@ def working_format(fmt: av.VideoFormat) -> str:
 
 
 @dataclass(frozen=True)
-class Colour:
+class ColourSpace:
     """How a video's pixels are to be read and written.
 
     Attributes:
@@ -82,7 +72,7 @@ class Colour:
         range: ``AVColorRange``: 1 limited (tv), 2 full (pc).
         primaries: ``AVColorPrimaries``.
         transfer: ``AVColorTransferCharacteristic``.
-        pix_fmt: the :data:`WORKING_FORMATS` member the decoded planes are kept in.
+        pix_fmt: the pixel format the decoded planes are kept in (:func:`working_format`).
     """
 
     matrix: int
@@ -95,7 +85,7 @@ class Colour:
     def of_frame(
         cls, frame: av.VideoFrame, width: int, height: int, pix_fmt: str | None = None,
         stream: av.video.codeccontext.VideoCodecContext | None = None,
-    ) -> Colour:
+    ) -> ColourSpace:
         """The colour of a decoded ``frame`` of a ``width x height`` video.
 
         A tag the frame lacks is taken from ``stream`` (the container's, e.g. a .mov ``colr``
@@ -121,8 +111,8 @@ class Colour:
         return cls(int(matrix), int(colour_range), int(primaries), int(transfer), pix_fmt)
 
     @classmethod
-    def for_rgb(cls, width: int, height: int) -> Colour:
-        """Colour of RGB frames of unknown origin (e.g. a ComfyUI IMAGE batch): as players show untagged video."""
+    def for_rgb(cls, width: int, height: int) -> ColourSpace:
+        """The colour space of RGB frames of unknown origin (e.g. a ComfyUI IMAGE batch): as players show untagged video."""
         if is_hd(width, height):
             return cls(RGB, ColorRange.JPEG, ColorPrimaries.BT709, ColorTrc.BT709, "rgb24")
         return cls(RGB, ColorRange.JPEG, ColorPrimaries.SMPTE170M, ColorTrc.SMPTE170M, "rgb24")
@@ -221,7 +211,7 @@ class DecodedFrame:
     """One source frame as decoded, upright.
 
     Attributes:
-        planes: the planes in the source's :attr:`Colour.pix_fmt` (its own depth and chroma layout).
+        planes: the planes in the source's :attr:`ColourSpace.pix_fmt` (its own depth and chroma layout).
         rgb: ``(H, W, 3)`` uint8, the RGB the job was given for this frame (not to be written into).
     """
 
@@ -233,7 +223,7 @@ class DecodedFrame:
 _MARGIN = 8
 
 
-def edited_planes(colour: Colour, decoded: DecodedFrame, edited: np.ndarray) -> tuple[np.ndarray, ...]:
+def edited_planes(colour: ColourSpace, decoded: DecodedFrame, edited: np.ndarray) -> tuple[np.ndarray, ...]:
     """The planes of ``decoded`` with the pixels where ``edited`` differs from ``decoded.rgb`` replaced.
 
     ``edited``: ``(H, W, 3)`` uint8, the job's output for this frame. Where it equals the decoded
