@@ -210,3 +210,20 @@ def test_semi_planar_frames_are_repacked_exactly(packed, planar):
     assert semi.format.name == packed
     back = colour.planes(colour.convert(semi, planar))
     assert all(np.array_equal(a, b) for a, b in zip(back, planes))
+
+
+def test_windows_slice_and_join_with_their_decoded_planes(folder):
+    """What a job does with windows (holds back a tail, joins it to the next) keeps each frame's planes with it."""
+    from latentsync_core.media.video_io import FrameWindow
+
+    src = make(SOURCES["ffv1_10bit"], folder)
+    first, second = list(read_windows(probe(src), 4))
+    tail = first[1:]
+    assert (tail.start, len(tail), len(tail.decoded)) == (1, 3, 3)
+    assert all(d.rgb is f or np.shares_memory(d.rgb, f) for d, f in zip(tail.decoded, tail.frames))
+    joined = FrameWindow.concatenate([tail, second])
+    assert (joined.start, len(joined), len(joined.decoded)) == (1, 5, 5)
+    assert np.array_equal(joined.pts, np.concatenate([first.pts[1:], second.pts]))
+    assert [d.planes[0] is e.planes[0] for d, e in zip(joined.decoded, first.decoded[1:] + second.decoded)] == [True] * 5
+    plain = FrameWindow(second.frames, second.pts, second.start)
+    assert FrameWindow.concatenate([tail, plain]).decoded is None

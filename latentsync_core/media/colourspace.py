@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import av
 import numpy as np
-from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace
+from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace, VideoReformatter
 
 #: ``AVColorSpace`` numbers (``frame.colorspace``).
 RGB, BT709, FCC, BT470BG, SMPTE170M, SMPTE240M, BT2020_NCL, BT2020_CL = 0, 1, 4, 5, 6, 7, 9, 10
@@ -145,12 +145,14 @@ class ColourSpace:
         return frame
 
     def convert(self, frame: av.VideoFrame, pix_fmt: str, matrix: int | None = None, colour_range: int | None = None,
-                width: int | None = None, height: int | None = None) -> av.VideoFrame:
+                width: int | None = None, height: int | None = None,
+                reformatter: VideoReformatter | None = None) -> av.VideoFrame:
         """``frame`` (in this colour) as ``pix_fmt``, YUV written with ``matrix`` and ``colour_range`` (default: ours).
 
         A YUV ``frame`` is read with this colour's matrix and range whatever its own tags say
         (an RGB one as full range); the transfer and primaries are left as they are (no gamut
-        or tone mapping).
+        or tone mapping). ``reformatter``: one kept for a stream of frames converted alike
+        (FFmpeg's scaler is set up once, not per frame).
         """
         default = self.yuv_matrix(frame.width, frame.height)
         src_matrix = _SWS_MATRIX.get(default, Colorspace.ITU601)
@@ -159,15 +161,14 @@ class ColourSpace:
         dst = RGB if rgb_out else self.matrix if matrix is None else matrix
         dst_matrix = _SWS_MATRIX.get(default if dst == RGB else dst, Colorspace.ITU601)
         dst_range = ColorRange.JPEG if rgb_out else self.range if colour_range is None else colour_range
-        out = frame.reformat(
-            width=width, height=height, format=pix_fmt, src_colorspace=src_matrix, dst_colorspace=dst_matrix,
-            src_color_range=src_range, dst_color_range=dst_range,
-        )
+        options = dict(width=width, height=height, format=pix_fmt, src_colorspace=src_matrix, dst_colorspace=dst_matrix,
+                       src_color_range=src_range, dst_color_range=dst_range)
+        out = frame.reformat(**options) if reformatter is None else reformatter.reformat(frame, **options)
         return self.tag(out, dst, dst_range)
 
-    def rgb(self, frame: av.VideoFrame) -> np.ndarray:
+    def rgb(self, frame: av.VideoFrame, reformatter: VideoReformatter | None = None) -> np.ndarray:
         """``(H, W, 3)`` RGB of ``frame``: uint8, or uint16 (0..65535) for sources deeper than 8 bits."""
-        return self.convert(frame, "rgb24" if self.depth <= 8 else "rgb48le").to_ndarray()
+        return self.convert(frame, "rgb24" if self.depth <= 8 else "rgb48le", reformatter=reformatter).to_ndarray()
 
     def planes(self, frame: av.VideoFrame) -> tuple[np.ndarray, ...]:
         """Copies of the planes of ``frame`` (in :attr:`pix_fmt`): ``(h, w)`` each, ``(H, W, 3)`` for RGB."""
@@ -233,9 +234,13 @@ def edited_planes(colour: ColourSpace, decoded: DecodedFrame, edited: np.ndarray
     back with the source's matrix and range; luma is taken where a pixel changed, chroma where any
     pixel of its subsampled block changed.
     """
-    changed = (edited != decoded.rgb).any(axis=-1)
-    if not changed.any():
+    if np.array_equal(edited, decoded.rgb):
         return decoded.planes
+    diff = edited != decoded.rgb
+    rows = np.flatnonzero(diff.reshape(diff.shape[0], -1).any(axis=1))
+    band = diff[rows[0]: rows[-1] + 1]
+    changed = np.zeros(diff.shape[:2], bool)
+    changed[rows[0]: rows[-1] + 1] = band[..., 0] | band[..., 1] | band[..., 2]
     if colour.is_rgb:
         plane = decoded.planes[0].copy()
         plane[changed] = edited[changed].astype(plane.dtype) * (257 if plane.dtype == np.uint16 else 1)

@@ -23,7 +23,7 @@ import errno
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -31,6 +31,7 @@ from typing import Any
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from ..errors import BadInputError
 from .colourspace import ColourSpace, DecodedFrame, edited_planes, working_format
@@ -116,6 +117,19 @@ class FrameWindow:
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])
+
+    def __getitem__(self, index: slice) -> FrameWindow:
+        """Frames ``index`` (a slice, step 1) as a window, with their timestamps and decoded planes."""
+        first = index.indices(len(self))[0]
+        decoded = self.decoded[index] if self.decoded is not None else None
+        return FrameWindow(self.frames[index], self.pts[index], self.start + first, decoded)
+
+    @staticmethod
+    def concatenate(windows: Sequence[FrameWindow]) -> FrameWindow:
+        """Consecutive windows as one (decoded planes kept only when every window has them)."""
+        decoded = None if any(w.decoded is None for w in windows) else [d for w in windows for d in w.decoded]
+        frames, pts = np.concatenate([w.frames for w in windows]), np.concatenate([w.pts for w in windows])
+        return FrameWindow(frames, pts, windows[0].start, decoded)
 
 
 def _reason(exc: Exception) -> str:
@@ -315,6 +329,7 @@ def read_windows(
     buf = np.empty((window, info.height, info.width, 3), np.uint8)
     pts = np.empty(window, np.int64)
     kept: list[DecodedFrame] = []
+    repack, to_rgb = VideoReformatter(), VideoReformatter()
     n = 0
     frames = _decoded(info, start, keyframes)
     try:
@@ -322,9 +337,9 @@ def read_windows(
             if colour is None:
                 colour = _colour(frame, info.width, info.height, info.rotation)
             if (frame.width, frame.height) != (coded_w, coded_h) or frame.format.name != colour.pix_fmt:
-                frame = colour.convert(frame, colour.pix_fmt, width=coded_w, height=coded_h)
+                frame = colour.convert(frame, colour.pix_fmt, width=coded_w, height=coded_h, reformatter=repack)
             planes = colour.planes(frame)
-            image = colour.rgb(colour.frame(planes))  # as the writer converts: from the planes alone
+            image = colour.rgb(colour.frame(planes), to_rgb)  # as the writer converts: from the planes alone
             if image.dtype == np.uint16:
                 image = ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
             if turns:
@@ -644,6 +659,7 @@ class VideoWriter:
             context.flags |= "QSCALE"
         stream.options = encoding.options
         self._stream = stream
+        self._reformatter = VideoReformatter()
         if audio is not None:
             self._audio = _WaveformTrack(audio[0], audio[1], self._container)
         elif copy_audio and info.has_audio:
@@ -692,7 +708,7 @@ class VideoWriter:
                 pad = ((0, self.height - image.shape[0]), (0, self.width - image.shape[1]), (0, 0))
                 image = np.pad(image, pad, mode="edge")
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        return colour.convert(frame, encoding.pix_fmt, encoding.matrix, encoding.range)
+        return colour.convert(frame, encoding.pix_fmt, encoding.matrix, encoding.range, reformatter=self._reformatter)
 
     def close(self) -> None:
         """Flush the encoders, write the rest of the audio and move the file onto ``path``."""
