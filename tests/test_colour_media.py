@@ -227,3 +227,30 @@ def test_windows_slice_and_join_with_their_decoded_planes(folder):
     assert [d.planes[0] is e.planes[0] for d, e in zip(joined.decoded, first.decoded[1:] + second.decoded)] == [True] * 5
     plain = FrameWindow(second.frames, second.pts, second.start)
     assert FrameWindow.concatenate([tail, plain]).decoded is None
+
+
+@pytest.mark.parametrize("rotation", [90, 270])
+def test_rotated_source_planes_are_written_upright_bit_for_bit(folder, tmp_path, rotation):
+    """A phone's display matrix: the stored 4:2:0 planes, turned upright, are the lossless output's planes."""
+    from test_video_io import make_clip
+
+    src, dst = tmp_path / "phone.mp4", tmp_path / "out.mkv"
+    make_clip(src, n=3, size=(64, 48), audio=None, rotation=rotation)
+    copy(src, dst, crf=0)
+    stored = raw_planes_of(src, 64, 48)
+    upright = raw_planes_of(dst, 48, 64)
+    for planes, turned in zip(stored, upright):
+        for plane, want in zip(planes, turned):
+            assert np.array_equal(np.rot90(plane, rotation // 90), want)
+
+
+def raw_planes_of(path, width: int, height: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each 4:2:0 8-bit frame's Y, U, V as stored (no rotation applied)."""
+    import subprocess
+
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-noautorotate", "-i", str(path), "-f", "rawvideo", "-pix_fmt",
+                          "yuv420p", "-"], check=True, capture_output=True).stdout
+    size, quarter = width * height, width * height // 4
+    frames = np.frombuffer(raw, np.uint8).reshape(-1, size + 2 * quarter)
+    return [(f[:size].reshape(height, width), f[size:size + quarter].reshape(height // 2, width // 2),
+             f[size + quarter:].reshape(height // 2, width // 2)) for f in frames]

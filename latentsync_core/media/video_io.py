@@ -576,8 +576,10 @@ class VideoWriter:
     Use as a context manager: a clean exit renames the finished temporary file
     onto ``path``; an exception removes it and leaves ``path`` untouched.
 
-    The output has the colour of ``info`` (tags, matrix, range, depth, chroma layout;
-    encoders as :func:`~latentsync_core.media.encoding.choose_encoding` picks them).
+    The output has the colour of ``info``: its tags, matrix and range, and its depth (lossless:
+    the source's own pixel format; lossy: 4:2:0 at 8 or 10 bits; the encoders
+    :func:`~latentsync_core.media.encoding.choose_encoding` picks). ``colour`` and ``encoding``
+    say what is written.
     Frames of the source's size given with their ``decoded`` planes are written from
     those planes wherever the RGB is unchanged (bit for bit in lossless mode); frames of
     another size (an enlarged background) are written from their 8-bit RGB, which the
@@ -673,7 +675,7 @@ class VideoWriter:
         :func:`read_windows` gives them. ``decoded``: the source frames the output
         frames were made from (``FrameWindow.decoded`` of the frames read, one per
         output frame): where a frame's RGB equals its source's, the source's planes
-        are written. Odd frame sizes are padded by one edge pixel to the even size
+        are written (the caller must not have written into the frames it read). Odd frame sizes are padded by one edge pixel to the even size
         4:2:0 and 4:2:2 need.
         """
         info = self.info
