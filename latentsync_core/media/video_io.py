@@ -1,9 +1,13 @@
 """Streaming video I/O through PyAV: frames in bounded windows, frames out with the source audio.
 
 Reading yields windows of at most ``window`` RGB frames with their timestamps, so
-memory does not grow with the length of the video. Writing encodes H.264
-(``libx264``, ``yuv420p``; ``mpeg4`` when the bundled FFmpeg lacks x264) with each
-frame's source timestamp, so the frame rate is kept exactly, odd rates
+memory does not grow with the length of the video. Frames are converted to RGB with
+the source's own matrix and range (:mod:`~latentsync_core.media.colourspace`), and each
+window also keeps the decoded planes at the source's depth. Writing encodes each
+frame with the source's colour (tags, matrix, range, depth; the encoder as
+:mod:`~latentsync_core.media.encoding` chooses it): pixels the job did not change
+are written from the decoded planes, so they come out as decoded. Each frame keeps
+its source timestamp, so the frame rate is kept exactly, odd rates
 (30000/1001, 24000/1001) and variable frame rate included. The first audio track
 of the source is copied packet by packet when the output container accepts its
 codec, else re-encoded to AAC, and interleaved with the video as it is written.
@@ -16,26 +20,32 @@ from __future__ import annotations
 
 import bisect
 import errno
+import logging
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from ..errors import BadInputError
 from ..files.permissions import give_new_file_mode
 from .audio_format import aac_mix, from_frame, layout_channels, nearest_aac_rate, to_frame
+from .colourspace import ColourSpace, DecodedFrame, edited_planes, working_format
+from .encoding import choose_encoding
 
 #: Output file extensions and the container format each is written as.
 OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
 #: Frame rate assumed when a stream declares none.
 FALLBACK_FPS = Fraction(25)
+
+logger = logging.getLogger(__name__)
 
 #: errno values that mean the output does not fit: disk full, file size limit, quota.
 _NO_SPACE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
@@ -59,6 +69,8 @@ class VideoInfo:
             turned by to be shown (the stream's display matrix, e.g. phone videos).
             :func:`read_windows` returns frames already upright, and ``width``,
             ``height`` are the upright size; the output is written upright.
+        colour: matrix, range, primaries, transfer and the pixel format the planes are kept
+            in, untagged values resolved as players do; None for frames of unknown origin.
     """
 
     path: str
@@ -71,6 +83,7 @@ class VideoInfo:
     duration: float | None
     audio_codec: str | None
     rotation: int = 0
+    colour: ColourSpace | None = None
 
     @property
     def has_audio(self) -> bool:
@@ -94,14 +107,31 @@ class FrameWindow:
         pts: ``(N,)`` int64 presentation timestamps in ``VideoInfo.time_base``
             ticks relative to ``VideoInfo.start_pts``, strictly increasing.
         start: index of the first frame in the video.
+        decoded: for frames read from a file, each frame's source planes (at the source's
+            depth) and the RGB first given; a job passes them on with its output frames so
+            :meth:`VideoWriter.write` writes unchanged pixels as decoded. None: RGB only.
     """
 
     frames: np.ndarray
     pts: np.ndarray
     start: int
+    decoded: list[DecodedFrame] | None = None
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])
+
+    def __getitem__(self, index: slice) -> FrameWindow:
+        """Frames ``index`` (a slice, step 1) as a window, with their timestamps and decoded planes."""
+        first = index.indices(len(self))[0]
+        decoded = self.decoded[index] if self.decoded is not None else None
+        return FrameWindow(self.frames[index], self.pts[index], self.start + first, decoded)
+
+    @staticmethod
+    def concatenate(windows: Sequence[FrameWindow]) -> FrameWindow:
+        """Consecutive windows as one (decoded planes kept only when every window has them)."""
+        decoded = None if any(w.decoded is None for w in windows) else [d for w in windows for d in w.decoded]
+        frames, pts = np.concatenate([w.frames for w in windows]), np.concatenate([w.pts for w in windows])
+        return FrameWindow(frames, pts, windows[0].start, decoded)
 
 
 def _reason(exc: Exception) -> str:
@@ -130,13 +160,24 @@ def _stream_fps(stream: av.video.stream.VideoStream) -> Fraction:
     return FALLBACK_FPS
 
 
-def _display_rotation(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
-    """Counter-clockwise display rotation of the first frame, a multiple of 90 in 0..270 (0 if none)."""
+def _first_frame(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> av.VideoFrame | None:
     try:
-        frame = next(container.decode(stream), None)
+        return next(container.decode(stream), None)
     except av.FFmpegError:
-        return 0
-    return 90 * (round((frame.rotation if frame is not None else 0) / 90) % 4)
+        return None
+
+
+def _colour(
+    frame: av.VideoFrame | None, width: int, height: int, rotation: int,
+    stream: av.video.stream.VideoStream | None = None,
+) -> ColourSpace | None:
+    """The source's colour from its first frame (and the stream's tags); 4:2:2 turned by 90 degrees is kept as 4:4:4."""
+    if frame is None:
+        return None
+    pix_fmt = working_format(frame.format)
+    if rotation in (90, 270) and "422" in pix_fmt:
+        pix_fmt = pix_fmt.replace("422", "444")
+    return ColourSpace.of_frame(frame, width, height, pix_fmt, stream.codec_context if stream is not None else None)
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -163,9 +204,11 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         frame_count = int(stream.frames) or None
         start_pts = int(stream.start_time or 0)
         fps = _stream_fps(stream)
-        rotation = _display_rotation(container, stream)
+        first = _first_frame(container, stream)
+        rotation = 90 * (round((first.rotation if first is not None else 0) / 90) % 4)
         if rotation in (90, 270):
             width, height = height, width
+        colour = _colour(first, int(width), int(height), rotation, stream)
         return VideoInfo(
             path=path,
             width=int(width),
@@ -177,6 +220,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             duration=duration,
             audio_codec=audio_codec,
             rotation=rotation,
+            colour=colour,
         )
     finally:
         container.close()
@@ -264,7 +308,9 @@ def read_windows(
     """Decode ``info.path`` in windows of at most ``window`` frames, from frame ``start`` on.
 
     Only one window is held at a time (a fresh array each, so a caller may keep
-    one while asking for the next). Frames are turned upright by
+    one while asking for the next). Frames are converted to RGB with the source's
+    matrix and range (``info.colour``); sources deeper than 8 bits are rounded to
+    8 bits, their full depth kept in ``FrameWindow.decoded``. Frames are turned upright by
     ``info.rotation``; frames whose size changes mid-stream are scaled to the
     stream's size. Missing or non-increasing timestamps are replaced by the
     previous one plus one frame interval. With ``keyframes`` (one
@@ -281,22 +327,37 @@ def read_windows(
         raise BadInputError(f"Window size must be at least 1 frame, got {window}.")
     turns = info.rotation // 90
     coded_w, coded_h = (info.height, info.width) if turns % 2 else (info.width, info.height)
+    colour = info.colour
     buf = np.empty((window, info.height, info.width, 3), np.uint8)
     pts = np.empty(window, np.int64)
+    kept: list[DecodedFrame] = []
+    repack, to_rgb = VideoReformatter(), VideoReformatter()
     n = 0
     frames = _decoded(info, start, keyframes)
     try:
         for frame, t in frames:
-            image = frame.to_ndarray(format="rgb24", width=coded_w, height=coded_h)
-            buf[n] = np.rot90(image, turns) if turns else image
+            if colour is None:
+                colour = _colour(frame, info.width, info.height, info.rotation)
+            if (frame.width, frame.height) != (coded_w, coded_h) or frame.format.name != colour.pix_fmt:
+                frame = colour.convert(frame, colour.pix_fmt, width=coded_w, height=coded_h, reformatter=repack)
+            planes = colour.planes(frame)
+            image = colour.rgb(colour.frame(planes), to_rgb)  # as the writer converts: from the planes alone
+            if image.dtype == np.uint16:
+                image = ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+            if turns:
+                image = np.rot90(image, turns)
+                planes = tuple(np.ascontiguousarray(np.rot90(p, turns)) for p in planes)
+            buf[n] = image
+            kept.append(DecodedFrame(planes, buf[n]))
             pts[n] = t
             n += 1
             if n == window:
-                yield FrameWindow(buf, pts, start)
+                yield FrameWindow(buf, pts, start, kept)
                 start += n
                 n = 0
                 buf = np.empty_like(buf)
                 pts = np.empty_like(pts)
+                kept = []
     except av.FFmpegError as exc:
         raise BadInputError(
             f"Cannot decode '{info.path}' after {start + n} frames ({_reason(exc)}): the file is damaged. "
@@ -313,7 +374,7 @@ def read_windows(
             "incomplete (a copy or download that did not finish). Copy or download it again."
         )
     if n:
-        yield FrameWindow(buf[:n], pts[:n], start)
+        yield FrameWindow(buf[:n], pts[:n], start, kept)
 
 
 def check_output_path(path: str | os.PathLike, input_path: str | os.PathLike | None = None) -> str:
@@ -355,14 +416,6 @@ def _space_errors(path: str) -> Iterator[None]:
         ) from exc
 
 
-def _video_codec() -> str:
-    for name in ("libx264", "mpeg4"):
-        try:
-            av.codec.Codec(name, "w")
-            return name
-        except av.FFmpegError:
-            continue
-    raise RuntimeError("PyAV's FFmpeg has neither the libx264 nor the mpeg4 encoder.")
 
 
 class _AudioTrack:
@@ -532,13 +585,23 @@ class VideoWriter:
     Use as a context manager: a clean exit renames the finished temporary file
     onto ``path``; an exception removes it and leaves ``path`` untouched.
 
+    The output has the colour of ``info``: its tags, matrix and range, and its depth (lossless:
+    the source's own pixel format; lossy: 4:2:0 at 8 or 10 bits; the encoders
+    :func:`~latentsync_core.media.encoding.choose_encoding` picks). ``colour`` and ``encoding``
+    say what is written.
+    Frames of the source's size given with their ``decoded`` planes are written from
+    those planes wherever the RGB is unchanged (bit for bit in lossless mode); frames of
+    another size (an enlarged background) are written from their 8-bit RGB, which the
+    log says once for a deeper source.
+
     Args:
         path: output file; ``.mp4``, ``.m4v``, ``.mov`` or ``.mkv``.
-        info: the source video; its size, rate, time base and audio are used.
+        info: the source video; its size, rate, time base, colour and audio are used.
         copy_audio: copy the source's first audio track when it has one.
-        crf: x264 constant rate factor (18 is visually lossless .. 51 worst). ``0``
-            is lossless RGB: FFV1 in ``.mkv``, ``libx264rgb`` in the other
-            containers, so decoded frames equal the written ones bit for bit.
+        crf: constant rate factor (18 is visually lossless .. 51 worst). ``0`` is
+            lossless in the source's pixel format (FFV1 in ``.mkv``, H.264 in the other
+            containers), or lossless RGB for RGB frames, so decoded frames equal the
+            written ones bit for bit.
         preset: x264 speed preset.
         audio: ``(waveform, sample_rate)`` to encode as the audio track (AAC)
             instead of copying the source's; ``waveform`` ``[T]``, ``[C, T]`` or
@@ -579,33 +642,50 @@ class VideoWriter:
     def _open(self, fmt: str, copy_audio: bool, crf: int, preset: str, audio: tuple[Any, int] | None) -> None:
         info = self.info
         self._container = av.open(self._tmp, "w", format=fmt)
-        lossless = crf == 0
-        codec = ("ffv1" if fmt == "matroska" else "libx264rgb") if lossless else _video_codec()
-        stream = self._container.add_stream(codec, rate=info.fps)
         w, h = self.frame_width, self.frame_height
-        self.width, self.height = (w, h) if lossless else (w + w % 2, h + h % 2)
+        source = info.colour
+        self._from_planes = source is not None and (w, h) == (info.width, info.height)
+        self.colour = source if self._from_planes else replace(source or ColourSpace.for_rgb(w, h), pix_fmt="rgb24")
+        self.encoding = encoding = choose_encoding(self.colour, fmt, crf, preset, w, h)
+        note = encoding.note
+        if note is None and source is not None and source.depth > 8 and not self._from_planes:
+            note = f"written with 8 bits per sample: the {w}x{h} frames (not the source's size) have 8-bit RGB only"
+        if note is not None:
+            logger.warning("'%s' is %d-bit, output %s.", info.path, source.depth, note)
+        stream = self._container.add_stream(encoding.codec, rate=info.fps)
+        fmt_out = av.VideoFormat(encoding.pix_fmt)
+        subsampled = encoding.codec != "ffv1" and fmt_out.chroma_width(16) * fmt_out.chroma_height(16) < 256
+        self.width, self.height = (w + w % 2, h + h % 2) if subsampled else (w, h)
         stream.width, stream.height = self.width, self.height
-        stream.pix_fmt = {"ffv1": "bgr0", "libx264rgb": "rgb24"}.get(codec, "yuv420p")
-        stream.codec_context.time_base = info.time_base
+        stream.pix_fmt = encoding.pix_fmt
+        context = stream.codec_context
+        context.time_base = info.time_base
         stream.time_base = info.time_base
-        if codec.startswith("libx264"):
-            stream.options = {"crf": str(crf), "preset": preset}
-        elif codec == "mpeg4":
-            stream.codec_context.qscale = 3
-            stream.codec_context.flags |= "QSCALE"
+        context.colorspace, context.color_range = encoding.matrix, encoding.range
+        context.color_primaries, context.color_trc = self.colour.primaries, self.colour.transfer
+        if encoding.codec_tag is not None:
+            context.codec_tag = encoding.codec_tag
+        if encoding.codec == "mpeg4":
+            context.qscale = 3
+            context.flags |= "QSCALE"
+        stream.options = encoding.options
         self._stream = stream
+        self._reformatter = VideoReformatter()
         if audio is not None:
             self._audio = _WaveformTrack(audio[0], audio[1], self._container)
         elif copy_audio and info.has_audio:
             self._audio = _AudioTrack(info.path, self._container, info.start_pts * info.time_base)
         self.frames_written = 0
 
-    def write(self, frames: np.ndarray, pts: np.ndarray) -> None:
+    def write(self, frames: np.ndarray, pts: np.ndarray, decoded: list[DecodedFrame] | None = None) -> None:
         """Encode ``frames`` ``(N, H, W, 3)`` uint8 RGB at timestamps ``pts`` ``(N,)``.
 
         ``pts`` are in ``info.time_base`` ticks relative to the video start, as
-        :func:`read_windows` gives them. Odd frame sizes are padded by one edge
-        pixel to the even size yuv420p needs.
+        :func:`read_windows` gives them. ``decoded``: the source frames the output
+        frames were made from (``FrameWindow.decoded`` of the frames read, one per
+        output frame): where a frame's RGB equals its source's, the source's planes
+        are written (the caller must not have written into the frames it read). Odd frame sizes are padded by one edge pixel to the even size
+        4:2:0 and 4:2:2 need.
         """
         info = self.info
         w, h = self.frame_width, self.frame_height
@@ -613,12 +693,11 @@ class VideoWriter:
             raise BadInputError(
                 f"Frames to write must be ({'N'}, {h}, {w}, 3) uint8, got {frames.shape} {frames.dtype}."
             )
-        if self.width != w or self.height != h:
-            pad = ((0, 0), (0, self.height - h), (0, self.width - w), (0, 0))
-            frames = np.pad(frames, pad, mode="edge")
+        if decoded is not None and len(decoded) != len(frames):
+            raise ValueError(f"{len(decoded)} decoded source frames given for {len(frames)} frames.")
         with _space_errors(self.path):
-            for image, t in zip(frames, pts):
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            for i, (image, t) in enumerate(zip(frames, pts)):
+                frame = self._frame(image, decoded[i] if decoded is not None else None)
                 frame.pts = int(t)
                 frame.time_base = info.time_base
                 self._container.mux(self._stream.encode(frame))
@@ -627,6 +706,20 @@ class VideoWriter:
                 self._audio.pump(float((info.start_pts + int(pts[-1])) * info.time_base))
             elif self._audio is not None and len(pts):
                 self._audio.pump(float(int(pts[-1]) * info.time_base))
+
+    def _frame(self, image: np.ndarray, decoded: DecodedFrame | None) -> av.VideoFrame:
+        """One frame to encode: the source's planes with the changed pixels of ``image``, else ``image``."""
+        colour, encoding = self.colour, self.encoding
+        if decoded is not None and self._from_planes:
+            frame = colour.frame(edited_planes(colour, decoded, image), self.width, self.height)
+            if frame.format.name == encoding.pix_fmt:
+                return frame
+        else:
+            if self.width != image.shape[1] or self.height != image.shape[0]:
+                pad = ((0, self.height - image.shape[0]), (0, self.width - image.shape[1]), (0, 0))
+                image = np.pad(image, pad, mode="edge")
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        return colour.convert(frame, encoding.pix_fmt, encoding.matrix, encoding.range, reformatter=self._reformatter)
 
     def close(self) -> None:
         """Flush the encoders, write the rest of the audio and move the file onto ``path``."""

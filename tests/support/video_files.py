@@ -90,8 +90,16 @@ def frame_times(path) -> list[Fraction]:
 
 
 def decode_video(path) -> np.ndarray:
+    """``(N, H, W, 3)`` uint8 RGB as a player shows the file: YUV with its tagged matrix, untagged HD
+    (height >= 720 or width >= 1280) as BT.709 and untagged SD as BT.601."""
+    tagged = {1, 4, 5, 6, 7, 9, 10}  # AVCOL_SPC_* swscale converts
     with av.open(os.fspath(path)) as container:
-        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+        frames = []
+        for f in container.decode(video=0):
+            hd = f.height >= 720 or f.width >= 1280
+            matrix = None if f.colorspace in tagged or f.format.is_rgb else "ITU709" if hd else "ITU601"
+            frames.append(f.to_ndarray(format="rgb24", src_colorspace=matrix, dst_colorspace=matrix))
+        return np.stack(frames)
 
 
 def assert_same_frames(got: np.ndarray, ref: np.ndarray) -> None:

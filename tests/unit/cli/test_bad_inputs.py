@@ -47,8 +47,7 @@ def test_video_corpus_through_enhance(folder, capsys, case):
         return
     assert code == cli.EXIT_OK and err == "", err  # --quiet: nothing on stderr
     assert sorted(os.listdir(folder)) == sorted(before + [out.name])
-    with av.open(os.fspath(src)) as container:
-        ref = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    ref = decode_video(src)
     if case == "rotated":  # display matrix: 90 degrees counter-clockwise
         ref = np.rot90(ref, 1, axes=(1, 2))
     got = decode_video(out)
