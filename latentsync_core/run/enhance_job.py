@@ -74,29 +74,26 @@ class EnhanceJob(StreamedJob):
             located = self.aligner.locate(torch.from_numpy(window.frames).float().div_(255.0))
             rows = bridge_gaps(Alignment.concatenate([context, located] if context is not None else [located]), max_gap)
             if held is not None:
-                window = FrameWindow(
-                    np.concatenate([held.frames, window.frames]), np.concatenate([held.pts, window.pts]), held.start,
-                )
+                window = FrameWindow.concatenate([held, window])
             lead = len(rows) - len(window)  # the context's face row, already out
             detected = np.flatnonzero(rows.has_face & ~rows.interpolated)
             wait = len(rows) - 1 - int(detected[-1]) if detected.size else 0
             if wait > max_gap or rows.cut_before[len(rows) - wait :].any():
                 wait = 0
             ready = len(window) - wait
-            held = FrameWindow(window.frames[ready:], window.pts[ready:], window.start + ready) if wait else None
+            held = window[ready:] if wait else None
             # the last face row (and the held rows after it) lead the next window, so a dropout that starts
             # right after this window's last frame is bridged from that face
             last_face = detected.size > 0 and int(detected[-1]) == len(rows) - 1
             context = _tail(rows, len(rows) - wait - 1) if wait or last_face else None
             if ready:
-                out = FrameWindow(window.frames[:ready], window.pts[:ready], window.start)
-                yield self._out(out, rows.rows(np.arange(lead, lead + ready)), total)
+                yield self._out(window[:ready], rows.rows(np.arange(lead, lead + ready)), total)
         if held is not None:
             yield self._out(held, context.rows(np.arange(1, len(context))), total)
 
     def _out(self, window: FrameWindow, rows: Alignment, total: int) -> FrameWindow:
         """One enhanced window out, with progress."""
-        out = FrameWindow(self.process(window.frames, rows), window.pts, window.start)
+        out = replace(window, frames=self.process(window.frames, rows))  # the decoded planes go with it
         self.frames_out += len(window)
         self._progress(STAGE_WRITE, self.frames_out, max(total, self.frames_out))
         return out

@@ -143,7 +143,7 @@ class LipSyncJob(StreamedJob):
             for index, is_chunk in self._segments(has_face, chunks):
                 self._interrupt()
                 # 3. the segment's source frames, read again (a bounded cache; pingpong reads backwards)
-                frames = reader.get(frame_map[index])
+                frames, decoded = reader.get(frame_map[index])
                 rows = self.alignment.rows(frame_map[index])
                 faces = None
                 if is_chunk:  # 4. aligned faces -> sampled with the segment's audio features
@@ -155,7 +155,7 @@ class LipSyncJob(StreamedJob):
                 # 6. out at the source frames' timestamps (the length mode's timeline, from time 0)
                 pts = self.audio.pts(index)
                 self.frames_out += len(index)
-                yield FrameWindow(out, pts, int(index[0]))
+                yield FrameWindow(out, pts, int(index[0]), decoded)
                 self._progress(STAGE_WRITE, self.frames_out, m)
 
     def _writer_audio(self) -> tuple[torch.Tensor, int]:

@@ -7,6 +7,7 @@ from typing import Callable, Iterable, Iterator, Protocol
 import numpy as np
 
 from ..errors import BadInputError
+from ..media.colourspace import DecodedFrame
 from ..media.video_io import FrameWindow, KeyframeIndex, VideoInfo, probe, read_windows
 
 class FrameSource(Protocol):
@@ -95,19 +96,25 @@ class FrameReader:
 
     A missing frame loads a block of ``window`` frames from it on (forwards) or up to
     it (when requests go backwards, as pingpong does); reading restarts the
-    source's ``windows`` only when the block starts before the open reader.
+    source's ``windows`` only when the block starts before the open reader. A frame
+    read from a file comes with its decoded planes (:attr:`FrameWindow.decoded`),
+    which the writer needs to write its unchanged pixels as they were decoded.
     """
 
     def __init__(self, source: FrameSource, window: int) -> None:
         self._source = source
         self._window = window
-        self._frames: Iterator[np.ndarray] | None = None
+        self._frames: Iterator[tuple[np.ndarray, DecodedFrame | None]] | None = None
         self._next = 0  # index of the frame self._frames yields next
-        self._cache: dict[int, np.ndarray] = {}
+        self._cache: dict[int, tuple[np.ndarray, DecodedFrame | None]] = {}
         self._last = -1
 
     def _open(self, start: int) -> None:
-        self._frames = (f for w in self._source.windows(self._window, start) for f in w.frames)
+        self._frames = (
+            (frame, w.decoded[i] if w.decoded is not None else None)
+            for w in self._source.windows(self._window, start)
+            for i, frame in enumerate(w.frames)
+        )
         self._next = start
 
     def _load(self, index: int) -> None:
@@ -117,21 +124,24 @@ class FrameReader:
         if self._frames is None or first < self._next:
             self._open(first)
         while self._next < first + self._window:
-            frame = next(self._frames, None)
-            if frame is None:
+            item = next(self._frames, None)
+            if item is None:
                 break
             if self._next >= first:
-                self._cache[self._next] = frame.copy()
+                frame, decoded = item
+                # the decoded planes' RGB is a view of the frame: kept as it is (never written into)
+                self._cache[self._next] = (frame, decoded) if decoded is not None else (frame.copy(), None)
             self._next += 1
         if index not in self._cache:
             raise BadInputError(f"The source ended before frame {index}; it gave fewer frames on a second read.")
 
-    def get(self, indices: np.ndarray) -> np.ndarray:
-        """``(k, H, W, 3)`` uint8 frames ``indices``."""
+    def get(self, indices: np.ndarray) -> tuple[np.ndarray, list[DecodedFrame] | None]:
+        """``(k, H, W, 3)`` uint8 frames ``indices`` and their decoded planes (None: RGB only)."""
         out = []
         for i in (int(i) for i in indices):
             if i not in self._cache:
                 self._load(i)
             out.append(self._cache[i])
             self._last = i
-        return np.stack(out)
+        decoded = [d for _, d in out]
+        return np.stack([f for f, _ in out]), (None if any(d is None for d in decoded) else decoded)

@@ -90,7 +90,7 @@ class StreamedJob:
                         path, self.info, crf=self.options.crf, preset=self.options.preset, audio=self._writer_audio(),
                         size=size,
                     )
-                writer.write(window.frames, window.pts)
+                writer.write(window.frames, window.pts, window.decoded)
         except BaseException:
             if writer is not None:
                 writer.abort()
