@@ -10,32 +10,17 @@ import comfy.model_management
 import comfy.utils
 from ..latentsync_core.face.colour import COLOUR_MODES
 from ..latentsync_core.face.face_align import SELECTION_MODES, FaceAligner
-from ..latentsync_core.face.landmark_cache import LandmarkCache
-from ..latentsync_core.face.landmarks import BACKENDS, get_backend
+from ..latentsync_core.face.landmarks import BACKENDS
 from ..latentsync_core.face.mouth_roi import crop_mouth
 from ..latentsync_core.face.paste import PASTE_REGIONS, paste_back
-
-from .paths import insightface_dir, landmark_cache_dir, mediapipe_dir
+from ..latentsync_core.run.host import landmark_backend
+from .host import ComfyHost, open_landmark_cache
 from .types import CATEGORY, Alignment, MouthROI
-
-
-def _backend(name: str, download: bool):
-    device = str(comfy.model_management.get_torch_device())
-    if name == "insightface":
-        return get_backend(name, model_dir=insightface_dir(), download=download, device=device)
-    if name == "face_alignment":
-        return get_backend(name, device=device)
-    return get_backend(name, model_dir=mediapipe_dir())
 
 
 def landmark_cache_input() -> io.Boolean.Input:
     """The ``landmark_cache`` input of the nodes that detect faces (optional: older workflows lack it)."""
     return io.Boolean.Input("landmark_cache", default=True, optional=True, tooltip="Keep the detected landmarks on disk (ComfyUI/user/latentsync/landmark_cache; delete the folder to clear it) so the same frames with the same detection settings skip detection next time, even after a restart.")
-
-
-def open_landmark_cache(enabled: bool) -> LandmarkCache | None:
-    """The landmark cache in ComfyUI's user folder when the ``landmark_cache`` input is on, else None."""
-    return LandmarkCache(landmark_cache_dir()) if enabled else None
 
 
 class FaceAlignAffine(io.ComfyNode):
@@ -67,7 +52,7 @@ class FaceAlignAffine(io.ComfyNode):
 
     @classmethod
     def execute(cls, images, resolution, backend, face_selection, face_index, smoothing, max_gap, download_models, landmark_cache=True) -> io.NodeOutput:
-        landmarks = _backend(backend, download_models)
+        landmarks = landmark_backend(ComfyHost(), backend, download_models)
         aligner = FaceAligner(
             landmarks,
             resolution=int(resolution),

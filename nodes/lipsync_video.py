@@ -28,10 +28,10 @@ from ..latentsync_core.job import JobOptions, LipSyncModels, lip_sync_video, ope
 from ..latentsync_core.lipsync.audio import LENGTH_MODES
 from ..latentsync_core.lipsync.sampler import MAX_CHUNK, SamplerSettings
 from ..latentsync_core.restorers import CODEFORMER, GFPGAN, restorer_activation_bytes
-
-from .face import _backend, landmark_cache_input, open_landmark_cache
-from .loader import CONFIG_ATTACHMENT
-from .sampler import DEEP_CACHE_INTERVAL, load_for_sampling
+from ..latentsync_core.run.host import landmark_backend
+from .face import landmark_cache_input
+from .host import CONFIG_ATTACHMENT, ComfyHost, load_for_sampling, open_landmark_cache
+from .sampler import DEEP_CACHE_INTERVAL
 from .types import CATEGORY, FaceRestoreModelType, Model, Whisper
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
                                      others=[whisper, *(r.patcher for r in restore_models)], other_memory=restore_memory)
         models = LipSyncModels(unet=sampling.unet, vae=sampling.vae, whisper=whisper.model, device=sampling.device,
                                dtype=sampling.dtype)
-        landmarks = _backend(backend, False)
+        landmarks = landmark_backend(ComfyHost(), backend)
         aligner = FaceAligner(landmarks, resolution=config.resolution, cache=open_landmark_cache(landmark_cache))
 
         temp_dir = os.path.join(folder_paths.get_temp_directory(), OUTPUT_SUBFOLDER)
