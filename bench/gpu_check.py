@@ -147,7 +147,7 @@ def check_restorers(device: torch.device, faces: int, tiny: bool) -> None:
 
 
 def _pack_patcher_module():
-    """The pack's ``nodes/patcher.py``, with the pack imported as ComfyUI imports it (a package)."""
+    """The pack's ``nodes/host.py``, with the pack imported as ComfyUI imports it (a package)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     spec = importlib.util.spec_from_file_location(PACK, os.path.join(root, "__init__.py"), submodule_search_locations=[root])
     package = importlib.util.module_from_spec(spec)
