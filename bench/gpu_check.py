@@ -10,7 +10,7 @@ For LatentSync 1.5 @ 256 px and 1.6 @ 512 px at real size (``--tiny``: the tiny 
 * GFPGAN and CodeFormer milliseconds per 512 px face (fp32 and bf16 where native; ``--tiny``: a narrow
   GFPGAN at 64 px);
 * with ``--comfyui PATH``: the fp16 run again with the models under ComfyUI's model management
-  started as ``--lowvram``, loaded as the nodes load them (``nodes/patcher.py:load_fully`` with the
+  started as ``--lowvram``, loaded as the nodes load them (``nodes/host.py:load_fully`` with the
   ``memory_required`` estimate).
 
 GPU use: one device (``--device``, default ``cuda`` when present), one model at a time, freed between
@@ -147,13 +147,13 @@ def check_restorers(device: torch.device, faces: int, tiny: bool) -> None:
 
 
 def _pack_patcher_module():
-    """The pack's ``nodes/patcher.py``, with the pack imported as ComfyUI imports it (a package)."""
+    """The pack's ``nodes/host.py``, with the pack imported as ComfyUI imports it (a package)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     spec = importlib.util.spec_from_file_location(PACK, os.path.join(root, "__init__.py"), submodule_search_locations=[root])
     package = importlib.util.module_from_spec(spec)
     sys.modules[PACK] = package
     spec.loader.exec_module(package)
-    return importlib.import_module(f"{PACK}.nodes.patcher")
+    return importlib.import_module(f"{PACK}.nodes.host")
 
 
 def check_comfyui_lowvram(case: Case, comfyui_path: str, device: torch.device) -> None:

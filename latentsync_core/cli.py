@@ -28,6 +28,7 @@ from .errors import BadInputError, LatentSyncError, MissingDependencyError, Miss
 from .files.run_files import RunFiles, run_files
 from .media.video_io import check_output_path
 from .metrics.cli import add_eval_flag, add_eval_parser, evaluate_files, print_report, run_eval
+from .run.host import RESTORER, FolderHost, LipSyncDtypes, landmark_backend, lipsync_dtypes, model_dtype
 from .run.options import ENHANCE, LIPSYNC, TABLE, cli_values
 from .run.options import job_options as options_of
 
@@ -42,7 +43,6 @@ EXIT_MISSING_MODEL = 3
 EXIT_MISSING_DEPENDENCY = 4
 EXIT_INTERRUPTED = 130
 
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 EXIT_CODES = "Exit codes: 0 done, 1 unexpected error, 2 bad input, 3 missing model file, 4 missing Python package."
 
 
@@ -140,24 +140,6 @@ def job_options(args: argparse.Namespace) -> job.JobOptions:
     return options
 
 
-def backend_options(name: str, models_dir: str | None, device: torch.device) -> dict:
-    """Keyword options of landmark backend ``name`` (see :func:`latentsync_core.face.landmarks.get_backend`).
-
-    ``insightface`` reads ``det_10g.onnx`` and ``2d106det.onnx`` from
-    ``insightface/models/buffalo_l`` under the models folder (ComfyUI's layout)
-    when that exists, else from the models folder itself; it never downloads.
-    ``mediapipe`` (Tasks releases only) reads ``face_landmarker.task`` from its
-    ``mediapipe`` subfolder, downloading it there on first use.
-    """
-    root = os.path.abspath(models_dir or "models")
-    if name == "insightface":
-        pack = os.path.join(root, "insightface", "models", "buffalo_l")
-        return {"model_dir": pack if os.path.isdir(pack) else root, "device": str(device)}
-    if name == "face_alignment":
-        return {"device": device.type}
-    return {"model_dir": os.path.join(root, "mediapipe")}
-
-
 def _device(name: str | None) -> torch.device:
     if name is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -170,21 +152,25 @@ def _device(name: str | None) -> torch.device:
     return device
 
 
-def _aligner(args: argparse.Namespace, device: torch.device, resolution: int):
+def _host(args: argparse.Namespace) -> FolderHost:
+    """The command line's host: ``--models-dir``, ``--offline``, the checked ``--device``, ``--quiet``."""
+    return FolderHost(args.models_dir, not args.offline, _device(args.device), args.quiet)
+
+
+def _aligner(args: argparse.Namespace, host: FolderHost, resolution: int):
     """A :class:`FaceAligner` on the chosen backend with the landmark cache; close its ``backend`` when done."""
     from .face.aligner import FaceAligner
     from .face.landmark_cache import open_cache
-    from .face.landmarks import get_backend
 
-    backend = get_backend(args.backend, **backend_options(args.backend, args.models_dir, device))
-    return FaceAligner(backend, resolution=resolution, cache=open_cache(args.landmark_cache))
+    return FaceAligner(landmark_backend(host, args.backend), resolution=resolution, cache=open_cache(args.landmark_cache))
 
 
-def load_restorers(files: RunFiles, device: torch.device) -> list[FaceRestorer]:
+def load_restorers(files: RunFiles, host: FolderHost) -> list[FaceRestorer]:
     """The GFPGAN / CodeFormer networks of ``files``, in the order they are applied."""
-    from .restorers import default_dtype, load_face_restorer
+    from .restorers import load_face_restorer
 
-    return [load_face_restorer(p, device=device, dtype=default_dtype(device)) for p in files.restorers]
+    dtype = model_dtype(host, RESTORER)
+    return [load_face_restorer(p, device=host.device, dtype=dtype) for p in files.restorers]
 
 
 def load_background(files: RunFiles, device: torch.device) -> FrameUpscaler | None:
@@ -196,15 +182,16 @@ def load_background(files: RunFiles, device: torch.device) -> FrameUpscaler | No
     return load_upscaler(files.upscaler, device=device, dtype=torch.float16 if device.type == "cuda" else torch.float32)
 
 
-def load_lipsync_models(files: RunFiles, version: str, device: torch.device, dtype: torch.dtype) -> tuple[job.LipSyncModels, int]:
-    """The LatentSync models of ``files`` on ``device`` and the face resolution of their version."""
+def load_lipsync_models(files: RunFiles, version: str, device: torch.device, dtypes: LipSyncDtypes) -> tuple[job.LipSyncModels, int]:
+    """The LatentSync models of ``files`` on ``device`` in ``dtypes`` and the face resolution of their version."""
     from .files.model_files import ModelPaths
     from .lipsync.models import load_models
     from .lipsync.vae import load_vae
 
-    loaded = load_models(ModelPaths(files.unet, files.whisper, files.vae), version, device=device, dtype=dtype)
-    vae = load_vae(files.vae, device=device, dtype=torch.float32 if device.type == "cpu" else dtype)
-    return job.LipSyncModels(loaded.unet, vae, loaded.whisper, device, dtype), loaded.config.resolution
+    loaded = load_models(ModelPaths(files.unet, files.whisper, files.vae), version, device=device, dtype=dtypes.unet,
+                         whisper_dtype=dtypes.whisper)
+    vae = load_vae(files.vae, device=device, dtype=dtypes.vae)
+    return job.LipSyncModels(loaded.unet, vae, loaded.whisper, device, dtypes.unet), loaded.config.resolution
 
 
 class Progress:
@@ -241,10 +228,6 @@ class Progress:
             bar.close()
 
 
-def _files(args: argparse.Namespace, version: str | None) -> RunFiles:
-    return run_files(args.models_dir, version, args.superres, args.bg_upscale, download=not args.offline)
-
-
 def lipsync(args: argparse.Namespace) -> job.JobResult:
     """Run ``lipsync``: check the inputs, find (download) and load the models, run :class:`job.LipSyncJob`."""
     from .media.audio_io import read_audio
@@ -253,16 +236,16 @@ def lipsync(args: argparse.Namespace) -> job.JobResult:
     source = job.open_source(args.video)
     check_output_path(args.output, args.video)
     speech = read_audio(args.audio)
-    device = _device(args.device)
-    dtype = torch.float16 if args.dtype == "auto" and device.type == "cuda" else DTYPES.get(args.dtype, torch.float32)
-    files = _files(args, args.version)
-    models, resolution = load_lipsync_models(files, args.version, device, dtype)
-    restorers = load_restorers(files, device)
-    aligner = _aligner(args, device, resolution)
+    host = _host(args)
+    dtypes = lipsync_dtypes(host, args.dtype)
+    files = run_files(host, args.version, args.superres, args.bg_upscale)
+    models, resolution = load_lipsync_models(files, args.version, host.device, dtypes)
+    restorers = load_restorers(files, host)
+    aligner = _aligner(args, host, resolution)
     with contextlib.closing(aligner.backend), Progress("lipsync", args.quiet) as progress:
         run = job.LipSyncJob(
             source, speech.waveform, speech.sample_rate, models, aligner, options, restorers,
-            load_background(files, device), on_progress=progress,
+            load_background(files, host.device), on_progress=progress,
         )
         run.prepare()
         if not run.alignment.has_face.any():
@@ -277,7 +260,7 @@ def lipsync(args: argparse.Namespace) -> job.JobResult:
               f"{restored}, {result.audio_seconds:.2f} s of speech", file=sys.stderr)
     if args.eval:  # the new sound track is the speech; an upscaled output has no same-size source to compare
         source = None if args.bg_upscale else args.video
-        print_report(evaluate_files(args, result.path, source=source, audio=None, device=device), args.json)
+        print_report(evaluate_files(args, result.path, source=source, audio=None, device=host.device), args.json)
     return result
 
 
@@ -286,19 +269,19 @@ def enhance(args: argparse.Namespace) -> job.JobResult:
     options = job_options(args)
     source = job.open_source(args.input)
     check_output_path(args.output, args.input)
-    device = _device(args.device)
-    files = _files(args, None)
-    nets = load_restorers(files, device)
-    aligner = _aligner(args, device, args.resolution)
+    host = _host(args)
+    files = run_files(host, None, args.superres, args.bg_upscale)
+    nets = load_restorers(files, host)
+    aligner = _aligner(args, host, args.resolution)
     with contextlib.closing(aligner.backend), Progress("enhance", args.quiet) as progress:
-        run = job.EnhanceJob(source, aligner, options, nets, load_background(files, device), on_progress=progress)
+        run = job.EnhanceJob(source, aligner, options, nets, load_background(files, host.device), on_progress=progress)
         result = run.write(args.output)
     if not args.quiet:
         restored = f", {result.restored} mouths restored" if nets else ""
         print(f"wrote {result.path}: {result.frames} frames, {result.faces} with a face{restored}", file=sys.stderr)
     if args.eval:
         source = None if args.bg_upscale else args.input
-        print_report(evaluate_files(args, result.path, source=source, audio=None, device=device), args.json)
+        print_report(evaluate_files(args, result.path, source=source, audio=None, device=host.device), args.json)
     return result
 
 

@@ -4,7 +4,7 @@ from typing_extensions import override
 from comfy_api.v0_0_2 import ComfyExtension, io
 
 from . import audio, face, lipsync_video, model_loader, quality, restore, sampler
-from .paths import register_model_folders
+from .host import register_model_folders
 
 
 class LatentSyncExtension(ComfyExtension):

@@ -1,31 +1,19 @@
 """ComfyUI nodes: load LatentSync's Whisper encoder and turn an AUDIO into per-frame audio tokens."""
 from __future__ import annotations
 
-import os
-
-import comfy.model_management as mm
-import comfy.model_patcher
 import folder_paths
-import torch
 from comfy_api.v0_0_2 import io
 
+from ..latentsync_core.files.model_files import WHISPER, ModelFileFinder, official_file, whisper_choices
 from ..latentsync_core.lipsync.audio import audio_frame_count, embed_audio_for_video
-from ..latentsync_core.errors import MissingModelError
-from ..latentsync_core.files.model_files import WHISPER, find_official, official_file, whisper_choices
 from ..latentsync_core.lipsync.whisper import load_whisper
-
-from .patcher import load_fully
-from .paths import LATENTSYNC_FOLDER as MODEL_FOLDER
-from .precision import whisper_dtype
+from ..latentsync_core.run.host import model_dtype
+from .host import LATENTSYNC_FOLDER as MODEL_FOLDER
+from .host import ComfyHost, load_fully, whisper_patcher
 from .types import CATEGORY, AudioEmbeds, Whisper
 from .widgets import widget
 
 WHISPER_DEFAULT = official_file(WHISPER, "1.6")
-
-
-def whisper_patcher(model: torch.nn.Module) -> comfy.model_patcher.ModelPatcher:
-    """Whisper under ComfyUI's memory manager, the same for both loader nodes (kept with the text encoders)."""
-    return comfy.model_patcher.ModelPatcher(model, load_device=mm.get_torch_device(), offload_device=mm.text_encoder_offload_device())
 
 
 def _whisper_choices() -> list[str]:
@@ -54,12 +42,13 @@ class LatentSync_WhisperLoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, whisper_file: str) -> io.NodeOutput:
-        path = folder_paths.get_full_path(MODEL_FOLDER, whisper_file)
+        host = ComfyHost()
+        finder = ModelFileFinder(host)
+        path = finder.named(MODEL_FOLDER, whisper_file)
         if path is None:
-            entry = find_official(MODEL_FOLDER, whisper_file) or WHISPER_DEFAULT
-            folder = os.path.join(folder_paths.get_folder_paths(MODEL_FOLDER)[0], os.path.dirname(whisper_file))
-            raise MissingModelError(os.path.basename(whisper_file), folder, entry.url)
-        model = load_whisper(path, device=mm.text_encoder_offload_device(), dtype=whisper_dtype(mm.get_torch_device()))
+            raise finder.missing(MODEL_FOLDER, whisper_file, WHISPER_DEFAULT.url)
+        finder.fetch()
+        model = load_whisper(path, device=host.offload_device(WHISPER), dtype=model_dtype(host, WHISPER))
         return io.NodeOutput(whisper_patcher(model))
 
 

@@ -9,29 +9,15 @@ from comfy_api.v0_0_2 import io
 import comfy.model_management
 import comfy.utils
 from ..latentsync_core.face.aligner import FaceAligner
-from ..latentsync_core.face.landmark_cache import LandmarkCache
-from ..latentsync_core.face.landmarks import get_backend
 from ..latentsync_core.face.mouth_roi import crop_mouth
 from ..latentsync_core.face.paste import paste_back
+from ..latentsync_core.run.host import landmark_backend
 from ..latentsync_core.run.options import NODE_OPTIONS
-
-from .paths import insightface_dir, landmark_cache_dir, mediapipe_dir
+from .host import ComfyHost, open_landmark_cache
 from .types import CATEGORY, Alignment, MouthROI
 from .widgets import widget
 
 
-def _backend(name: str, download: bool):
-    device = str(comfy.model_management.get_torch_device())
-    if name == "insightface":
-        return get_backend(name, model_dir=insightface_dir(), download=download, device=device)
-    if name == "face_alignment":
-        return get_backend(name, device=device)
-    return get_backend(name, model_dir=mediapipe_dir())
-
-
-def open_landmark_cache(enabled: bool) -> LandmarkCache | None:
-    """The landmark cache in ComfyUI's user folder when the ``landmark_cache`` input is on, else None."""
-    return LandmarkCache(landmark_cache_dir()) if enabled else None
 
 
 class FaceAlignAffine(io.ComfyNode):
@@ -63,7 +49,7 @@ class FaceAlignAffine(io.ComfyNode):
 
     @classmethod
     def execute(cls, images, resolution, backend, face_selection, face_index, smoothing, max_gap, download_models, landmark_cache=True) -> io.NodeOutput:
-        landmarks = _backend(backend, download_models)
+        landmarks = landmark_backend(ComfyHost(), backend, download_models)
         aligner = FaceAligner(
             landmarks,
             resolution=NODE_OPTIONS["resolution"].from_widget(resolution),

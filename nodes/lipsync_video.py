@@ -23,11 +23,9 @@ from ..latentsync_core.errors import BadInputError
 from ..latentsync_core.face.aligner import FaceAligner
 from ..latentsync_core.job import LipSyncModels, lip_sync_video, open_source
 from ..latentsync_core.restorers import CODEFORMER, GFPGAN, restorer_activation_bytes
+from ..latentsync_core.run.host import landmark_backend
 from ..latentsync_core.run.options import restorer_batch_size
-
-from .face import _backend, open_landmark_cache
-from .model_loader import CONFIG_ATTACHMENT
-from .sampler import load_for_sampling
+from .host import CONFIG_ATTACHMENT, ComfyHost, load_for_sampling, open_landmark_cache
 from .types import CATEGORY, FaceRestoreModel, Model, Whisper
 from .widgets import options_of, widget
 
@@ -133,7 +131,7 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
                                      others=[whisper, *(r.patcher for r in restore_models)], other_memory=restore_memory)
         models = LipSyncModels(unet=sampling.unet, vae=sampling.vae, whisper=whisper.model, device=sampling.device,
                                dtype=sampling.dtype)
-        landmarks = _backend(backend, False)
+        landmarks = landmark_backend(ComfyHost(), backend)
         aligner = FaceAligner(landmarks, resolution=config.resolution, cache=open_landmark_cache(landmark_cache))
 
         temp_dir = os.path.join(folder_paths.get_temp_directory(), OUTPUT_SUBFOLDER)

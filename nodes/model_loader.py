@@ -1,17 +1,16 @@
 """Model loader node: LatentSync UNet, Whisper encoder and SD VAE from ComfyUI's models folder."""
 from __future__ import annotations
 
-import comfy.model_management as mm
 import comfy.sd
 import comfy.utils
 import folder_paths
-from comfy.model_patcher import ModelPatcher
 from comfy_api.v0_0_2 import io
 
 from ..latentsync_core.files.model_files import (
     LATENTSYNC_FOLDER,
     UNET,
     VAE_FOLDER,
+    WHISPER,
     ModelRequest,
     official_file,
     resolve_paths,
@@ -20,19 +19,13 @@ from ..latentsync_core.files.model_files import (
     whisper_choices,
 )
 from ..latentsync_core.lipsync.models import check_sd_vae, load_models
+from ..latentsync_core.run.host import model_dtype
 from ..latentsync_core.run.options import AUTO_VERSION
-
-from .audio import whisper_patcher
-from .patcher import PatcherHost
-from .precision import unet_dtype, whisper_dtype
+from .host import CONFIG_ATTACHMENT, VERSION_ATTACHMENT, ComfyHost, PatcherHost, model_patcher, whisper_patcher
 from .types import CATEGORY, Model, Whisper
 from .widgets import widget
 
 AUTO_WHISPER = "auto (next to the UNet)"
-VERSION_ATTACHMENT = "latentsync_version"
-"""``ModelPatcher`` attachment of a LATENTSYNC_MODEL: "1.5" or "1.6"."""
-CONFIG_ATTACHMENT = "latentsync_config"
-"""``ModelPatcher`` attachment of a LATENTSYNC_MODEL: its ``LatentSyncUNetConfig`` (``.resolution``: face size)."""
 
 
 def _listed(folder: str) -> list[str]:
@@ -87,16 +80,15 @@ class LatentSyncModelLoader(io.ComfyNode):
             whisper=None if whisper_name == AUTO_WHISPER else whisper_name,
             vae=vae_name,
         )
-        roots = {name: folder_paths.get_folder_paths(name)[0] for name in (LATENTSYNC_FOLDER, VAE_FOLDER)}
-        paths = resolve_paths(request, folder_paths.get_full_path, roots, download)
+        host = ComfyHost(download)
+        paths = resolve_paths(request, host)
 
         vae_weights = comfy.utils.load_torch_file(paths.vae, safe_load=True)
         check_sd_vae(vae_weights, vae_name)  # before the 5 GB UNet: ComfyUI's VAE would take any weights
 
-        load_device, offload_device = mm.get_torch_device(), mm.unet_offload_device()
-        models = load_models(paths, request.version, device=offload_device, dtype=unet_dtype(dtype, load_device),
-                             whisper_dtype=whisper_dtype(load_device))
-        model = ModelPatcher(PatcherHost(models.unet), load_device=load_device, offload_device=offload_device)
+        models = load_models(paths, request.version, device=host.offload_device(UNET), dtype=model_dtype(host, UNET, dtype),
+                             whisper_dtype=model_dtype(host, WHISPER))
+        model = model_patcher(PatcherHost(models.unet), host, UNET)
         model.set_attachments(VERSION_ATTACHMENT, models.version)
         model.set_attachments(CONFIG_ATTACHMENT, models.config)
         vae = comfy.sd.VAE(sd=vae_weights)  # ComfyUI picks the VAE's device (--cpu-vae) and dtype

@@ -3,19 +3,16 @@ from __future__ import annotations
 
 import contextlib
 
-import comfy.model_management as mm
-import folder_paths
 from comfy_api.v0_0_2 import io, ui
 
 from ..latentsync_core.face.aligner import FaceAligner
-from ..latentsync_core.face.landmarks import get_backend
 from ..latentsync_core.files.downloads import ensure_model_file
 from ..latentsync_core.metrics.evaluate import evaluate_frames
 from ..latentsync_core.metrics.pcm import waveform_to_pcm16k
 from ..latentsync_core.metrics.report import format_table, to_json
 from ..latentsync_core.metrics.syncnet import SYNCNET_FILE, SYNCNET_FOLDER, SYNCNET_URL, load_syncnet
-
-from .paths import mediapipe_dir
+from ..latentsync_core.run.host import landmark_backend
+from .host import ComfyHost
 from .types import CATEGORY, Alignment
 
 
@@ -46,17 +43,18 @@ class LipSyncQuality(io.ComfyNode):
 
     @classmethod
     def execute(cls, images, fps, download_models, audio=None, source=None, alignment=None) -> io.NodeOutput:
-        device = mm.get_torch_device()
+        host = ComfyHost(download_models)
+        device = host.device
         model, pcm, note = None, None, "no audio connected"
         if audio is not None:
             pcm = waveform_to_pcm16k(audio["waveform"][0].float().cpu().numpy(), int(audio["sample_rate"]))
-            folder = folder_paths.get_folder_paths(SYNCNET_FOLDER)[0]
-            model = load_syncnet(ensure_model_file(SYNCNET_FILE, folder, SYNCNET_URL, download_models), device)
+            folder = host.folder_root(SYNCNET_FOLDER)
+            model = load_syncnet(ensure_model_file(SYNCNET_FILE, folder, SYNCNET_URL, host.download), device)
         measure = dict(source=source, model=model, pcm16k=pcm, sync_note=note, device=device)
         if alignment is not None:
             report = evaluate_frames(images, fps, alignment=alignment, **measure)
         else:
-            with contextlib.closing(get_backend("mediapipe", model_dir=mediapipe_dir())) as backend:
+            with contextlib.closing(landmark_backend(host, "mediapipe")) as backend:
                 aligner = FaceAligner(backend)
                 report = evaluate_frames(images, fps, align=lambda frames: aligner.align(frames)[1], **measure)
         table = format_table(report)

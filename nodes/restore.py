@@ -16,9 +16,8 @@ import folder_paths
 import numpy as np
 from comfy_api.v0_0_2 import io
 
-from ..latentsync_core.files.downloads import ensure_model_file
-from ..latentsync_core.files.model_files import FACERESTORE_FOLDER, RESTORER_FILES
 from ..latentsync_core.errors import BadInputError
+from ..latentsync_core.files.model_files import FACERESTORE_FOLDER, RESTORER_FILES, ModelFileFinder
 from ..latentsync_core.restorers import (
     CODEFORMER,
     GFPGAN,
@@ -28,10 +27,9 @@ from ..latentsync_core.restorers import (
     restore_selected,
     restorer_activation_bytes,
 )
+from ..latentsync_core.run.host import AUTO, RESTORER, model_dtype
 from ..latentsync_core.run.options import restorer_batch_size
-
-from .patcher import load_fully
-from .precision import AUTO, restorer_dtype
+from .host import ComfyHost, load_fully, model_patcher
 from .types import CATEGORY, FaceRestoreModel, MouthROI
 from .widgets import options_of, widget
 
@@ -57,15 +55,14 @@ def _model_choices() -> list[str]:
     return present + [name for name in RESTORER_FILES if name not in present]
 
 
-def _model_path(file_name: str, download: bool) -> str:
-    path = folder_paths.get_full_path(FACERESTORE_FOLDER, file_name)
-    if path is not None:
-        return path
-    folder = folder_paths.get_folder_paths(FACERESTORE_FOLDER)[0]
-    known = RESTORER_FILES.get(file_name)
-    if known is None:
-        raise BadInputError(f"'{file_name}' is not in {folder}; pick a file that is there, or an official one.")
-    return ensure_model_file(file_name, folder, known.url, download=download, sha256=known.sha256)
+def _model_path(file_name: str, host: ComfyHost) -> str:
+    finder = ModelFileFinder(host)
+    path = finder.named(FACERESTORE_FOLDER, file_name)
+    if path is None:
+        raise BadInputError(f"'{file_name}' is not in {host.folder_root(FACERESTORE_FOLDER)}; pick a file that is there, "
+                            "or an official one.")
+    finder.fetch()
+    return path
 
 
 class LatentSync_FaceRestoreModelLoader(io.ComfyNode):
@@ -103,12 +100,11 @@ class LatentSync_FaceRestoreModelLoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, model_name: str, download: bool, precision: str) -> io.NodeOutput:
-        path = _model_path(model_name, download)
-        load_device = comfy.model_management.get_torch_device()
-        offload_device = comfy.model_management.unet_offload_device()
-        dtype = restorer_dtype(precision, load_device)
-        restorer = load_face_restorer(path, device=offload_device, dtype=dtype)
-        patcher = comfy.model_patcher.ModelPatcher(restorer.net, load_device=load_device, offload_device=offload_device)
+        host = ComfyHost(download)
+        path = _model_path(model_name, host)
+        dtype = model_dtype(host, RESTORER, precision)
+        restorer = load_face_restorer(path, device=host.offload_device(RESTORER), dtype=dtype)
+        patcher = model_patcher(restorer.net, host, RESTORER)
         log.info("LatentSync: loaded %s (%s, %s)", model_name, restorer.arch, dtype)
         return io.NodeOutput(PatchedFaceRestorer(restorer, patcher, model_name))
 

@@ -1,10 +1,6 @@
 """ComfyUI node: LatentSync's diffusion sampler (thin adapter over ``latentsync_core.lipsync.sampler``)."""
 from __future__ import annotations
 
-import weakref
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from typing_extensions import override
@@ -16,54 +12,10 @@ from comfy_api.v0_0_2 import io
 
 from ..latentsync_core.face.alignment import Alignment as AlignmentRecord
 from ..latentsync_core.errors import BadInputError
-from ..latentsync_core.lipsync.memory import sampler_activation_bytes
 from ..latentsync_core.lipsync.sampler import sample_video
-from ..latentsync_core.lipsync.vae import LATENT_CHANNELS, VAE_DOWNSCALE, SubBatchedVAE, vae_from_state_dict
-
-from .model_loader import CONFIG_ATTACHMENT, VERSION_ATTACHMENT
-from .patcher import PatcherHost, hosted, load_fully
-from .precision import vae_dtype
+from .host import CONFIG_ATTACHMENT, VERSION_ATTACHMENT, load_for_sampling
 from .types import CATEGORY, Alignment, AudioEmbeds, Model
 from .widgets import options_of, widget
-
-
-_VAE_CACHE: "weakref.WeakKeyDictionary[object, ModelPatcher]" = weakref.WeakKeyDictionary()
-
-
-def _unet_patcher(model: object) -> ModelPatcher:
-    if isinstance(model, ModelPatcher):
-        return model
-    if isinstance(model, torch.nn.Module):
-        return ModelPatcher(PatcherHost(model), load_device=mm.get_torch_device(), offload_device=mm.unet_offload_device())
-    raise BadInputError("The model input is not a LatentSync model; connect the LatentSync model loader's output.")
-
-
-def _vae_patcher(vae: object) -> ModelPatcher:
-    """ComfyUI's VAE as the diffusers ``AutoencoderKL`` (same weights) that LatentSync's stochastic encode needs.
-
-    It goes where ComfyUI puts that VAE (its device, so ``--cpu-vae`` holds, and offload device) in the
-    dtype ComfyUI picked for it (through the pack's dtype policy); cached per VAE object.
-    """
-    device, dtype, offload = vae.device, vae_dtype(vae.vae_dtype, vae.device), vae.patcher.offload_device
-    patcher = _VAE_CACHE.get(vae)
-    if patcher is None or patcher.load_device != device or hosted(patcher).dtype != dtype:
-        diffusers_vae = vae_from_state_dict(vae.get_sd(), device=offload, dtype=dtype,
-                                            source="The connected VAE's weights")
-        patcher = ModelPatcher(PatcherHost(diffusers_vae), load_device=device, offload_device=offload)
-        _VAE_CACHE[vae] = patcher
-    return patcher
-
-
-def _vae_frames_per_call(vae: object, patcher: ModelPatcher) -> SubBatchedVAE:
-    """The hosted VAE, run in as many frames per call as free memory holds by ComfyUI's own VAE estimate."""
-    dtype = hosted(patcher).dtype
-
-    def frames_per_call(kind: str, shape: torch.Size) -> int:
-        one = (1, *shape[1:])
-        per_frame = vae.memory_used_encode(one, dtype) if kind == "encode" else vae.memory_used_decode(one, dtype)
-        return max(1, int(mm.get_free_memory(patcher.load_device) // max(1, per_frame)))
-
-    return SubBatchedVAE(hosted(patcher), frames_per_call)
 
 
 def check_face_size(model: object, faces: torch.Tensor) -> None:
@@ -76,36 +28,6 @@ def check_face_size(model: object, faces: torch.Tensor) -> None:
         f"The LatentSync {version} model works on {config.resolution} px faces but the faces are {faces.shape[1]} px; "
         f"set resolution to {config.resolution} on the LatentSync Face Align node."
     )
-
-
-@dataclass(frozen=True)
-class SamplingModels:
-    """What ``sample_video`` takes, loaded on their devices."""
-
-    unet: torch.nn.Module
-    vae: SubBatchedVAE
-    device: torch.device
-    """The UNet's device (the sampler's compute device; the VAE may run elsewhere, e.g. ``--cpu-vae``)."""
-    dtype: torch.dtype
-
-
-def load_for_sampling(model: object, vae: object, resolution: int, chunk_frames: int, guidance: bool,
-                      others: Sequence[ModelPatcher] = (), other_memory: int = 0) -> SamplingModels:
-    """Load the UNet (LATENTSYNC_MODEL or bare module) and ComfyUI's VAE for sampling ``resolution`` px faces.
-
-    ``load_models_gpu`` is asked for room for the UNet's activations on a chunk of ``chunk_frames`` and the
-    VAE on one frame; the VAE then runs as many frames per call as free memory holds. ``others`` (e.g. the
-    Whisper encoder and restorers of the streaming node) are loaded with them, with ``other_memory`` more bytes.
-    """
-    unet_patcher = _unet_patcher(model)
-    vae_patcher = _vae_patcher(vae)
-    unet = hosted(unet_patcher)
-    dtype = next(unet.parameters()).dtype
-    latent = resolution // VAE_DOWNSCALE
-    memory = sampler_activation_bytes(resolution, chunk_frames, dtype, guidance) + other_memory
-    memory += vae.memory_used_decode((1, LATENT_CHANNELS, latent, latent), hosted(vae_patcher).dtype)
-    load_fully([unet_patcher, vae_patcher, *others], memory)
-    return SamplingModels(unet, _vae_frames_per_call(vae, vae_patcher), torch.device(unet_patcher.load_device), dtype)
 
 
 def _frames_for_audio(faces: torch.Tensor, alignment: AlignmentRecord, embeds) -> tuple[torch.Tensor, AlignmentRecord]:

@@ -14,7 +14,7 @@ AudioEmbeds = io.Custom("LATENTSYNC_AUDIO_EMBEDS")
 """Value: :class:`latentsync_core.lipsync.audio.AudioEmbeds` (``embeddings`` [N, 50, 384], ``frame_map`` [N])."""
 
 Model = io.Custom("LATENTSYNC_MODEL")
-"""Value: ``comfy.model_patcher.ModelPatcher`` whose ``.model`` is a :class:`nodes.patcher.PatcherHost`
+"""Value: ``comfy.model_patcher.ModelPatcher`` whose ``.model`` is a :class:`nodes.host.PatcherHost`
 holding a :class:`latentsync_core.lipsync.unet.LatentSyncUNet` (a bare UNet module is wrapped on use)."""
 
 FaceRestoreModel = io.Custom("LATENTSYNC_FACE_RESTORE_MODEL")

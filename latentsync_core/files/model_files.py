@@ -17,8 +17,9 @@ on disk (relative to ComfyUI's ``models``)::
 The sub-folder names the LatentSync version (1.5 and 1.6 files have identical layouts);
 :mod:`latentsync_core.checkpoints` reads the version from it.
 
-:func:`resolve_paths` turns the names ComfyUI lists (a path relative to a model folder)
-into absolute paths; :func:`ensure_files` makes a set of table files available, downloading
+:class:`ModelFileFinder` is the one resolver every front-end uses: it finds files in a host's
+:class:`ModelFolders` (:func:`resolve_paths` turns the names ComfyUI lists, a path relative to a model
+folder, into absolute paths with it); :func:`ensure_files` makes a set of table files available, downloading
 the missing ones when asked (Hugging Face files with ``huggingface_hub.hf_hub_download``,
 release files with :func:`~latentsync_core.files.downloads.download_file`). A download lands in a hidden
 staging folder first and is moved into place only once complete and, where the table
@@ -37,7 +38,7 @@ import socket
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
 from ..errors import BadInputError, MissingModelError
 from .downloads import OFFLINE_ENV, download_file, offline_mode
@@ -412,9 +413,24 @@ def wanted_files(
     return [Wanted(e, folder_roots[e.folder]) for e in entries]
 
 
-Locate = Callable[[str, str], "str | None"]
-"""``locate(folder, name)``: absolute path of ``name`` in model folder ``folder``, None if absent
-(ComfyUI: ``folder_paths.get_full_path``)."""
+class ModelFolders(Protocol):
+    """Where a front-end keeps model files, by ComfyUI model-folder type (``latentsync``, ``vae``, ...).
+
+    The command line: one models folder in ComfyUI's layout
+    (:class:`latentsync_core.files.run_files.ModelsFolder`); ComfyUI: ``folder_paths``.
+    """
+
+    download: bool
+    """Whether missing official files may be fetched (``HF_HUB_OFFLINE`` turns it off regardless)."""
+
+    def folder_root(self, folder: str) -> str:
+        """Where files of model folder ``folder`` go (ComfyUI: its first path); ``folder`` may name a
+        sub-folder, ``/``-separated (``insightface/models/buffalo_l``)."""
+        ...
+
+    def locate(self, folder: str, name: str) -> str | None:
+        """Absolute path of ``name`` (``/``-separated) in model folder ``folder``, None if absent."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -444,49 +460,76 @@ class ModelPaths:
     vae: str | None
 
 
-def _unknown_missing(folder_root: str, name: str, url: str) -> MissingModelError:
-    path = os.path.join(folder_root, *name.split("/"))
-    return MissingModelError(os.path.basename(path), os.path.dirname(path), url, "it is not an official file, so it cannot be downloaded")
+class ModelFileFinder:
+    """The one model-file resolver: finds files in ``folders``, queues the missing official ones, fetches them in one go.
+
+    Every front-end goes through it: the command line's run (:func:`latentsync_core.files.run_files.run_files`),
+    the loader nodes (:func:`resolve_paths`, the Whisper and face-restore loaders). Paths it returns for queued
+    files exist only after :meth:`fetch`, which raises one :class:`~latentsync_core.errors.MissingModelError`
+    naming every file still missing.
+    """
+
+    def __init__(self, folders: ModelFolders, downloader: Downloader = hf_hub_downloader) -> None:
+        self.folders = folders
+        self.downloader = downloader
+        self.queued: list[Wanted] = []
+
+    def present(self, entry: ModelFile) -> str | None:
+        """Path of official ``entry`` where it is already on disk, else None."""
+        return self.folders.locate(entry.folder, entry.relative_path)
+
+    def official(self, entry: ModelFile) -> str:
+        """Path of official ``entry``: on disk, or queued for :meth:`fetch` at its place in the layout."""
+        found = self.present(entry)
+        if found is not None:
+            return found
+        entries = official_files(entry.role) if entry.role == VAE_DIFFUSERS else (entry,)
+        root = self.folders.folder_root(entry.folder)
+        self.queued.extend(Wanted(e, root) for e in entries)
+        return entry.local_path(root)
+
+    def named(self, folder: str, name: str) -> str | None:
+        """Path of listed ``name`` in ``folder``: on disk, or queued when it is an official file; else None."""
+        found = self.folders.locate(folder, _name(name))
+        if found is not None:
+            return found
+        entry = find_official(folder, name)
+        return None if entry is None else self.official(entry)
+
+    def first_of(self, entries: Sequence[ModelFile]) -> str:
+        """The first of ``entries`` on disk, else the first one queued (e.g. GFPGAN v1.4 before v1.3)."""
+        return next((p for p in map(self.present, entries) if p is not None), None) or self.official(entries[0])
+
+    def whisper(self, version: str, unet_name: str | None = None) -> str:
+        """The Whisper file for a UNet of ``version``: the one beside ``unet_name`` (``<folder>/whisper/tiny.pt``),
+        else any official copy on disk (Whisper tiny is the same file for every version), else the version's queued."""
+        beside = self.folders.locate(LATENTSYNC_FOLDER, whisper_beside(unet_name)) if unet_name is not None else None
+        copies = (official_file(WHISPER, v) for v in (version, *VERSIONS))
+        return beside or next((p for p in map(self.present, copies) if p is not None), None) or self.official(
+            official_file(WHISPER, version))
+
+    def missing(self, folder: str, name: str, url: str) -> MissingModelError:
+        """The error for a file that is neither on disk nor official (so it cannot be downloaded)."""
+        path = os.path.join(self.folders.folder_root(folder), *_name(name).split("/"))
+        return MissingModelError(os.path.basename(path), os.path.dirname(path), url,
+                                 "it is not an official file, so it cannot be downloaded")
+
+    def fetch(self) -> None:
+        """Download the queued files when ``folders.download`` allows (see :func:`ensure_files`)."""
+        ensure_files(self.queued, self.folders.download, self.downloader)
+        self.queued = []
 
 
-def resolve_paths(
-    request: ModelRequest,
-    locate: Locate,
-    download_roots: Mapping[str, str],
-    download: bool,
-    downloader: Downloader = hf_hub_downloader,
-) -> ModelPaths:
-    """Absolute paths of the requested files, downloading missing official ones when ``download``.
-
-    Args:
-        request: the file names and version choice.
-        locate: finds a listed file (see :data:`Locate`).
-        download_roots: where downloads go per model folder, e.g. ``{"latentsync": ".../models/latentsync",
-            "vae": ".../models/vae"}`` (ComfyUI: the folder's first path).
-        download: fetch missing official files from Hugging Face.
-        downloader: the download function (tests pass their own).
+def resolve_paths(request: ModelRequest, folders: ModelFolders, downloader: Downloader = hf_hub_downloader) -> ModelPaths:
+    """Absolute paths of the requested files in ``folders``, downloading missing official ones when allowed.
 
     Raises:
         MissingModelError: naming every file still missing, its folder and URL.
-        BadInputError: an unknown version.
+        BadInputError: an unknown version, or one the official UNet's folder contradicts.
     """
     if request.version is not None:
         _check_version(request.version)
-    fetch: list[Wanted] = []
-    ls_root = download_roots[LATENTSYNC_FOLDER]
-
-    def find(folder: str, name: str) -> str | None:
-        """Path of ``name`` (present, or queued for download when official), else None."""
-        path = locate(folder, name)
-        if path is not None:
-            return path
-        entry = find_official(folder, name)
-        if entry is None:
-            return None
-        entries = official_files(entry.role) if entry.role == VAE_DIFFUSERS else (entry,)
-        fetch.extend(Wanted(e, download_roots[folder]) for e in entries)
-        return entry.local_path(download_roots[folder])
-
+    finder = ModelFileFinder(folders, downloader)
     unet_name = _name(request.unet)
     listed = find_official(LATENTSYNC_FOLDER, unet_name)
     version_hint = request.version or (listed.version if listed else VERSIONS[-1])
@@ -495,30 +538,21 @@ def resolve_paths(
             f"'{unet_name}' is the LatentSync {listed.version} UNet but version {request.version} was chosen. "
             f"Choose {listed.version} (or auto), or pick the LatentSync-{request.version} file."
         )
-    unet = find(LATENTSYNC_FOLDER, unet_name)
+    unet = finder.named(LATENTSYNC_FOLDER, unet_name)
     if unet is None:
-        raise _unknown_missing(ls_root, unet_name, official_file(UNET, version_hint).url)
-
+        raise finder.missing(LATENTSYNC_FOLDER, unet_name, official_file(UNET, version_hint).url)
     if request.whisper is not None:
-        whisper = find(LATENTSYNC_FOLDER, _name(request.whisper))
+        whisper = finder.named(LATENTSYNC_FOLDER, request.whisper)
         if whisper is None:
-            raise _unknown_missing(ls_root, _name(request.whisper), official_file(WHISPER, version_hint).url)
+            raise finder.missing(LATENTSYNC_FOLDER, request.whisper, official_file(WHISPER, version_hint).url)
     else:
-        whisper = locate(LATENTSYNC_FOLDER, whisper_beside(unet_name))
-        if whisper is None:
-            # The Whisper tiny file is the same for every version: take any official copy on disk.
-            copies = (locate(LATENTSYNC_FOLDER, official_file(WHISPER, v).relative_path) for v in (version_hint, *VERSIONS))
-            whisper = next((p for p in copies if p is not None), None)
-        if whisper is None:
-            whisper = find(LATENTSYNC_FOLDER, official_file(WHISPER, version_hint).relative_path)
-
+        whisper = finder.whisper(version_hint, unet_name)
     vae = None
     if request.vae is not None:
-        vae = find(VAE_FOLDER, _name(request.vae))
+        vae = finder.named(VAE_FOLDER, request.vae)
         if vae is None:
-            raise _unknown_missing(download_roots[VAE_FOLDER], _name(request.vae), official_file(VAE).url)
-
-    ensure_files(fetch, download, downloader)
+            raise finder.missing(VAE_FOLDER, request.vae, official_file(VAE).url)
+    finder.fetch()
     return ModelPaths(unet=unet, whisper=whisper, vae=vae)
 
 

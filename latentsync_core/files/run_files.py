@@ -7,13 +7,15 @@ The models folder has ComfyUI's layout (a ComfyUI ``models`` folder works as is)
     <models>/facerestore_models/GFPGANv1.4.pth, codeformer.pth
     <models>/upscale_models/RealESRGAN_x4plus.pth
 
-:func:`run_files` lists what a run of a given version / restorer / background upscaler
-needs, takes what is there, downloads the rest in one go (all entries come from
-:data:`~latentsync_core.files.model_files.OFFICIAL_FILES`) and otherwise fails with
-one error that names every missing file, its folder and its URL.
+:class:`ModelsFolder` is that folder as the resolver sees it; :func:`run_files` lists what
+a run of a given version / restorer / background upscaler needs, takes what is there, downloads
+the rest in one go through the one resolver (:class:`~latentsync_core.files.model_files.ModelFileFinder`;
+all entries come from :data:`~latentsync_core.files.model_files.OFFICIAL_FILES`) and otherwise
+fails with one error that names every missing file, its folder and its URL.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -22,19 +24,15 @@ from .model_files import (
     CODEFORMER,
     FACERESTORE_FOLDER,
     GFPGAN,
-    LATENTSYNC_FOLDER,
     UNET,
     UPSCALE_FOLDER,
     UPSCALER,
     VAE,
     VAE_DIFFUSERS,
-    VAE_FOLDER,
     VERSIONS,
-    WHISPER,
     Downloader,
-    ModelFile,
-    Wanted,
-    ensure_files,
+    ModelFileFinder,
+    ModelFolders,
     hf_hub_downloader,
     official_file,
     official_files,
@@ -51,19 +49,39 @@ SUPERRES_ARCHS: dict[str, tuple[str, ...]] = {
 SUPERRES_CHOICES = tuple(SUPERRES_ARCHS)
 
 
-def folder_roots(models_dir: str | None) -> dict[str, str]:
-    """Absolute path of each model folder under ``models_dir`` (default ``./models``).
+INSIGHTFACE_PACK = "insightface/models/buffalo_l"
+"""Sub-folder of InsightFace's buffalo_l ONNX files (ComfyUI's layout)."""
 
-    The restorer folder is ``<models_dir>/facerestore_models``, except when that does not
-    exist and ``models_dir`` itself holds an official restorer file (a plain folder of
-    restorer weights, as ``enhance`` has always accepted).
+
+@dataclass(frozen=True)
+class ModelsFolder:
+    """A models folder in ComfyUI's layout (default ``./models``): the command line's :class:`ModelFolders`.
+
+    Two plain folders keep working as ``enhance`` has always accepted them: the restorer folder is
+    ``<models_dir>/facerestore_models`` unless that does not exist and ``models_dir`` itself holds an
+    official restorer file; InsightFace's files are read from ``insightface/models/buffalo_l`` when
+    that exists, else from ``models_dir`` itself.
     """
-    root = os.path.abspath(models_dir or DEFAULT_MODELS_DIR)
-    roots = {name: os.path.join(root, name) for name in (LATENTSYNC_FOLDER, VAE_FOLDER, FACERESTORE_FOLDER, UPSCALE_FOLDER)}
-    restorers = (e.file_name for e in (*official_files(GFPGAN), *official_files(CODEFORMER)))
-    if not os.path.isdir(roots[FACERESTORE_FOLDER]) and any(os.path.isfile(os.path.join(root, f)) for f in restorers):
-        roots[FACERESTORE_FOLDER] = root
-    return roots
+
+    models_dir: str | None = None
+    download: bool = True
+
+    @property
+    def root(self) -> str:
+        return os.path.abspath(self.models_dir or DEFAULT_MODELS_DIR)
+
+    def folder_root(self, folder: str) -> str:
+        path = os.path.join(self.root, *folder.split("/"))
+        if os.path.isdir(path):
+            return path
+        restorers = (e.file_name for e in (*official_files(GFPGAN), *official_files(CODEFORMER)))
+        if folder == FACERESTORE_FOLDER and any(os.path.isfile(os.path.join(self.root, f)) for f in restorers):
+            return self.root
+        return self.root if folder == INSIGHTFACE_PACK else path
+
+    def locate(self, folder: str, name: str) -> str | None:
+        path = os.path.join(self.folder_root(folder), *name.split("/"))
+        return path if os.path.isfile(path) else None
 
 
 @dataclass(frozen=True)
@@ -83,63 +101,46 @@ class RunFiles:
     upscaler: str | None = None
 
 
-def _present(entry: ModelFile, roots: dict[str, str]) -> str | None:
-    path = entry.local_path(roots[entry.folder])
-    return path if os.path.isfile(path) else None
+def _vae(finder: ModelFileFinder) -> str:
+    """The SD VAE: the single file ComfyUI users have, else a complete diffusers copy, else the single file queued."""
+    single, diffusers = official_file(VAE), official_files(VAE_DIFFUSERS)
+    if not finder.present(single) and all(finder.present(e) for e in diffusers):
+        return finder.official(diffusers[0])
+    return finder.official(single)
 
 
-def _first_present(entries: tuple[ModelFile, ...], roots: dict[str, str]) -> ModelFile | None:
-    return next((e for e in entries if _present(e, roots)), None)
-
-
-def _vae_entries(roots: dict[str, str]) -> tuple[ModelFile, ...]:
-    """The SD VAE files to use: the single file ComfyUI users have, else a complete diffusers copy."""
-    single = official_file(VAE)
-    diffusers = official_files(VAE_DIFFUSERS)
-    if not _present(single, roots) and all(_present(e, roots) for e in diffusers):
-        return diffusers
-    return (single,)
-
-
-def _whisper_entry(version: str, roots: dict[str, str]) -> ModelFile:
-    """The version's Whisper file, or another version's copy already on disk (the file is the same)."""
-    own = official_file(WHISPER, version)
-    others = tuple(official_file(WHISPER, v) for v in VERSIONS if v != version)
-    return own if _present(own, roots) else (_first_present(others, roots) or own)
-
-
-def _upscaler(name: str, roots: dict[str, str]) -> str | ModelFile:
-    """A present upscaler file (a path, or a name in the upscale folder), else its official entry to fetch."""
-    for path in (name, os.path.join(roots[UPSCALE_FOLDER], name)):
-        if os.path.isfile(path):
-            return os.path.abspath(path)
+def _upscaler(name: str, finder: ModelFileFinder) -> str:
+    """A present upscaler file (a path, or a name in the upscale folder), else its official file, queued."""
+    if os.path.isfile(name):
+        return os.path.abspath(name)
+    found = finder.folders.locate(UPSCALE_FOLDER, name)
+    if found is not None:
+        return found
     entry = next((e for e in official_files(UPSCALER) if e.file_name == os.path.basename(name)), None)
     if entry is None:
         known = ", ".join(e.file_name for e in official_files(UPSCALER))
         raise BadInputError(
-            f"--bg_upscale '{name}' is not a file (nor in {roots[UPSCALE_FOLDER]}). Give the path of an upscaler "
-            f"model (RealESRGAN, ESRGAN, any spandrel upscaler), or {known} to download it."
+            f"--bg_upscale '{name}' is not a file (nor in {finder.folders.folder_root(UPSCALE_FOLDER)}). Give the path "
+            f"of an upscaler model (RealESRGAN, ESRGAN, any spandrel upscaler), or {known} to download it."
         )
-    return entry
+    return finder.official(entry)
 
 
 def run_files(
-    models_dir: str | None,
+    folders: ModelFolders,
     version: str | None,
     superres: str,
     bg_upscale: str | None = None,
-    download: bool = True,
     downloader: Downloader = hf_hub_downloader,
 ) -> RunFiles:
-    """Paths of the files a run needs, downloading the missing official ones when ``download``.
+    """Paths of the files a run needs, downloading the missing official ones when ``folders.download``.
 
     Args:
-        models_dir: the models folder (see :func:`folder_roots`).
+        folders: where the models are (the command line: a :class:`ModelsFolder`).
         version: LatentSync "1.5"/"1.6" for a lip-sync run, None for a run without
             lip-sync (``enhance``).
         superres: a :data:`SUPERRES_CHOICES` entry.
         bg_upscale: an upscaler file (path, or name in ``upscale_models``), None for none.
-        download: fetch missing official files (``HF_HUB_OFFLINE`` also turns it off).
         downloader: how Hugging Face files are fetched (tests pass their own).
 
     Raises:
@@ -150,29 +151,12 @@ def run_files(
         raise BadInputError(f"Unknown LatentSync version '{version}'; choose one of {', '.join(VERSIONS)}.")
     if superres not in SUPERRES_ARCHS:
         raise BadInputError(f"Unknown --superres '{superres}'; choose one of {', '.join(SUPERRES_CHOICES)}.")
-    roots = folder_roots(models_dir)
-    wanted: list[ModelFile] = []
+    finder = ModelFileFinder(folders, downloader)
+    files = RunFiles()
     if version is not None:
-        lipsync = [official_file(UNET, version), _whisper_entry(version, roots)]
-        vae = _vae_entries(roots)
-        wanted += [*lipsync, *vae]
-    restorers = []
-    for arch in SUPERRES_ARCHS[superres]:
-        choices = official_files(arch)
-        restorers.append(_first_present(choices, roots) or choices[0])
-    wanted += restorers
-    upscaler = _upscaler(bg_upscale, roots) if bg_upscale else None
-    if isinstance(upscaler, ModelFile):
-        wanted.append(upscaler)
-    ensure_files([Wanted(e, roots[e.folder]) for e in wanted], download, downloader)
-
-    def path(entry: ModelFile) -> str:
-        return entry.local_path(roots[entry.folder])
-
-    return RunFiles(
-        unet=path(lipsync[0]) if version is not None else None,
-        whisper=path(lipsync[1]) if version is not None else None,
-        vae=path(vae[0]) if version is not None else None,
-        restorers=tuple(path(e) for e in restorers),
-        upscaler=path(upscaler) if isinstance(upscaler, ModelFile) else upscaler,
-    )
+        unet = official_file(UNET, version)
+        files = RunFiles(finder.official(unet), finder.whisper(version, unet.relative_path), _vae(finder))
+    restorers = tuple(finder.first_of(official_files(arch)) for arch in SUPERRES_ARCHS[superres])
+    upscaler = _upscaler(bg_upscale, finder) if bg_upscale else None
+    finder.fetch()
+    return dataclasses.replace(files, restorers=restorers, upscaler=upscaler)

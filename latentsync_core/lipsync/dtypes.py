@@ -5,7 +5,9 @@ dtype from ComfyUI's ``--fp8_*`` flags, float64) maps to the nearest supported c
 bfloat16 is used only where the hardware runs it natively: CUDA compute capability >= 8.0
 (``torch.cuda.is_bf16_supported()`` also says yes on older cards, where it is emulated and
 slow) or the CPU. :func:`resolve_dtype` returns the dtype and, when it differs from the
-request, one sentence saying why (the ComfyUI adapters log it once).
+request, one sentence saying why. Both front-ends reach it through
+:func:`latentsync_core.run.host.model_dtype`, which passes the host's compute capability in
+(so the rules are testable without a GPU) and has the host say the sentence once.
 """
 from __future__ import annotations
 
@@ -36,22 +38,36 @@ def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def bf16_native(device: torch.device | str) -> bool:
-    """bfloat16 runs natively on ``device``: a CUDA card of compute capability >= 8.0, or the CPU."""
+Capability = tuple[int, int]
+"""A CUDA card's compute capability, e.g. ``(8, 6)``."""
+
+
+def cuda_capability(device: torch.device | str) -> Capability | None:
+    """The compute capability of CUDA ``device``; None for any other device."""
+    device = torch.device(device)
+    return torch.cuda.get_device_capability(device) if device.type == "cuda" else None
+
+
+def bf16_native(device: torch.device | str, capability: Capability | None = None) -> bool:
+    """bfloat16 runs natively on ``device``: a CUDA card of compute capability >= 8.0, or the CPU.
+
+    ``capability`` is the CUDA card's (None: asked from torch).
+    """
     device = torch.device(device)
     if device.type == "cuda":
-        return torch.cuda.get_device_capability(device) >= BF16_MIN_CAPABILITY
+        return (capability or cuda_capability(device)) >= BF16_MIN_CAPABILITY
     return device.type == "cpu"
 
 
-def resolve_dtype(requested: torch.dtype, device: torch.device | str, role: str = HALF_OK, what: str = "model") -> DtypeChoice:
+def resolve_dtype(requested: torch.dtype, device: torch.device | str, role: str = HALF_OK, what: str = "model",
+                  capability: Capability | None = None) -> DtypeChoice:
     """The supported dtype nearest to ``requested`` for a ``what`` network of ``role`` on ``device``.
 
     float64 -> float32; float8 (any) -> bfloat16 where native, else float16 (``HALF_OK``) or float32;
     bfloat16 where not native -> float16 (``HALF_OK``) or float32; float16 for ``NO_FP16`` -> bfloat16
-    where native, else float32.
+    where native, else float32. ``capability``: the CUDA card's (None: asked from torch).
     """
-    native = bf16_native(device)
+    native = bf16_native(device, capability)
     half = torch.float16 if role == HALF_OK else torch.float32
     if requested == torch.float64:
         dtype, why = torch.float32, "double precision gains nothing here"

@@ -14,7 +14,7 @@ import torch
 
 from ..errors import BadInputError, MissingDependencyError
 from ..files.spandrel_models import read_spandrel_state_dict, registry
-from ..lipsync.dtypes import bf16_native
+from ..lipsync.dtypes import Capability, bf16_native
 from ..lipsync.memory import MARGIN
 
 from .face_restorer import CODEFORMER, GFPGAN, FaceRestorer
@@ -67,7 +67,7 @@ def load_face_restorer(
     return restorer.to(device=device, dtype=dtype)
 
 
-def default_dtype(device: torch.device | str) -> torch.dtype:
+def default_dtype(device: torch.device | str, capability: Capability | None = None) -> torch.dtype:
     """bfloat16 on a CUDA device that runs it natively (compute capability >= 8.0), else float32.
 
     ``torch.cuda.is_bf16_supported()`` is also true on older cards, where bfloat16 is emulated and slow.
@@ -75,7 +75,7 @@ def default_dtype(device: torch.device | str) -> torch.dtype:
     float16 is never used: both networks overflow in it.
     """
     device = torch.device(device)
-    if device.type == "cuda" and bf16_native(device):
+    if device.type == "cuda" and bf16_native(device, capability):
         return torch.bfloat16
     return torch.float32
 

@@ -111,8 +111,7 @@ def test_loads_unet_whisper_and_vae_into_comfyui_objects(comfy_env, monkeypatch)
         vae_name=VAE_FILE, dtype="fp32", download=False).result
     assert model.get_attachment(loader.VERSION_ATTACHMENT) == "1.6"
     assert model.get_attachment(loader.CONFIG_ATTACHMENT) == tiny
-    sampler_nodes = node_module("sampler")
-    unet = sampler_nodes.hosted(model)
+    unet = node_module("host").hosted(model)
     assert type(unet).__name__ == "LatentSyncUNet" and next(unet.parameters()).dtype == torch.float32
     # ComfyUI's memory management can move the hosted diffusers model (it assigns .device).
     mm.load_models_gpu([model, whisper], force_full_load=True)

@@ -24,34 +24,36 @@ def comfy():
 def test_fp8_flag_selects_a_supported_dtype_said_once(comfy, monkeypatch, caplog, flag):
     from comfy.cli_args import args
 
-    precision = node_module("precision")
+    host = node_module("host")
+    model_dtype = core("run.host").model_dtype
     monkeypatch.setattr(args, flag, True)
-    monkeypatch.setattr(precision, "_said", set())
+    monkeypatch.setattr(host, "_said", set())
     assert comfy.model_management.unet_dtype().itemsize == 1  # ComfyUI itself asks for fp8
     with caplog.at_level(logging.WARNING):
-        dtypes = {precision.unet_dtype("auto", torch.device("cpu")) for _ in range(3)}
+        dtypes = {model_dtype(host.ComfyHost(), "unet", "auto", torch.device("cpu")) for _ in range(3)}
     assert dtypes == {torch.bfloat16}  # the CPU runs bf16 natively; fp16 on a pre-Ampere GPU
     notes = [r.getMessage() for r in caplog.records if "instead of float8" in r.getMessage()]
     assert len(notes) == 1 and "cannot compute in 8-bit floats" in notes[0]
 
 
 def test_whisper_loaders_share_one_policy(comfy, monkeypatch):
-    precision = node_module("precision")
+    host = node_module("host")
     mm = comfy.model_management
     monkeypatch.setattr(mm, "should_use_fp16", lambda *a, **k: True)
-    assert precision.whisper_dtype(torch.device("cpu")) == torch.float16
+    assert core("run.host").model_dtype(host.ComfyHost(), "whisper") == torch.float16
     audio, loader = node_module("audio"), node_module("model_loader")
-    assert loader.whisper_patcher is audio.whisper_patcher and loader.whisper_dtype is audio.whisper_dtype
+    assert loader.whisper_patcher is audio.whisper_patcher is host.whisper_patcher
+    assert loader.model_dtype is audio.model_dtype
 
 
 def test_faces_of_the_wrong_size_name_the_face_align_setting(comfy):
     from comfy.model_patcher import ModelPatcher
     from latentsync_core.lipsync.unet import LatentSyncUNetConfig
 
-    sampler, loader = node_module("sampler"), node_module("model_loader")
-    patcher = ModelPatcher(sampler.PatcherHost(torch.nn.Linear(1, 1)), load_device="cpu", offload_device="cpu")
-    patcher.set_attachments(loader.VERSION_ATTACHMENT, "1.6")
-    patcher.set_attachments(loader.CONFIG_ATTACHMENT, LatentSyncUNetConfig.v16())
+    sampler, host = node_module("sampler"), node_module("host")
+    patcher = ModelPatcher(host.PatcherHost(torch.nn.Linear(1, 1)), load_device="cpu", offload_device="cpu")
+    patcher.set_attachments(host.VERSION_ATTACHMENT, "1.6")
+    patcher.set_attachments(host.CONFIG_ATTACHMENT, LatentSyncUNetConfig.v16())
     faces = torch.zeros(2, 256, 256, 3)
     with pytest.raises(core("errors").BadInputError, match="1.6 model works on 512 px faces but the faces are 256 px; "
                        "set resolution to 512 on the LatentSync Face Align node"):
@@ -74,7 +76,7 @@ def _codeformer():
 def _unet():
     from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet
 
-    return node_module("patcher").PatcherHost(build_unet(LatentSyncUNetConfig.tiny()))
+    return node_module("host").PatcherHost(build_unet(LatentSyncUNetConfig.tiny()))
 
 
 @pytest.fixture
@@ -91,7 +93,7 @@ def novram(comfy, monkeypatch):
 def test_models_load_whole_where_comfyui_would_load_them_partially(novram, caplog, build):
     from comfy.model_patcher import ModelPatcher
 
-    patcher_module = node_module("patcher")
+    patcher_module = node_module("host")
     plain = ModelPatcher(build(), load_device=torch.device("meta"), offload_device=torch.device("cpu"))
     novram.load_models_gpu([plain], force_full_load=True)
     assert patcher_module._elsewhere(plain) > 0  # what ComfyUI alone leaves on the CPU

@@ -48,7 +48,7 @@ def _pack() -> ModuleType:
         package = importlib.util.module_from_spec(spec)
         sys.modules[PACK] = package
         spec.loader.exec_module(package)
-        importlib.import_module(f"{PACK}.nodes.paths").register_model_folders()
+        importlib.import_module(f"{PACK}.nodes.host").register_model_folders()
     return sys.modules[PACK]
 
 

@@ -271,14 +271,28 @@ def test_offline_mode_gives_missing_model_error(tmp_path):
     assert files_under(tmp_path) == []
 
 
+@dataclasses.dataclass
+class Folders:
+    """A ComfyUI-like models folder as the resolver sees it: roots per model folder and a filesystem ``locate``."""
+
+    roots: dict
+    download: bool = True
+
+    def folder_root(self, folder: str) -> str:
+        return self.roots[folder]
+
+    def locate(self, folder: str, name: str) -> str | None:
+        path = os.path.join(self.roots[folder], *name.split("/"))
+        return path if os.path.isfile(path) else None
+
+
 @pytest.fixture
 def models(tmp_path):
-    """A ComfyUI-like models folder: roots per model folder and a filesystem ``locate``."""
+    """Roots per model folder, the resolver's folders (by ``download``) and a way to put files there."""
     roots = {"latentsync": str(tmp_path / "latentsync"), "vae": str(tmp_path / "vae")}
 
-    def locate(folder: str, name: str) -> str | None:
-        path = os.path.join(roots[folder], *name.split("/"))
-        return path if os.path.isfile(path) else None
+    def folders(download: bool) -> Folders:
+        return Folders(roots, download)
 
     def put(folder: str, name: str) -> str:
         path = os.path.join(roots[folder], *name.split("/"))
@@ -287,23 +301,23 @@ def models(tmp_path):
             f.write(name.encode())
         return path
 
-    return roots, locate, put
+    return roots, folders, put
 
 
 def test_resolve_present_official_files(models):
-    roots, locate, put = models
+    roots, folders, put = models
     unet = put("latentsync", "LatentSync-1.6/latentsync_unet.pt")
     whisper = put("latentsync", "LatentSync-1.6/whisper/tiny.pt")
     vae = put("vae", "vae-ft-mse-840000-ema-pruned.safetensors")
     request = mf.ModelRequest(unet="LatentSync-1.6\\latentsync_unet.pt", vae="vae-ft-mse-840000-ema-pruned.safetensors")
-    assert mf.resolve_paths(request, locate, roots, download=True, downloader=_never) == mf.ModelPaths(unet, whisper, vae)
+    assert mf.resolve_paths(request, folders(True), downloader=_never) == mf.ModelPaths(unet, whisper, vae)
 
 
 def test_resolve_without_download_names_every_missing_file(models):
-    roots, locate, _ = models
+    roots, folders, _ = models
     request = mf.ModelRequest(unet="LatentSync-1.5/latentsync_unet.pt", vae="vae-ft-mse-840000-ema-pruned.safetensors")
     with pytest.raises(MissingModelError) as info:
-        mf.resolve_paths(request, locate, roots, download=False, downloader=_never)
+        mf.resolve_paths(request, folders(False), downloader=_never)
     msg = str(info.value)
     assert info.value.url.endswith("ByteDance/LatentSync-1.5/resolve/main/latentsync_unet.pt")
     assert "ByteDance/LatentSync-1.5/resolve/main/whisper/tiny.pt" in msg
@@ -313,11 +327,11 @@ def test_resolve_without_download_names_every_missing_file(models):
 
 @pytest.mark.usefixtures("unverified")
 def test_resolve_downloads_into_the_layout(models):
-    roots, locate, _ = models
+    roots, folders, _ = models
     calls: list = []
     request = mf.ModelRequest(unet="LatentSync-1.5/latentsync_unet.pt", version="1.5",
                               vae="sd-vae-ft-mse/diffusion_pytorch_model.safetensors")
-    paths = mf.resolve_paths(request, locate, roots, download=True, downloader=fake_downloader(PAYLOAD, calls))
+    paths = mf.resolve_paths(request, folders(True), downloader=fake_downloader(PAYLOAD, calls))
     assert calls == [("ByteDance/LatentSync-1.5", "latentsync_unet.pt"), ("ByteDance/LatentSync-1.5", "whisper/tiny.pt"),
                      ("stabilityai/sd-vae-ft-mse", "diffusion_pytorch_model.safetensors"),
                      ("stabilityai/sd-vae-ft-mse", "config.json")]
@@ -330,28 +344,28 @@ def test_resolve_downloads_into_the_layout(models):
 
 
 def test_custom_unet_uses_any_official_whisper_on_disk(models):
-    roots, locate, put = models
+    roots, folders, put = models
     unet = put("latentsync", "finetuned/my_unet.pt")
     whisper = put("latentsync", "LatentSync-1.5/whisper/tiny.pt")
-    paths = mf.resolve_paths(mf.ModelRequest(unet="finetuned/my_unet.pt", version="1.6"), locate, roots, False, _never)
+    paths = mf.resolve_paths(mf.ModelRequest(unet="finetuned/my_unet.pt", version="1.6"), folders(False), _never)
     assert paths == mf.ModelPaths(unet, whisper, None)
 
 
 def test_custom_unet_missing_points_to_the_chosen_version(models):
-    roots, locate, _ = models
+    roots, folders, _ = models
     with pytest.raises(MissingModelError, match="not an official file") as info:
-        mf.resolve_paths(mf.ModelRequest(unet="finetuned/my_unet.pt", version="1.5"), locate, roots, True, _never)
+        mf.resolve_paths(mf.ModelRequest(unet="finetuned/my_unet.pt", version="1.5"), folders(True), _never)
     assert info.value.file_name == "my_unet.pt"
     assert info.value.folder == os.path.join(roots["latentsync"], "finetuned")
     assert info.value.url.endswith("ByteDance/LatentSync-1.5/resolve/main/latentsync_unet.pt")
 
 
 def test_version_choice_contradicting_the_official_folder_is_refused_before_download(models):
-    roots, locate, _ = models
+    roots, folders, _ = models
     with pytest.raises(ValueError, match="LatentSync 1.6 UNet but version 1.5"):
-        mf.resolve_paths(mf.ModelRequest(unet="LatentSync-1.6/latentsync_unet.pt", version="1.5"), locate, roots, True, _never)
+        mf.resolve_paths(mf.ModelRequest(unet="LatentSync-1.6/latentsync_unet.pt", version="1.5"), folders(True), _never)
     with pytest.raises(ValueError, match="Unknown LatentSync version"):
-        mf.resolve_paths(mf.ModelRequest(unet="LatentSync-1.6/latentsync_unet.pt", version="2.0"), locate, roots, True, _never)
+        mf.resolve_paths(mf.ModelRequest(unet="LatentSync-1.6/latentsync_unet.pt", version="2.0"), folders(True), _never)
 
 
 def test_choices_put_official_files_first_and_skip_staging_and_caches():

@@ -81,7 +81,7 @@ def test_present_files_are_used_as_they_are(tmp_path):
     gfpgan = put(tmp_path / "facerestore_models" / "GFPGANv1.3.pth")
     codeformer = put(tmp_path / "facerestore_models" / "codeformer.pth")
     upscaler = put(tmp_path / "elsewhere" / "4x mine é.pth")
-    files = rf.run_files(str(tmp_path), "1.6", "both", bg_upscale=upscaler, download=True, downloader=never)
+    files = rf.run_files(rf.ModelsFolder(str(tmp_path), True), "1.6", "both", bg_upscale=upscaler, downloader=never)
     assert files == rf.RunFiles(unet, whisper, vae, (gfpgan, codeformer), upscaler)
 
 
@@ -90,18 +90,18 @@ def test_diffusers_vae_copy_is_used_when_complete(tmp_path):
     put(tmp_path / "latentsync" / "LatentSync-1.5" / "whisper" / "tiny.pt")
     weights = put(tmp_path / "vae" / "sd-vae-ft-mse" / "diffusion_pytorch_model.safetensors")
     put(tmp_path / "vae" / "sd-vae-ft-mse" / "config.json")
-    assert rf.run_files(str(tmp_path), "1.5", "none", download=False).vae == weights
+    assert rf.run_files(rf.ModelsFolder(str(tmp_path), False), "1.5", "none").vae == weights
 
 
 def test_enhance_accepts_a_plain_folder_of_restorer_files(tmp_path):
     gfpgan = put(tmp_path / "GFPGANv1.4.pth")
-    assert rf.run_files(str(tmp_path), None, "GFPGAN", download=False) == rf.RunFiles(restorers=(gfpgan,))
+    assert rf.run_files(rf.ModelsFolder(str(tmp_path), False), None, "GFPGAN") == rf.RunFiles(restorers=(gfpgan,))
 
 
 @pytest.mark.usefixtures("payload_digests")
 def test_missing_files_are_downloaded_into_the_layout(tmp_path, server):
     upscale = tmp_path / "upscale_models"
-    files = rf.run_files(str(tmp_path), "1.5", "both", bg_upscale="RealESRGAN_x2plus.pth", download=True)
+    files = rf.run_files(rf.ModelsFolder(str(tmp_path), True), "1.5", "both", bg_upscale="RealESRGAN_x2plus.pth")
     assert files == rf.RunFiles(
         unet=str(tmp_path / "latentsync" / "LatentSync-1.5" / "latentsync_unet.pt"),
         whisper=str(tmp_path / "latentsync" / "LatentSync-1.5" / "whisper" / "tiny.pt"),
@@ -115,14 +115,14 @@ def test_missing_files_are_downloaded_into_the_layout(tmp_path, server):
 
 def test_checksum_mismatch_of_a_release_file_leaves_nothing(tmp_path, server):
     with pytest.raises(MissingModelError, match="checksum mismatch: expected sha256 e2cd4703") as info:
-        rf.run_files(str(tmp_path), None, "GFPGAN", download=True)
+        rf.run_files(rf.ModelsFolder(str(tmp_path), True), None, "GFPGAN")
     assert info.value.url == f"{server}/TencentARC/GFPGAN/releases/download/v1.3.0/GFPGANv1.4.pth"
     assert files_under(tmp_path) == []
 
 
 def test_checksum_mismatch_of_a_hub_file_leaves_nothing(tmp_path, server):
     with pytest.raises(MissingModelError, match="checksum mismatch: expected sha256 6440b49a"):
-        rf.run_files(str(tmp_path), "1.5", "none", download=True)
+        rf.run_files(rf.ModelsFolder(str(tmp_path), True), "1.5", "none")
     assert files_under(tmp_path) == []
 
 
@@ -131,7 +131,7 @@ def test_offline_names_every_missing_file_its_folder_and_url_and_fetches_nothing
     if how == "HF_HUB_OFFLINE":
         monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(MissingModelError) as info:
-        rf.run_files(str(tmp_path), "1.6", "both", download=how != "download off")
+        rf.run_files(rf.ModelsFolder(str(tmp_path), how != "download off"), "1.6", "both")
     message = str(info.value)
     assert "\n" not in message
     assert ("offline mode is on" in message) == (how == "HF_HUB_OFFLINE")
@@ -149,7 +149,7 @@ def test_offline_names_every_missing_file_its_folder_and_url_and_fetches_nothing
 def test_unreachable_server_tries_once_then_names_the_rest(tmp_path, monkeypatch):
     monkeypatch.setenv(mf.GITHUB_ENDPOINT_ENV, "http://127.0.0.1:9")
     with pytest.raises(MissingModelError, match="download failed") as info:
-        rf.run_files(str(tmp_path), None, "both", download=True)
+        rf.run_files(rf.ModelsFolder(str(tmp_path), True), None, "both")
     assert info.value.file_name == "GFPGANv1.4.pth"
     assert "Also missing: 'codeformer.pth'" in str(info.value)
     assert files_under(tmp_path) == []
@@ -157,8 +157,8 @@ def test_unreachable_server_tries_once_then_names_the_rest(tmp_path, monkeypatch
 
 def test_bad_choices_are_refused(tmp_path):
     with pytest.raises(BadInputError, match="RealESRGAN_x2plus.pth, RealESRGAN_x4plus.pth"):
-        rf.run_files(str(tmp_path), None, "none", bg_upscale="4x-nope.pth", download=False)
+        rf.run_files(rf.ModelsFolder(str(tmp_path), False), None, "none", bg_upscale="4x-nope.pth")
     with pytest.raises(BadInputError, match="1.5, 1.6"):
-        rf.run_files(str(tmp_path), "1.0", "none", download=False)
+        rf.run_files(rf.ModelsFolder(str(tmp_path), False), "1.0", "none")
     with pytest.raises(BadInputError, match="GFPGAN"):
-        rf.run_files(str(tmp_path), "1.5", "gfpgan", download=False)
+        rf.run_files(rf.ModelsFolder(str(tmp_path), False), "1.5", "gfpgan")
