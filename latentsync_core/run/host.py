@@ -25,7 +25,7 @@ from ..face.landmarks import LandmarkBackend, get_backend
 from ..files.model_files import UNET, VAE, WHISPER, ModelFolders
 from ..files.run_files import INSIGHTFACE_PACK, ModelsFolder
 from ..lipsync.dtypes import DTYPES, HALF_OK, NO_FP16, Capability, cuda_capability, resolve_dtype
-from ..restorers.loader import default_dtype
+from ..restorers.loading import default_dtype
 
 RESTORER = "restorer"
 """The face restorers (GFPGAN, CodeFormer), beside the model-file roles UNET, VAE and WHISPER: the networks a host
