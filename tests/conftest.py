@@ -35,3 +35,39 @@ def umask_027(monkeypatch):
     yield 0o027
     monkeypatch.undo()
     os.umask(previous)
+
+
+@pytest.fixture
+def tiny_architectures(monkeypatch):
+    """The released configs replaced by the tiny UNet (faces at the version's size) and the tiny VAE.
+
+    For the models of ``lipsync_cli.write_lipsync_models``; a module asks for it with
+    ``pytestmark = pytest.mark.usefixtures("tiny_architectures")``.
+    """
+    import dataclasses
+
+    import torch
+
+    from latentsync_core.lipsync import checkpoints
+    from latentsync_core.lipsync import vae as vae_module
+    from latentsync_core.lipsync.unet import LatentSyncUNetConfig
+    from latentsync_core.lipsync.vae import TINY_VAE_CONFIG
+
+    tiny = LatentSyncUNetConfig.tiny()
+    monkeypatch.setitem(checkpoints.CONFIGS, "1.5", lambda: dataclasses.replace(tiny, resolution=256))
+    monkeypatch.setitem(checkpoints.CONFIGS, "1.6", lambda: dataclasses.replace(tiny, resolution=512))
+    monkeypatch.setattr(vae_module, "SD_VAE_CONFIG", TINY_VAE_CONFIG)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def lipsync_models(tmp_path_factory):
+    """A models folder with both LatentSync versions (tiny random UNet, Whisper tiny) and the VAE, no restorers."""
+    from lipsync_cli import write_lipsync_models
+
+    root = tmp_path_factory.mktemp("lipsync_models")
+    write_lipsync_models(root)
+    return root

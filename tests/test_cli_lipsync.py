@@ -31,51 +31,20 @@ import torch
 
 from latentsync_core import cli
 from latentsync_core.files import model_files as mf
-from latentsync_core.lipsync import checkpoints
-from latentsync_core.lipsync import vae as vae_module
-from latentsync_core.lipsync.unet import LatentSyncUNetConfig
-from latentsync_core.lipsync.vae import TINY_VAE_CONFIG
 from latentsync_core.media.audio_io import read_audio
-from sampler_fixtures import tiny_vae
+from lipsync_cli import FAST, write_lipsync_models
 from test_audio_io import write_audio
 from test_cli import _empty_mp4, _text_mp4
 from test_model_files import FakeHub, files_under
 from test_video_io import decode_video
-from unet_fixtures import reference_key_shapes, reference_weights
 from upscaler_fixtures import nearest_state_dict
-from whisper_checkpoint import write_tiny_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(ROOT, "example_workflows", "sample", "astronaut_speech.mp4")
 CUTAWAY = range(45, 53)
-FAST = ["--inference_steps", "2", "--guidance_scale", "1", "--device", "cpu", "--offline", "--landmark_cache", "off"]
 
 
-@pytest.fixture(autouse=True)
-def tiny_architectures(monkeypatch):
-    """The released configs replaced by the tiny UNet (faces at the version's size) and the tiny VAE."""
-    tiny = LatentSyncUNetConfig.tiny()
-    monkeypatch.setitem(checkpoints.CONFIGS, "1.5", lambda: dataclasses.replace(tiny, resolution=256))
-    monkeypatch.setitem(checkpoints.CONFIGS, "1.6", lambda: dataclasses.replace(tiny, resolution=512))
-    monkeypatch.setattr(vae_module, "SD_VAE_CONFIG", TINY_VAE_CONFIG)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def write_lipsync_models(root) -> dict[str, bytes]:
-    """UNet + Whisper for both versions and the VAE under ``root``; returns relative path -> bytes."""
-    for version, seed in (("1.5", 3), ("1.6", 4)):
-        folder = root / "latentsync" / f"LatentSync-{version}"
-        (folder / "whisper").mkdir(parents=True)
-        torch.save({"state_dict": reference_weights(reference_key_shapes("tiny"), seed)}, folder / "latentsync_unet.pt")
-        write_tiny_checkpoint(str(folder / "whisper" / "tiny.pt"), seed=seed)
-    (root / "vae").mkdir()
-    from safetensors.torch import save_file
-
-    save_file(tiny_vae(5).state_dict(), str(root / "vae" / "vae-ft-mse-840000-ema-pruned.safetensors"))
-    return {os.path.relpath(p, root): open(p, "rb").read() for p in map(str, root.rglob("*")) if os.path.isfile(p)}
+pytestmark = pytest.mark.usefixtures("tiny_architectures")
 
 
 @pytest.fixture(scope="module")
