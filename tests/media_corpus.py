@@ -18,7 +18,10 @@ is decoded as players do: HD as BT.709, SD as BT.601, tv range; rotation applied
 - :func:`reference_reencode`: a plain ``libx264 -crf 18 -preset medium`` re-encode of the source with
   its tags, the yardstick for "within codec noise" (:data:`NOISE_MARGIN`);
 - :func:`speech_power_db`: the sound's mean power summed over channels;
-- :func:`frame_times`, :func:`durations`.
+- :func:`frame_times`, :func:`durations`;
+- :func:`measure_video`, :func:`measure_sound`: every check of one run measured before any is asserted,
+  so a failure names all that is wrong; :func:`record` fails with them (and with
+  ``MEDIA_CORPUS_REPORT=<file>`` appends the run's figures to that file as a JSON line).
 """
 from __future__ import annotations
 
@@ -43,6 +46,8 @@ NOISE_MARGIN = 0.3
 POWER_TOLERANCE_DB = 1.0
 #: Variable frame rate: odd frames come this many seconds late (intervals of 60 and 20 ms alternate).
 VFR_SHIFT = 0.02
+#: Frame timestamps must be kept to this many seconds.
+TIME_TOLERANCE = 0.001
 REFERENCE_SETTINGS = ("-c:v", "libx264", "-crf", "18", "-preset", "medium")
 
 _X264 = ("-c:v", "libx264", "-crf", "12", "-preset", "veryfast")
@@ -111,13 +116,13 @@ SPEECH = {c.name: c for c in (
     *(SpeechCase(layout.replace(".", "_"), layout, 48000, "aac") for layout in ("mono", "stereo", "5.1", "7.1")),
     *(SpeechCase(f"{rate}hz", "stereo", rate, "pcm_s16le") for rate in (8000, 22000, 22050, 44100, 48000, 96000, 192000)),
 )}
-_CHANNELS = {"mono": 1, "stereo": 2, "5.1": 6, "7.1": 8}
 #: Amplitude per channel: the dialogue in the centre of 5.1 / 7.1 (FL FR FC LFE then surrounds).
 _AMPLITUDES = {"mono": (0.3,), "stereo": (0.3, 0.25), "5.1": (0.08, 0.08, 0.4, 0.03, 0.05, 0.05),
                "7.1": (0.08, 0.08, 0.4, 0.03, 0.05, 0.05, 0.04, 0.04)}
 
 
-def _run(args: list[str], stdin: bytes | None = None) -> bytes:
+def run_tool(args: list[str], stdin: bytes | None = None) -> bytes:
+    """Run ffmpeg or ffprobe (``args[0]``); its stdout, or a RuntimeError with the end of its stderr."""
     done = subprocess.run(args, input=stdin, capture_output=True, timeout=120)
     if done.returncode:
         raise RuntimeError(f"{' '.join(args[:12])} ... failed: {done.stderr.decode(errors='replace')[-800:]}")
@@ -154,7 +159,7 @@ def speech_wave(layout: str, rate: int, seconds: float) -> np.ndarray:
 
 def _write_audio(path: Path, wave: np.ndarray, rate: int, layout: str, codec: str) -> Path:
     bitrate = ["-b:a", f"{64 * wave.shape[0]}k"] if codec == "aac" else []
-    _run(["ffmpeg", "-v", "error", "-y", "-f", "f32le", "-ar", str(rate), "-ac", str(wave.shape[0]),
+    run_tool(["ffmpeg", "-v", "error", "-y", "-f", "f32le", "-ar", str(rate), "-ac", str(wave.shape[0]),
           "-channel_layout", layout, "-i", "-", "-c:a", codec, *bitrate, os.fspath(path)],
          np.ascontiguousarray(wave.T).tobytes())
     return path
@@ -184,7 +189,7 @@ def make_video(folder: str | os.PathLike, name: str) -> Path:
     tags = f"colorspace={case.matrix}:range={case.range}:color_primaries={case.primaries}:color_trc={case.transfer}"
     convert = f"scale=out_color_matrix={_SCALE_MATRIX[case.matrix]}:out_range={case.range},format={case.pix_fmt}"
     target = path.with_suffix(".stored" + case.ext) if case.rotation or case.vfr else path
-    _run(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb48le" if case.ten_bit else "rgb24",
+    run_tool(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb48le" if case.ten_bit else "rgb24",
           "-s", f"{w}x{h}", "-r", str(FPS), "-i", "-", "-i", os.fspath(speech), "-vf", f"{convert},setparams={tags}",
           *case.codec, *(["-bf", "0"] if case.vfr else []), "-c:a", case.audio, "-b:a", "128k", os.fspath(target)],
          source.tobytes())
@@ -219,7 +224,7 @@ def make_video_with_speech(folder: str | os.PathLike, speech: str, video: str = 
     """``video`` with the speech case ``speech`` as its sound track (copied), in Matroska (holds any codec and rate)."""
     path = Path(folder) / f"{video}_with_{speech}.mkv"
     if not path.exists():
-        _run(["ffmpeg", "-v", "error", "-y", "-i", os.fspath(make_video(folder, video)), "-i",
+        run_tool(["ffmpeg", "-v", "error", "-y", "-i", os.fspath(make_video(folder, video)), "-i",
               os.fspath(make_speech(folder, speech)), "-map", "0:v", "-map", "1:a", "-c", "copy", os.fspath(path)])
     return path
 
@@ -228,7 +233,7 @@ def make_video_with_speech(folder: str | os.PathLike, speech: str, video: str = 
 
 def probe(path: str | os.PathLike) -> dict:
     """ffprobe's streams (with side data) and format of ``path``."""
-    return json.loads(_run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", os.fspath(path)]))
+    return json.loads(run_tool(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", os.fspath(path)]))
 
 
 def _video_stream(info: dict) -> dict:
@@ -285,7 +290,7 @@ def player_rgb(path: str | os.PathLike) -> np.ndarray:
     """``(N, H, W, 3)`` float32 RGB in 8-bit levels (0..255), as a player shows ``path``: upright, with its
     tagged matrix and range (untagged: BT.709 for HD, BT.601 for SD, tv range)."""
     args, w, h = _decode_filter(path)
-    raw = _run(["ffmpeg", "-v", "error", *args, "-f", "rawvideo", "-"])
+    raw = run_tool(["ffmpeg", "-v", "error", *args, "-f", "rawvideo", "-"])
     return (np.frombuffer(raw, "<u2").reshape(-1, h, w, 3) / 257.0).astype(np.float32)
 
 
@@ -294,9 +299,9 @@ def planes(path: str | os.PathLike, pix_fmt: str) -> list[bytes]:
     comparison: :func:`stored_pix_fmt`), upright, as bytes."""
     t = tags(path)
     w, h = map(int, str(t["shown"]).split("x"))
-    raw = _run(["ffmpeg", "-v", "error", "-i", os.fspath(path), "-fps_mode", "passthrough",
+    raw = run_tool(["ffmpeg", "-v", "error", "-i", os.fspath(path), "-fps_mode", "passthrough",
                 "-f", "rawvideo", "-pix_fmt", pix_fmt, "-"])
-    one = len(_run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"color=size={w}x{h}", "-frames:v", "1",
+    one = len(run_tool(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"color=size={w}x{h}", "-frames:v", "1",
                     "-f", "rawvideo", "-pix_fmt", pix_fmt, "-"]))
     return [raw[i:i + one] for i in range(0, len(raw), one)]
 
@@ -312,7 +317,7 @@ def reference_reencode(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     t = tags(src)
     colour = [x for flag, key in (("-colorspace", "matrix"), ("-color_range", "range"), ("-color_primaries", "primaries"),
                                   ("-color_trc", "transfer")) if t[key] != "unknown" for x in (flag, str(t[key]))]
-    _run(["ffmpeg", "-v", "error", "-y", "-i", os.fspath(src), "-an", "-fps_mode", "passthrough", "-enc_time_base", "-1",
+    run_tool(["ffmpeg", "-v", "error", "-y", "-i", os.fspath(src), "-an", "-fps_mode", "passthrough", "-enc_time_base", "-1",
           *REFERENCE_SETTINGS, "-pix_fmt", stored_pix_fmt(src), *colour, os.fspath(dst)])
     return Path(dst)
 
@@ -328,7 +333,7 @@ def faceless_difference(source: np.ndarray, output: np.ndarray, frames=CUTAWAY) 
 
 def frame_times(path: str | os.PathLike) -> np.ndarray:
     """Presentation times of the video frames in seconds, in order."""
-    out = _run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
+    out = run_tool(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
                 "-of", "csv=p=0", os.fspath(path)]).decode()
     return np.sort(np.array([float(x) for x in out.split() if x.strip() and x.strip() != "N/A"]))
 
@@ -348,7 +353,7 @@ def read_sound(path: str | os.PathLike) -> tuple[np.ndarray, int, str] | None:
     if stream is None:
         return None
     channels, rate = int(stream["channels"]), int(stream["sample_rate"])
-    raw = _run(["ffmpeg", "-v", "error", "-i", os.fspath(path), "-map", "0:a:0", "-f", "f32le", "-c:a", "pcm_f32le", "-"])
+    raw = run_tool(["ffmpeg", "-v", "error", "-i", os.fspath(path), "-map", "0:a:0", "-f", "f32le", "-c:a", "pcm_f32le", "-"])
     samples = np.frombuffer(raw, "<f4").reshape(-1, channels).T
     return samples, rate, stream.get("channel_layout", f"{channels} channels")
 
@@ -361,3 +366,79 @@ def speech_power_db(path: str | os.PathLike, seconds: float | None = None) -> fl
         samples = samples[:, : int(round(seconds * rate))]
     power = float((samples.astype(np.float64) ** 2).mean(axis=1).sum())
     return 10 * np.log10(max(power, 1e-20))
+
+
+# ----- the checks of a run -----
+
+def measure_video(source, output, mode: str, decoded: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[dict, list[str]]:
+    """Figures of ``output`` (``mode`` "lossy" or "lossless") against ``source``, and the list of what is not kept.
+
+    ``decoded``: the :func:`player_rgb` of ``source`` and of its :func:`reference_reencode` when already made."""
+    failures: list[str] = []
+    before, after = tags(source), tags(output)
+    keys = VIEWED if mode == "lossless" else tuple(k for k in VIEWED if k != "pix_fmt")
+    changed = {k: (before[k], after[k]) for k in keys if before[k] != after[k]}
+    if changed:
+        failures.append(f"tags changed (source, output): {changed}")
+    figures: dict = {"tags_before": before, "tags_after": after}
+    t_src, t_out = frame_times(source), frame_times(output)
+    figures["frames"] = (len(t_src), len(t_out))
+    if len(t_src) != len(t_out):
+        failures.append(f"{len(t_out)} frames out of {len(t_src)}")
+    else:
+        shift = float(np.abs((t_out - t_out[0]) - (t_src - t_src[0])).max())
+        figures["timestamp_error_s"] = round(shift, 4)
+        if shift > TIME_TOLERANCE:
+            failures.append(f"frame timestamps moved by up to {shift:.3f} s")
+    if decoded is None:
+        reference = reference_reencode(source, Path(output).with_name(Path(output).stem + ".reference.mp4"))
+        decoded = player_rgb(source), player_rgb(reference)
+    source_rgb, reference_rgb = decoded
+    output_rgb = player_rgb(output)
+    if output_rgb.shape[1:] != source_rgb.shape[1:]:
+        failures.append(f"shown size {output_rgb.shape[2]}x{output_rgb.shape[1]}, source {source_rgb.shape[2]}x{source_rgb.shape[1]}")
+    else:
+        mean, peak = faceless_difference(source_rgb, output_rgb)
+        ref_mean, ref_peak = faceless_difference(source_rgb, reference_rgb)
+        figures.update(faceless_mean=round(mean, 3), faceless_max=round(peak, 2),
+                       reencode_mean=round(ref_mean, 3), reencode_max=round(ref_peak, 2))
+        if mode == "lossy" and mean > ref_mean + NOISE_MARGIN:
+            failures.append(f"face-less frames differ by {mean:.2f} levels on average (max {peak:.1f}); a plain re-encode "
+                            f"by {ref_mean:.2f} (max {ref_peak:.1f})")
+    if mode == "lossless":
+        pix_fmt = stored_pix_fmt(source)
+        src_planes, out_planes = planes(source, pix_fmt), planes(output, pix_fmt)
+        unequal = [i for i in CUTAWAY if i >= len(out_planes) or src_planes[i] != out_planes[i]]
+        figures["faceless_planes_equal"] = not unequal
+        if unequal:
+            failures.append(f"face-less frames {unequal} are not equal plane by plane in {pix_fmt} "
+                            f"(output stored as {after['pix_fmt']})")
+    return figures, failures
+
+
+def measure_sound(expected, output, seconds: float | None = None) -> tuple[dict, list[str]]:
+    """Power (summed over channels) and duration of ``output``'s sound against the sound of ``expected``."""
+    src, out = read_sound(expected), read_sound(output)
+    if out is None:
+        return {"sound": None}, ["the output has no sound"]
+    length = min(src[0].shape[1] / src[1], out[0].shape[1] / out[1])
+    db_in, db_out = speech_power_db(expected, length), speech_power_db(output, length)
+    figures = {"power_db": (round(db_in, 2), round(db_out, 2)), "layout": (src[2], out[2]), "rate": (src[1], out[1]),
+               "sound_s": (round(src[0].shape[1] / src[1], 4), round(out[0].shape[1] / out[1], 4))}
+    failures = []
+    if abs(db_out - db_in) > POWER_TOLERANCE_DB:
+        failures.append(f"sound power {db_out:.2f} dB, source {db_in:.2f} dB ({src[2]} -> {out[2]})")
+    want = seconds if seconds is not None else src[0].shape[1] / src[1]
+    got = out[0].shape[1] / out[1]
+    if not want - 0.01 <= got <= want + 1024 / out[1] + 0.01:
+        failures.append(f"sound lasts {got:.3f} s, expected {want:.3f} s")
+    return figures, failures
+
+
+def record(run: str, figures: dict, failures: list[str]) -> None:
+    """Append the run's figures to ``$MEDIA_CORPUS_REPORT`` (when set) and fail with every failure."""
+    path = os.environ.get("MEDIA_CORPUS_REPORT")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({"run": run, "ok": not failures, "failures": failures, **figures}, default=str) + "\n")
+    assert not failures, f"{run}: " + "; ".join(failures)

@@ -12,11 +12,11 @@ with tiny random-weight models; both lossy (the default, .mp4) and lossless (``-
 
 The full matrix is marked ``slow``; a representative subset runs by default. Every check of a run
 is measured before any is asserted, so a failure names all that is wrong; with
-``MEDIA_CORPUS_REPORT=<file>`` each run's figures are appended to that file as a JSON line.
+``MEDIA_CORPUS_REPORT=<file>`` each run's figures are appended to that file as a JSON line
+(:func:`media_corpus.record`).
 """
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -38,8 +38,6 @@ DEFAULT_VIDEO_RUNS = {
 DEFAULT_SPEECH_RUNS = {("lipsync", "5_1"), ("lipsync", "22000hz")}
 #: The video the speech cases are lip-synced onto (SD: the cheapest face).
 SPEECH_VIDEO = "bt601_sd"
-#: Frame timestamps must be kept to this many seconds.
-TIME_TOLERANCE = 0.001
 
 
 def _params(runs: list[tuple[str, ...]], default: set[tuple[str, ...]]) -> list:
@@ -82,75 +80,6 @@ def run_cli(capsys, command: str, source, output, mode: str, models, speech=None
     assert code == cli.EXIT_OK, f"{command} exited {code}: {err.strip()[-2000:]}"
 
 
-def measure_video(source, output, mode: str, references) -> tuple[dict, list[str]]:
-    """Figures of ``output`` against ``source`` and the list of what is not kept."""
-    failures: list[str] = []
-    before, after = mc.tags(source), mc.tags(output)
-    keys = mc.VIEWED if mode == "lossless" else tuple(k for k in mc.VIEWED if k != "pix_fmt")
-    changed = {k: (before[k], after[k]) for k in keys if before[k] != after[k]}
-    if changed:
-        failures.append(f"tags changed (source, output): {changed}")
-    figures: dict = {"tags_before": before, "tags_after": after}
-    t_src, t_out = mc.frame_times(source), mc.frame_times(output)
-    figures["frames"] = (len(t_src), len(t_out))
-    if len(t_src) != len(t_out):
-        failures.append(f"{len(t_out)} frames out of {len(t_src)}")
-    else:
-        shift = float(np.abs((t_out - t_out[0]) - (t_src - t_src[0])).max())
-        figures["timestamp_error_s"] = round(shift, 4)
-        if shift > TIME_TOLERANCE:
-            failures.append(f"frame timestamps moved by up to {shift:.3f} s")
-    source_rgb, reference_rgb = references(source)
-    output_rgb = mc.player_rgb(output)
-    if output_rgb.shape[1:] != source_rgb.shape[1:]:
-        failures.append(f"shown size {output_rgb.shape[2]}x{output_rgb.shape[1]}, source {source_rgb.shape[2]}x{source_rgb.shape[1]}")
-    else:
-        mean, peak = mc.faceless_difference(source_rgb, output_rgb)
-        ref_mean, ref_peak = mc.faceless_difference(source_rgb, reference_rgb)
-        figures.update(faceless_mean=round(mean, 3), faceless_max=round(peak, 2),
-                       reencode_mean=round(ref_mean, 3), reencode_max=round(ref_peak, 2))
-        if mode == "lossy" and mean > ref_mean + mc.NOISE_MARGIN:
-            failures.append(f"face-less frames differ by {mean:.2f} levels on average (max {peak:.1f}); a plain re-encode "
-                            f"by {ref_mean:.2f} (max {ref_peak:.1f})")
-    if mode == "lossless":
-        pix_fmt = mc.stored_pix_fmt(source)
-        src_planes, out_planes = mc.planes(source, pix_fmt), mc.planes(output, pix_fmt)
-        unequal = [i for i in mc.CUTAWAY if i >= len(out_planes) or src_planes[i] != out_planes[i]]
-        figures["faceless_planes_equal"] = not unequal
-        if unequal:
-            failures.append(f"face-less frames {unequal} are not equal plane by plane in {pix_fmt} "
-                            f"(output stored as {after['pix_fmt']})")
-    return figures, failures
-
-
-def measure_sound(expected, output, seconds: float | None = None) -> tuple[dict, list[str]]:
-    """Power (summed over channels) and duration of ``output``'s sound against the sound of ``expected``."""
-    src, out = mc.read_sound(expected), mc.read_sound(output)
-    if out is None:
-        return {"sound": None}, ["the output has no sound"]
-    length = min(src[0].shape[1] / src[1], out[0].shape[1] / out[1])
-    db_in, db_out = mc.speech_power_db(expected, length), mc.speech_power_db(output, length)
-    figures = {"power_db": (round(db_in, 2), round(db_out, 2)), "layout": (src[2], out[2]), "rate": (src[1], out[1]),
-               "sound_s": (round(src[0].shape[1] / src[1], 4), round(out[0].shape[1] / out[1], 4))}
-    failures = []
-    if abs(db_out - db_in) > mc.POWER_TOLERANCE_DB:
-        failures.append(f"sound power {db_out:.2f} dB, source {db_in:.2f} dB ({src[2]} -> {out[2]})")
-    want = seconds if seconds is not None else src[0].shape[1] / src[1]
-    got = out[0].shape[1] / out[1]
-    if not want - 0.01 <= got <= want + 1024 / out[1] + 0.01:
-        failures.append(f"sound lasts {got:.3f} s, expected {want:.3f} s")
-    return figures, failures
-
-
-def report(run: str, figures: dict, failures: list[str]) -> None:
-    """Append the run's figures to ``$MEDIA_CORPUS_REPORT`` (when set) and fail with every failure."""
-    path = os.environ.get("MEDIA_CORPUS_REPORT")
-    if path:
-        with open(path, "a") as f:
-            f.write(json.dumps({"run": run, "ok": not failures, "failures": failures, **figures}, default=str) + "\n")
-    assert not failures, f"{run}: " + "; ".join(failures)
-
-
 VIDEO_RUNS = [(command, video, mode) for video in mc.VIDEOS for command in ("enhance", "lipsync")
               for mode in ("lossy", "lossless")]
 
@@ -161,10 +90,10 @@ def test_video_case_keeps_what_a_viewer_sees(tmp_path, capsys, corpus, reference
     output = tmp_path / f"out{'.mkv' if mode == 'lossless' else '.mp4'}"
     speech = mc.make_speech(corpus, "stereo")
     run_cli(capsys, command, source, output, mode, lipsync_models, speech)
-    figures, failures = measure_video(source, output, mode, references)
-    sound, sound_failures = measure_sound(source if command == "enhance" else speech, output,
+    figures, failures = mc.measure_video(source, output, mode, references(source))
+    sound, sound_failures = mc.measure_sound(source if command == "enhance" else speech, output,
                                           seconds=mc.durations(source)["video"] if command == "lipsync" else None)
-    report(f"{command}-{video}-{mode}", {**figures, **sound}, failures + sound_failures)
+    mc.record(f"{command}-{video}-{mode}", {**figures, **sound}, failures + sound_failures)
 
 
 SPEECH_RUNS = [(command, speech) for speech in mc.SPEECH for command in ("lipsync", "enhance")]
@@ -180,9 +109,35 @@ def test_speech_case_is_heard_in_the_output(tmp_path, capsys, corpus, lipsync_mo
     else:
         expected = mc.make_video_with_speech(corpus, speech, SPEECH_VIDEO)
         run_cli(capsys, command, expected, output, "lossy", lipsync_models)
-    figures, failures = measure_sound(expected, output)
+    figures, failures = mc.measure_sound(expected, output)
     video = mc.durations(output)["video"]
     figures["video_s"] = video
-    if abs(video - mc.FRAMES / mc.FPS) > TIME_TOLERANCE:
+    if abs(video - mc.FRAMES / mc.FPS) > mc.TIME_TOLERANCE:
         failures.append(f"picture lasts {video:.3f} s, expected {mc.FRAMES / mc.FPS:.3f} s")
-    report(f"{command}-speech-{speech}", figures, failures)
+    mc.record(f"{command}-speech-{speech}", figures, failures)
+
+
+def test_checks_pass_a_faithful_copy_and_catch_a_wrong_matrix_and_a_lost_channel(tmp_path, corpus, references):
+    """The yardsticks themselves, on files made by the ffmpeg command line: a plain re-encode and a lossless
+    FFV1 copy keep everything; a copy converted with BT.709 and left untagged (shown as BT.601: SD) fails the
+    tags and the level rule;
+    a standard downmix of 5.1 keeps the power, keeping only the front pair does not."""
+    source = mc.make_video(corpus, "bt601_sd")
+    reencode = mc.reference_reencode(source, tmp_path / "reencode.mp4")
+    figures, failures = mc.measure_video(source, reencode, "lossy", references(source))
+    assert not failures and figures["faceless_mean"] == figures["reencode_mean"] < 1.5
+    lossless = tmp_path / "lossless.mkv"
+    mc.run_tool(["ffmpeg", "-v", "error", "-i", os.fspath(source), "-c:v", "ffv1", "-c:a", "copy", os.fspath(lossless)])
+    assert mc.measure_video(source, lossless, "lossless", references(source))[1] == []
+    wrong = tmp_path / "bt709_untagged.mp4"
+    mc.run_tool(["ffmpeg", "-v", "error", "-i", os.fspath(source), "-vf", "scale=in_color_matrix=bt601:out_color_matrix=bt709",
+             *mc.REFERENCE_SETTINGS, "-color_primaries", "unknown", "-color_trc", "unknown", "-colorspace", "unknown",
+             os.fspath(wrong)])
+    figures, failures = mc.measure_video(source, wrong, "lossy", references(source))
+    assert [f.split(" ")[0] for f in failures] == ["tags", "face-less"], failures
+    surround = mc.make_speech(corpus, "5_1")
+    for mix, keeps in (("-ac", True), ("pan", False)):
+        out = tmp_path / f"{mix}.m4a"
+        how = ["-ac", "2"] if mix == "-ac" else ["-af", "pan=stereo|c0=FL|c1=FR"]
+        mc.run_tool(["ffmpeg", "-v", "error", "-i", os.fspath(surround), *how, "-c:a", "aac", os.fspath(out)])
+        assert (mc.measure_sound(surround, out)[1] == []) == keeps, mc.measure_sound(surround, out)
