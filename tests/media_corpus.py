@@ -48,6 +48,8 @@ POWER_TOLERANCE_DB = 1.0
 VFR_SHIFT = 0.02
 #: Frame timestamps must be kept to this many seconds.
 TIME_TOLERANCE = 0.001
+#: The sound may come this many seconds earlier or later than in the source (a fifth of a 25 fps frame).
+SOUND_OFFSET_TOLERANCE = 0.008
 REFERENCE_SETTINGS = ("-c:v", "libx264", "-crf", "18", "-preset", "medium")
 
 _X264 = ("-c:v", "libx264", "-crf", "12", "-preset", "veryfast")
@@ -90,7 +92,8 @@ VIDEOS = {c.name: c for c in (
     VideoCase("bt709_full", (1280, 720), "yuvj420p", _X264, "bt709", "pc", "bt709", "bt709"),
     VideoCase("hlg_10bit", (1280, 720), "yuv420p10le", _X265, "bt2020nc", "tv", "bt2020", "arib-std-b67"),
     VideoCase("prores_10bit", (640, 480), "yuv422p10le", _PRORES, *_709, ext=".mov"),
-    VideoCase("ffv1_10bit", (640, 480), "yuv420p10le", _FFV1, *_709, ext=".mkv"),
+    # Opus in Matroska: its pre-skip is kept (AAC's encoder delay is not: 1024 samples of priming would be heard)
+    VideoCase("ffv1_10bit", (640, 480), "yuv420p10le", _FFV1, *_709, ext=".mkv", audio="libopus"),
     VideoCase("vp9_webm", (640, 480), "yuv420p", _VP9, *_709, ext=".webm", audio="libopus"),
     VideoCase("rotated_90", (480, 640), "yuv420p", _X264, *_709, rotation=90),
     VideoCase("rotated_270", (480, 640), "yuv420p", _X264, *_709, rotation=270),
@@ -144,15 +147,17 @@ def faces_and_cutaway(size: tuple[int, int], seed: int = 0) -> np.ndarray:
 
 
 def speech_wave(layout: str, rate: int, seconds: float) -> np.ndarray:
-    """``(C, rate * seconds)`` float32: a voice-like buzz (140 Hz and its harmonics below 3 kHz,
-    syllables at 4 Hz) per channel, at :data:`_AMPLITUDES`; each channel's pitch differs a little."""
+    """``(C, rate * seconds)`` float32: a voice-like buzz (pitch gliding from 110 to 190 Hz, so that no two
+    moments sound alike and an offset can be measured; its harmonics below 3 kHz; syllables at 4 Hz) per
+    channel, at :data:`_AMPLITUDES`; each channel's pitch differs a little."""
     t = np.arange(int(round(rate * seconds))) / rate
     envelope = 0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)
     out = []
     for c, amplitude in enumerate(_AMPLITUDES[layout]):
-        f0 = 140 * (1 + 0.03 * c)
-        harmonics = [k for k in range(1, 20) if k * f0 < min(3000, rate / 2.5)]
-        voice = sum(np.sin(2 * np.pi * k * f0 * t + k) / k for k in harmonics)
+        scale = 1 + 0.03 * c
+        phase = 2 * np.pi * scale * (110 * t + 40 * t ** 2 / max(seconds, 1e-3))  # f0 = 110 .. 190 Hz
+        harmonics = [k for k in range(1, 20) if k * 190 * scale < min(3000, rate / 2.5)]
+        voice = sum(np.sin(k * phase + k) / k for k in harmonics)
         out.append(amplitude * envelope * voice / np.sqrt(np.mean(voice ** 2) + 1e-12) * np.sqrt(0.5))
     return np.stack(out).astype(np.float32)
 
@@ -221,8 +226,9 @@ def _remux(src: Path, dst: Path, rotation: int, vfr: bool) -> None:
 
 
 def make_video_with_speech(folder: str | os.PathLike, speech: str, video: str = "bt709_hd") -> Path:
-    """``video`` with the speech case ``speech`` as its sound track (copied), in Matroska (holds any codec and rate)."""
-    path = Path(folder) / f"{video}_with_{speech}.mkv"
+    """``video`` with the speech case ``speech`` as its sound track (copied), in QuickTime (holds PCM at any rate,
+    and AAC with its encoder delay)."""
+    path = Path(folder) / f"{video}_with_{speech}.mov"
     if not path.exists():
         run_tool(["ffmpeg", "-v", "error", "-y", "-i", os.fspath(make_video(folder, video)), "-i",
               os.fspath(make_speech(folder, speech)), "-map", "0:v", "-map", "1:a", "-c", "copy", os.fspath(path)])
@@ -358,6 +364,25 @@ def read_sound(path: str | os.PathLike) -> tuple[np.ndarray, int, str] | None:
     return samples, rate, stream.get("channel_layout", f"{channels} channels")
 
 
+def sound_offset(expected: tuple[np.ndarray, int, str], output: tuple[np.ndarray, int, str]) -> float:
+    """Seconds by which ``output``'s sound comes later than ``expected``'s (:func:`read_sound` results), from the
+    cross-correlation of their downmixes resampled to 16 kHz, searched within +-0.1 s."""
+    rate = 16000
+
+    def mono(sound: tuple[np.ndarray, int, str]) -> np.ndarray:
+        samples, r, _ = sound
+        mix = samples.astype(np.float64).sum(axis=0)
+        n = int(len(mix) * rate / r)
+        return np.interp(np.arange(n) * r / rate, np.arange(len(mix)), mix)
+
+    a, b = mono(expected), mono(output)
+    n = min(len(a), len(b))
+    correlation = np.correlate(b[:n], a[:n], "full")  # [n - 1 + k]: sum over i of b[i + k] * a[i]
+    lags = np.arange(1 - n, n)
+    near = np.abs(lags) <= rate // 10
+    return float(lags[near][np.argmax(correlation[near])] / rate)
+
+
 def speech_power_db(path: str | os.PathLike, seconds: float | None = None) -> float:
     """Mean power of the sound summed over its channels, in dB (0 dB: one full-scale channel), over the first
     ``seconds`` (None: all)."""
@@ -423,9 +448,13 @@ def measure_sound(expected, output, seconds: float | None = None) -> tuple[dict,
         return {"sound": None}, ["the output has no sound"]
     length = min(src[0].shape[1] / src[1], out[0].shape[1] / out[1])
     db_in, db_out = speech_power_db(expected, length), speech_power_db(output, length)
+    offset = sound_offset(src, out)
     figures = {"power_db": (round(db_in, 2), round(db_out, 2)), "layout": (src[2], out[2]), "rate": (src[1], out[1]),
-               "sound_s": (round(src[0].shape[1] / src[1], 4), round(out[0].shape[1] / out[1], 4))}
+               "sound_s": (round(src[0].shape[1] / src[1], 4), round(out[0].shape[1] / out[1], 4)),
+               "sound_offset_s": round(offset, 4)}
     failures = []
+    if not abs(offset) <= SOUND_OFFSET_TOLERANCE:
+        failures.append(f"the sound comes {offset * 1000:+.1f} ms against the source's")
     if abs(db_out - db_in) > POWER_TOLERANCE_DB:
         failures.append(f"sound power {db_out:.2f} dB, source {db_in:.2f} dB ({src[2]} -> {out[2]})")
     want = seconds if seconds is not None else src[0].shape[1] / src[1]

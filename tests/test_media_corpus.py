@@ -18,6 +18,7 @@ is measured before any is asserted, so a failure names all that is wrong; with
 from __future__ import annotations
 
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -26,7 +27,11 @@ import media_corpus as mc
 from latentsync_core import cli
 from lipsync_cli import FAST
 
-pytestmark = pytest.mark.usefixtures("tiny_architectures")
+pytestmark = [
+    pytest.mark.usefixtures("tiny_architectures"),
+    pytest.mark.skipif(not (shutil.which("ffmpeg") and shutil.which("ffprobe")),
+                       reason="the corpus is made and judged by the ffmpeg command line: apt-get install ffmpeg"),
+]
 
 #: Runs by default (the rest of the matrix with ``-m slow``).
 DEFAULT_VIDEO_RUNS = {
