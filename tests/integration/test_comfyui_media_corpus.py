@@ -20,8 +20,10 @@ import media_corpus as mc
 from comfyui_client import ComfyUIClient, ComfyUIError, ComfyUIServer
 from media import load_example
 
-#: (video case, streaming node's crf): BT.709 HD lossy and lossless, full range, 10-bit HLG.
-RUNS = [("bt709_hd", 18), ("bt709_hd", 0), ("bt709_full", 18), ("hlg_10bit", 18)]
+#: (video case, streaming node's crf): BT.709 HD, full range, 10-bit HLG; lossless (crf 0, also run through the
+#: command line) with the slow tests: each case costs about a minute and a half of CPU (full-size random VAE).
+RUNS = [pytest.param("bt709_hd", 18), pytest.param("bt709_hd", 0, marks=pytest.mark.slow),
+        pytest.param("bt709_full", 18), pytest.param("hlg_10bit", 18)]
 
 
 def lipsync_in_comfyui(server: ComfyUIServer, source: str, crf: int) -> tuple[bytes, str]:
@@ -47,7 +49,7 @@ def lipsync_in_comfyui(server: ComfyUIServer, source: str, crf: int) -> tuple[by
     return client.fetch(record), os.path.splitext(record["filename"])[1]
 
 
-@pytest.mark.parametrize("video, crf", RUNS, ids=[f"{v}-crf{c}" for v, c in RUNS])
+@pytest.mark.parametrize("video, crf", RUNS, ids=[f"{p.values[0]}-crf{p.values[1]}" for p in RUNS])
 def test_streaming_node_and_save_video_keep_what_a_viewer_sees(lipsync_server, tmp_path, video, crf):
     source = mc.make_video(tmp_path, video)
     data, ext = lipsync_in_comfyui(lipsync_server, str(source), crf)
