@@ -121,3 +121,13 @@ def umask_027(monkeypatch):
     yield 0o027
     monkeypatch.undo()
     os.umask(previous)
+
+
+@pytest.fixture(scope="session")
+def lipsync_models(tmp_path_factory):
+    """A models folder with both LatentSync versions (tiny random UNet, Whisper tiny) and the VAE, no restorers."""
+    from lipsync_cli import write_lipsync_models
+
+    root = tmp_path_factory.mktemp("lipsync_models")
+    write_lipsync_models(root)
+    return root

@@ -22,6 +22,7 @@ import tempfile
 import pytest
 
 from comfyui_client import ComfyUIClient, ComfyUIServer, make_base_dir
+from random_models import tiny_model_server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACK_DIR = os.path.dirname(os.path.dirname(HERE))
@@ -83,3 +84,12 @@ def comfyui(comfyui_server: ComfyUIServer) -> ComfyUIClient:
 def object_info(comfyui: ComfyUIClient) -> dict[str, dict]:
     """``/object_info`` of the session's server, fetched once."""
     return comfyui.object_info()
+
+
+@pytest.fixture(scope="session")
+def lipsync_server(tmp_path_factory: pytest.TempPathFactory):
+    """A server with the random lip-sync models and restorers (random_models.tiny_model_server), ComfyUI's default
+    memory mode; shared by every module that lip-syncs in it (one start per session)."""
+    pytest.importorskip("spandrel_extra_arches")
+    with tiny_model_server(str(tmp_path_factory.mktemp("comfyui_lipsync")), PACK_DIR) as server:
+        yield server

@@ -15,9 +15,16 @@ about quality.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
+import pytest
 import torch
+
+from comfyui_client import ComfyUIServer, make_base_dir
 
 VAE_FILE = "vae-ft-mse-840000-ema-pruned.safetensors"
 GFPGAN_FILE = "GFPGANv1.4.pth"
@@ -108,3 +115,32 @@ def write_restorers(models: str) -> list[str]:
         paths.append(os.path.join(folder, name))
         torch.save({"params_ema": seeded_state_dict(shapes, seed)}, paths[-1])
     return paths
+
+
+@contextmanager
+def tiny_model_server(base: str, pack_dir: str, flags: tuple[str, ...] = (), restorers: bool = True) -> Iterator[ComfyUIServer]:
+    """A ComfyUI server of its own under ``base`` with the pack at ``pack_dir``, started with ``flags``, the random
+    models and the tiny-UNet sitecustomize; the 0.4-1.1 GB of random weights are deleted when it stops."""
+    make_base_dir(base, pack_dir)
+    write_latentsync_models(os.path.join(base, "models"), versions=("1.5", "1.6"))
+    if restorers:
+        write_restorers(os.path.join(base, "models"))
+    site = os.path.join(base, "test_site")
+    os.makedirs(site)
+    with open(os.path.join(site, "sitecustomize.py"), "w", encoding="utf-8") as f:
+        f.write(TINY_UNET_SITECUSTOMIZE)
+    server = ComfyUIServer(
+        comfyui_path=os.path.abspath(os.environ["COMFYUI_PATH"]),
+        python=os.environ.get("COMFYUI_PYTHON", sys.executable),
+        base=base,
+        pycache_dir=os.environ.get("COMFYUI_PYCACHE", os.path.join(tempfile.gettempdir(), "comfyui-latentsync-pycache")),
+        extra_args=flags,
+    )
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PYTHONPATH", os.pathsep.join(p for p in (site, os.environ.get("PYTHONPATH")) if p))
+        server.start(timeout=float(os.environ.get("COMFYUI_START_TIMEOUT", "300")))
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(os.path.join(base, "models"), ignore_errors=True)

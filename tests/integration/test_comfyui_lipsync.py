@@ -10,8 +10,9 @@ a 2-frame clip with 3 frames of speech.
 The models sit in the temp server's ``models`` folder in the official layouts
 (``random_models.py``): tiny LatentSync UNets for 1.5 and 1.6 with seeded random weights,
 random Whisper tiny, a full-size random SD VAE, random GFPGAN v1.4 and CodeFormer. The server
-is this module's own, started with ``random_models.TINY_UNET_SITECUSTOMIZE`` on ``PYTHONPATH``
-so that both versions build the tiny UNet architecture; everything else (the nodes, ComfyUI's
+is the session's ``lipsync_server`` (tests/integration/conftest.py), started with
+``random_models.TINY_UNET_SITECUSTOMIZE`` on ``PYTHONPATH`` so that both versions build the tiny
+UNet architecture; everything else (the nodes, ComfyUI's
 executor, model management, video decoding and encoding) is the real thing.
 
 ``lipsync_video`` also runs under ComfyUI's ``--cpu-vae``, ``--lowvram`` and ``--novram``, each
@@ -33,20 +34,16 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
-import sys
-import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from comfyui_client import ComfyUIClient, ComfyUIError, ComfyUIServer, make_base_dir
+from comfyui_client import ComfyUIClient, ComfyUIError, ComfyUIServer
 from media import VIDEO_FPS, load_example, prepare_inputs
-from random_models import TINY_UNET_SITECUSTOMIZE, write_latentsync_models, write_restorers
+from random_models import tiny_model_server
 
 torch = pytest.importorskip("torch")
 av = pytest.importorskip("av")
@@ -101,50 +98,14 @@ def audio_through_video(prompt: dict[str, dict], input_dir: str, speech: np.ndar
                     node["inputs"][name] = [split, 1]
 
 
-@contextmanager
-def tiny_model_server(base: str, flags: tuple[str, ...] = (), restorers: bool = True) -> Iterator[ComfyUIServer]:
-    """A ComfyUI server of its own under ``base``, started with ``flags``, the random models and the
-    tiny-UNet sitecustomize; the 0.4-1.1 GB of random weights are deleted when it stops."""
-    make_base_dir(base, PACK_DIR)
-    write_latentsync_models(os.path.join(base, "models"), versions=("1.5", "1.6"))
-    if restorers:
-        write_restorers(os.path.join(base, "models"))
-    site = os.path.join(base, "test_site")
-    os.makedirs(site)
-    with open(os.path.join(site, "sitecustomize.py"), "w", encoding="utf-8") as f:
-        f.write(TINY_UNET_SITECUSTOMIZE)
-    server = ComfyUIServer(
-        comfyui_path=os.path.abspath(os.environ["COMFYUI_PATH"]),
-        python=os.environ.get("COMFYUI_PYTHON", sys.executable),
-        base=base,
-        pycache_dir=os.environ.get("COMFYUI_PYCACHE", os.path.join(tempfile.gettempdir(), "comfyui-latentsync-pycache")),
-        extra_args=flags,
-    )
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("PYTHONPATH", os.pathsep.join(p for p in (site, os.environ.get("PYTHONPATH")) if p))
-        server.start(timeout=float(os.environ.get("COMFYUI_START_TIMEOUT", "300")))
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(os.path.join(base, "models"), ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def lipsync_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUIServer]:
-    """The server every example workflow runs in: ComfyUI's default memory mode, restorers included."""
-    pytest.importorskip("spandrel_extra_arches")
-    with tiny_model_server(str(tmp_path_factory.mktemp("comfyui_lipsync"))) as server:
-        yield server
-
-
 MEMORY_MODES = [("--cpu-vae",), ("--lowvram",), ("--novram",)]
 """Server flags ``lipsync_video`` must run under too: ComfyUI's VAE on the CPU, low and no VRAM modes."""
 
 
 @pytest.fixture(scope="module", params=MEMORY_MODES, ids=" ".join)
 def memory_mode_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[ComfyUIServer]:
-    with tiny_model_server(str(tmp_path_factory.mktemp("comfyui_lipsync_mode")), request.param, restorers=False) as server:
+    with tiny_model_server(str(tmp_path_factory.mktemp("comfyui_lipsync_mode")), PACK_DIR, request.param,
+                           restorers=False) as server:
         yield server
 
 
