@@ -85,10 +85,7 @@ def _in_place(video, copy: str) -> FileSource | None:
 
 def _save_lossless(video, path: str) -> None:
     """``video.save_to(path)``, losslessly (``crf=0``) where its ``save_to`` takes a ``crf`` (ComfyUI 0.3.64's does not)."""
-    try:
-        takes_crf = "crf" in inspect.signature(video.save_to).parameters
-    except (TypeError, ValueError):  # no signature to read
-        takes_crf = False
+    takes_crf = "crf" in inspect.signature(video.save_to).parameters
     video.save_to(path, **({"crf": 0} if takes_crf else {}))
 
 
