@@ -41,7 +41,7 @@ Public API (stable):
 - :class:`JobOptions`: every option with its default, defined once here
   (``DEFAULT_SR_RATIO`` etc. for the command line and the nodes).
 - :class:`LipSyncModels`: the loaded UNet, VAE, Whisper and where they run.
-- Sources: :class:`FileSource` (a video file, :func:`open_source`) or
+- Sources: :class:`FileSource` (a video file or a :class:`TimeSpan` of it, :func:`open_source`) or
   :class:`IterableSource` (any re-iterable producer of uint8 frame batches, e.g.
   a ComfyUI node).
 - :class:`LipSyncJob` / :func:`lip_sync_video`, :class:`EnhanceJob` /
@@ -72,7 +72,7 @@ from .run.options import (
     DEFAULT_WINDOW,
     JobOptions,
 )
-from .run.sources import FileSource, FrameSource, IterableSource, open_source
+from .run.sources import FileSource, FrameSource, IterableSource, TimeSpan, open_source
 from .run.stages import MouthRestorer, restore_and_paste
 from .run.streamed import JobResult
 
@@ -81,5 +81,5 @@ __all__ = [
     "DEFAULT_ROI_SIZE", "DEFAULT_SR_RATIO", "DEFAULT_WINDOW", "STAGE_ALIGN", "STAGE_SAMPLE", "STAGE_WRITE",
     "Background", "EnhanceJob", "FileSource", "FrameSource", "InterruptCheck", "IterableSource", "JobOptions",
     "JobResult", "LipSyncJob", "LipSyncModels", "LipSyncResult", "MouthRestorer", "ProgressCallback",
-    "enhance_video", "lip_sync", "lip_sync_video", "open_source", "restore_and_paste",
+    "TimeSpan", "enhance_video", "lip_sync", "lip_sync_video", "open_source", "restore_and_paste",
 ]

@@ -8,8 +8,10 @@ not grow with the video's length. Its widgets come from the option table
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import os
+import shutil
 import uuid
 
 import comfy.model_management as mm
@@ -21,7 +23,8 @@ from typing_extensions import override
 
 from ..latentsync_core.errors import BadInputError
 from ..latentsync_core.face.aligner import FaceAligner
-from ..latentsync_core.job import LipSyncModels, lip_sync_video, open_source
+from ..latentsync_core.job import FileSource, LipSyncModels, TimeSpan, lip_sync_video, open_source
+from ..latentsync_core.media.video_io import probe
 from ..latentsync_core.restorers import CODEFORMER, GFPGAN, restorer_activation_bytes
 from ..latentsync_core.run.host import landmark_backend
 from ..latentsync_core.run.options import restorer_batch_size
@@ -48,22 +51,61 @@ def _restorers(gfpgan, codeformer) -> list:
     return chosen
 
 
-def _source(video, temp_dir: str):
-    """A job source reading ``video`` in windows, and a temp copy to delete afterwards (or None).
+def _pending_frame_edits(video) -> bool:
+    """Whether ``video`` holds frame edits its file does not contain yet (current ComfyUI's crop and resize)."""
+    pending = getattr(video, "has_pending_frame_edits", None)
+    return bool(pending()) if callable(pending) else False
 
-    A VIDEO backed by a file (core Load Video) is read from that file. Anything else, a video in
-    memory or trimmed/cropped by another node, is first written to a temp file by its own
-    ``save_to`` (frames already held in memory by ComfyUI are read from there).
+
+def _in_place(video, copy: str) -> FileSource | None:
+    """Core Load Video's ``video`` read from its own file (only its trim window), or None when it means other frames.
+
+    Only ComfyUI's own VideoFromFile qualifies (another pack's subclass or wrapper may change the
+    frames), with no frame edits pending and the size of its file: the coded size (what ComfyUI
+    reports for a rotated phone video) or the upright one; a crop in releases before
+    ``has_pending_frame_edits`` shows as another size. A file held in memory is first written to
+    ``copy`` byte for byte.
     """
-    stream = video.get_stream_source() if isinstance(video, InputImpl.VideoFromFile) else None
-    trim = video.get_active_trim_window() if hasattr(video, "get_active_trim_window") else (0.0, 0.0)
-    if isinstance(stream, str) and not any(trim):
-        source = open_source(stream)
-        if (source.info.width, source.info.height) == tuple(video.get_dimensions()):
-            return source, None
+    if type(video) is not InputImpl.VideoFromFile or _pending_frame_edits(video):
+        return None
+    path = video.get_stream_source()
+    if hasattr(path, "read"):
+        with open(copy, "wb") as file:
+            shutil.copyfileobj(path, file)
+        path = copy
+    info = probe(path)
+    coded = (info.height, info.width) if info.rotation % 180 else (info.width, info.height)
+    if tuple(video.get_dimensions()) not in {coded, (info.width, info.height)}:
+        return None
+    start, duration = video.get_active_trim_window() if hasattr(video, "get_active_trim_window") else (0.0, 0.0)
+    return FileSource(info, TimeSpan(start, duration) if start or duration else None)
+
+
+def _save_lossless(video, path: str) -> None:
+    """``video.save_to(path)``, losslessly (``crf=0``) where its ``save_to`` takes a ``crf`` (ComfyUI 0.3.64's does not)."""
+    takes_crf = "crf" in inspect.signature(video.save_to).parameters
+    video.save_to(path, **({"crf": 0} if takes_crf else {}))
+
+
+def _source(video, temp_dir: str) -> tuple[FileSource, str | None]:
+    """A job source reading the frames ``video`` means, and a temp copy to delete after the run (or None).
+
+    Core Load Video's VIDEO is read from its file in place (rotated phone videos too), only the
+    frames in its trim window (current ComfyUI's ``as_trimmed``). Anything else (a crop or resize
+    pending, VideoFromComponents, VideoFromList, another pack's class) is first written to a temp
+    file in ``temp_dir`` by its own ``save_to``. A copy is removed here when writing or opening it fails.
+    """
     copy = os.path.join(temp_dir, f"source_{uuid.uuid4().hex}.mp4")
-    video.save_to(copy)
-    return open_source(copy), copy
+    try:
+        source = _in_place(video, copy)
+        if source is None:
+            _save_lossless(video, copy)
+            source = open_source(copy)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(copy)
+        raise
+    return source, (copy if os.path.exists(copy) else None)
 
 
 class LatentSync_LipSyncVideo(io.ComfyNode):

@@ -1,6 +1,8 @@
 """Where a job's frames come from: a video file or any producer of frame batches, and reading them by index."""
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Iterable, Iterator, Protocol
 
@@ -24,24 +26,99 @@ class FrameSource(Protocol):
     def windows(self, size: int, start: int = 0) -> Iterator[FrameWindow]: ...
 
 
+@dataclass(frozen=True)
+class TimeSpan:
+    """A part of a video by time, as a ComfyUI VIDEO's trim window (``get_active_trim_window``) names it.
+
+    A frame is in the span when its timestamp ``t`` (seconds from the first frame, as
+    :func:`read_windows` gives it) has ``start <= t < start + duration``.
+
+    Attributes:
+        start: seconds from the first frame; a negative value counts back from the video's end.
+        duration: seconds; 0 runs to the end.
+    """
+
+    start: float = 0.0
+    duration: float = 0.0
+
+
 class FileSource:
-    """A video file as a :class:`FrameSource` (decoded with :func:`read_windows`).
+    """A video file, or a :class:`TimeSpan` of it, as a :class:`FrameSource` (decoded with :func:`read_windows`).
 
     A read from a later frame (pingpong going backwards) seeks to the nearest key frame
     an earlier read met instead of decoding from the start of the file.
+
+    With a ``span``, only its frames are read: numbered from 0, with timestamps from 0 at the
+    first of them (``info.start_pts`` is moved there), ``info.duration`` the span's length and
+    no audio track in ``info`` (the file's own track is not cut to the span). Opening such a
+    source decodes the file up to the span once, to find its first frame (key frames met on
+    the way let later reads seek), and raises :class:`BadInputError` when no frame is in it.
     """
 
-    def __init__(self, info: VideoInfo) -> None:
+    def __init__(self, info: VideoInfo, span: TimeSpan | None = None) -> None:
         self.info = info
+        self._file = info
         self._keyframes = KeyframeIndex()
+        self._first = 0  # index in the file of the span's first frame
+        self._end: int | None = None  # end of the span, in ticks from its first frame (exclusive)
+        if span is not None:
+            self._find(span)
+
+    def _find(self, span: TimeSpan) -> None:
+        info = self._file
+        start = span.start
+        if start < 0:
+            if info.duration is None:
+                raise BadInputError(
+                    f"'{info.path}' does not say how long it is, so a span {-start:g} s before its end cannot "
+                    "be placed. Trim it from its start instead."
+                )
+            start = max(info.duration + start, 0.0)
+        begin = round(Fraction(start) / info.time_base)
+        end = begin + round(Fraction(span.duration) / info.time_base) if span.duration else None
+        first = None
+        frames = read_windows(info, 1, 0, self._keyframes)
+        try:
+            for window in frames:
+                t = int(window.pts[0])
+                if t >= begin:
+                    if end is None or t < end:
+                        first = window.start, t
+                    break
+        finally:
+            frames.close()
+        if first is None:
+            length = f"{info.duration:g} s long" if info.duration is not None else "of unknown length"
+            raise BadInputError(
+                f"No frame of '{info.path}' ({length}) is in the span from {start:g} s"
+                f"{f' for {span.duration:g} s' if span.duration else ' to the end'}. Trim within the video."
+            )
+        self._first, origin = first
+        self._end = None if end is None else end - origin
+        seconds = info.duration - start if info.duration is not None else None
+        if span.duration and (seconds is None or span.duration < seconds):
+            seconds = span.duration
+        self.info = dataclasses.replace(
+            info, start_pts=info.start_pts + origin, frame_count=None, duration=seconds, audio_codec=None,
+        )
 
     def windows(self, size: int, start: int = 0) -> Iterator[FrameWindow]:
-        return read_windows(self.info, size, start, self._keyframes)
+        origin = self.info.start_pts - self._file.start_pts
+        frames = read_windows(self._file, size, self._first + start, self._keyframes)
+        try:
+            for window in frames:
+                n = len(window) if self._end is None else int(np.searchsorted(window.pts - origin, self._end))
+                if n:
+                    yield FrameWindow(window.frames[:n], window.pts[:n] - origin, window.start - self._first)
+                if n < len(window):
+                    return
+        finally:
+            frames.close()
 
 
-def open_source(path: str) -> FileSource:
-    """Probe ``path`` (:class:`BadInputError` if it is no readable video) and wrap it as a source."""
-    return FileSource(probe(path))
+def open_source(path: str, span: TimeSpan | None = None) -> FileSource:
+    """Probe ``path`` (:class:`BadInputError` if it is no readable video) and wrap it as a source (of ``span``)."""
+    return FileSource(probe(path), span)
 
 
 class IterableSource:

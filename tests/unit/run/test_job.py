@@ -21,7 +21,9 @@ from latentsync_core.errors import BadInputError
 from latentsync_core.face.aligner import FaceAligner
 from latentsync_core.face.geometry import apply_affine
 from latentsync_core.face.landmarks import get_backend
-from latentsync_core.job import EnhanceJob, IterableSource, JobOptions, LipSyncJob, LipSyncModels, enhance_video, lip_sync_video
+from latentsync_core.job import (
+    EnhanceJob, IterableSource, JobOptions, LipSyncJob, LipSyncModels, TimeSpan, enhance_video, lip_sync_video, open_source,
+)
 from latentsync_core.lipsync.sampler import SamplerSettings
 from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet, map_reference_state_dict
 from latentsync_core.lipsync.whisper import load_whisper
@@ -182,6 +184,24 @@ def test_dropout_across_a_window_edge_is_bridged_as_in_memory(tmp_path, models, 
     result, expected = in_memory(frames, waveform, models, backend, options)
     assert np.array_equal(decode(out), expected), "streamed frames differ from the in-memory ones"
     assert all((expected[j] != frames[j]).any() for j in range(6)), "a bridged frame was not lip-synced"
+
+
+def test_a_time_span_of_the_video_is_all_that_is_read_and_written(tmp_path, models, backend):
+    """A ComfyUI VIDEO's trim window: the job over frames 2..4 of 6 equals the in-memory path over those frames."""
+    frames = face_clip(6, seed=8)
+    frames[1] = cutaway(seed=9)
+    src, out = tmp_path / "clip.mkv", tmp_path / "out.mkv"
+    write_lossless(src, frames)
+    frames = decode(src)
+    waveform = speech(5)
+    options = replace(OPTIONS, length_mode="pingpong")
+    result = lip_sync_video(open_source(str(src), TimeSpan(0.08, 0.12)), waveform, RATE, str(out), models,
+                            FaceAligner(backend), options)
+    expected, expected_u8 = in_memory(frames[2:5], waveform, models, backend, options)
+    assert result.source_frames == 3 and expected.frame_map.tolist() == [0, 1, 2, 2, 1]
+    assert np.array_equal(decode(out), expected_u8), "frames outside the span were read, or other frames written"
+    stamps = np.concatenate([w.pts for w in read_windows(probe(out), 8)]) * probe(out).time_base
+    np.testing.assert_array_equal(stamps, np.arange(5) * Fraction(1, 25))
 
 
 @pytest.mark.parametrize("mode, n_out, seconds", [("trim", 3, 3 / 25), ("pad_audio", 5, 5 / 25)])
