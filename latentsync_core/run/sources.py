@@ -109,7 +109,8 @@ class FileSource:
             for window in frames:
                 n = len(window) if self._end is None else int(np.searchsorted(window.pts - origin, self._end))
                 if n:
-                    yield FrameWindow(window.frames[:n], window.pts[:n] - origin, window.start - self._first)
+                    part = window[:n]  # with its decoded planes
+                    yield dataclasses.replace(part, pts=part.pts - origin, start=part.start - self._first)
                 if n < len(window):
                     return
         finally:
