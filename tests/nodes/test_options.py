@@ -30,7 +30,7 @@ NOT_IN_TABLE = {
     ("LatentSync_FaceRestoreModelLoader", "model_name"),  # model files: the folder's listing
     ("LatentSync_ModelLoader", "download"), ("LatentSync_FaceRestoreModelLoader", "download"),
     ("LatentSync_FaceAlignAffine", "download_models"), ("LatentSync_LipSyncQuality", "download_models"),  # the host's
-    ("LatentSync_FaceRestoreModelLoader", "precision"),  # the dtype policy's (nodes/precision.py)
+    ("LatentSync_FaceRestoreModelLoader", "precision"),  # the dtype policy's (run/host.py)
     ("LatentSync_LoadWhisperEmbeds", "fps"), ("LatentSync_LoadWhisperEmbeds", "frame_count"),
     ("LatentSync_LipSyncQuality", "fps"),  # facts about the connected frames, not settings
 }
