@@ -9,7 +9,11 @@ when the detector finds nothing); every face it returns is put to the gate. A hu
 counts as kept when the gate accepts the largest face found; a non-human frame counts as
 accepted when the gate accepts any face found in it. Frames where detection found nothing
 were never at risk and are counted apart ("found" column). Time per call is the gate's
-CPU time (``measure`` on one face: crop, HOG, texture), mean and worst.
+CPU time (``measure`` on one face: crop, HOG, flatness), mean and worst.
+
+``--path`` instead times the face path with and without the gate: ``FaceAligner.locate``
+on bench_face_path.py's moving 720p talking head (following, and detecting every frame),
+runs interleaved, the fastest of ``--repeats`` each, in CPU time.
 """
 from __future__ import annotations
 
@@ -25,8 +29,29 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import face_gate_set  # noqa: E402
+from bench_face_path import moving_clip  # noqa: E402
+from latentsync_core.face.face_align import FaceAligner  # noqa: E402
 from latentsync_core.face.human_gate import HumanFaceGate  # noqa: E402
 from latentsync_core.face.landmarks import get_backend  # noqa: E402
+
+
+def path_speed(backend, frames: int, repeats: int) -> None:
+    """Print the face path's CPU ms/frame with and without the gate (interleaved runs)."""
+    clip = moving_clip(1280, 720, frames)
+    FaceAligner(backend).locate(clip[:2])  # warm-up: model load
+    for follow in (True, False):
+        best = {False: float("inf"), True: float("inf")}
+        calls = 0
+        for _ in range(repeats):
+            for gated in (False, True):
+                gate = HumanFaceGate() if gated else None
+                start = time.process_time()
+                FaceAligner(backend, follow=follow, human_gate=gate).locate(clip)
+                best[gated] = min(best[gated], time.process_time() - start)
+                calls = gate.calls if gate is not None else calls
+        mode = "follow" if follow else "detect every frame"
+        off, on = (best[g] * 1000 / frames for g in (False, True))
+        print(f"720p {mode:>18}: {off:7.2f} ms/frame without the gate, {on:7.2f} with ({on / off - 1:+.1%}; {calls} gate calls)")
 
 
 def main() -> None:
@@ -34,9 +59,15 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="at most this many source images per non-human group")
     parser.add_argument("--signals", help="also write each face's signals as JSON lines to this file")
     parser.add_argument("--set", choices=("all", "human", "non-human"), default="all", help="which half of the set to run")
+    parser.add_argument("--path", action="store_true", help="time the face path with and without the gate instead")
+    parser.add_argument("--frames", type=int, default=30, help="--path: frames of the clip")
+    parser.add_argument("--repeats", type=int, default=3, help="--path: runs of each, the fastest counts")
     parser.add_argument("--by-size", action="store_true", help="one row per source group and size")
     args = parser.parse_args()
     backend = get_backend("mediapipe")
+    if args.path:
+        path_speed(backend, args.frames, args.repeats)
+        return
     gate = HumanFaceGate()
     sink = open(args.signals, "w") if args.signals else None
     rows: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])  # frames, found, gate accepted
@@ -56,7 +87,7 @@ def main() -> None:
             accepted |= human
             if sink:
                 sink.write(json.dumps({"human": case.human, "group": case.group, "name": case.name, "size": case.size,
-                                       "variant": case.variant, "hog": signals.hog, "texture": signals.texture,
+                                       "variant": case.variant, "hog": signals.hog, "flat": signals.flat,
                                        "score": face.score, "width": float(face.bbox[2] - face.bbox[0]), "accepted": human}) + "\n")
                 sink.flush()
         key = (case.human, case.group, case.size if args.by_size else "all sizes")

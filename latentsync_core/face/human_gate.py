@@ -1,14 +1,21 @@
 """Human faces only: a gate that tells a real human face from a cartoon, animated or animal face.
 
-The landmark backends find "faces" in cartoons and animals too (MediaPipe's detector and
-its Face Mesh fit a human mesh to whatever looks enough like a face: a cartoon rabbit,
-an emoji, a cat). The gate looks again at what a backend found, with a detector trained
-on real human faces only: dlib's HOG frontal-face detector (built into dlib, no model
-file), run on an upright crop of the face (rolled level by the brow anchors, the face
-about 100 px wide). A real face gives a HOG detection over the located face; a cartoon,
-an emoji or an animal gives none. See ``bench/bench_face_gate.py`` for the measured rates.
+The landmark backends find "faces" in cartoons too (MediaPipe's detector and its Face
+Mesh fit a human mesh to whatever looks enough like a face: a cartoon rabbit, an emoji,
+a drawn boy). The gate looks again at each face a backend located, on an upright crop of
+it (rolled level by the brow anchors, the face 100 px wide, the frame's edge repeated
+where a close-up overflows it), with two signals that must both agree:
 
-The check costs a few milliseconds, so it runs once per face track, not per frame:
+- dlib's HOG frontal-face detector (built into dlib, Boost Software License, no model
+  file), trained on photographs of real faces: it finds real faces, frontal to about
+  three-quarter view, and not animals or the things a backend mistakes for a face;
+- flatness, the share of the inner face's pixels where the grey image's Laplacian is
+  exactly zero: skin, pores, hair, sensor and compression noise leave few such pixels
+  in a photograph even at 100 px (at most 16 % on the set), while emoji and flat-shaded
+  drawings are a third to two thirds flat (HOG alone scores some emoji like real faces).
+
+``bench/bench_face_gate.py`` measures it on ``bench/face_gate_set.py``'s set. A check
+costs a few milliseconds, so it runs once per face track, not per frame:
 :class:`TrackGate` remembers each track's verdict (by box overlap from frame to frame, as
 the aligner follows a face) and asks the gate again only for a new track, after a cut
 (:meth:`TrackGate.reset`) or every ``recheck_every`` frames of a long track.
@@ -78,28 +85,30 @@ class GateSignals:
 
     Attributes:
         hog: dlib's best HOG frontal-face score near the crop's centre (``-2`` when none).
-        texture: median absolute Laplacian (grey levels) over the inner face: fine detail
-            of skin, pores, hair and sensor noise; flat-shaded drawings have next to none.
+        flat: share of the inner face's pixels (the crop's middle 36 %) with a zero
+            Laplacian: high in flat-shaded drawings, low in photographs.
     """
 
     hog: float
-    texture: float
+    flat: float
 
 
 class HumanFaceGate:
     """Decides whether a located face is a real human face.
 
-    A face is human when the HOG detector finds it with ``hog >= sure_hog``, or with
-    ``hog >= min_hog`` and photographic texture (``texture >= min_texture``).
+    A face is human when both signals say so: dlib's HOG detector, trained on real faces
+    only, finds it (``hog >= min_hog``; rejects animals and things that are no face) and
+    it is not flat-shaded (``flat <= max_flat``; rejects drawn and emoji faces, some of
+    which HOG scores as high as a real face). Both thresholds are set from
+    ``bench/bench_face_gate.py``'s measurements.
 
     Args:
         allow_stylised: accept every face the backend found (stylised, animated and 3D
             characters, animals too): the gate is off.
     """
 
-    sure_hog = 0.3
     min_hog = -0.4
-    min_texture = 2.0
+    max_flat = 0.25
 
     def __init__(self, allow_stylised: bool = False) -> None:
         self.allow_stylised = allow_stylised
@@ -109,7 +118,7 @@ class HumanFaceGate:
     @property
     def signature(self) -> str:
         """The gate's settings, for cache keys (a cached face track was gated with them)."""
-        return f"dlib-hog {self.sure_hog}/{self.min_hog} texture {self.min_texture} stylised {self.allow_stylised}"
+        return f"dlib-hog {self.min_hog} flat {self.max_flat} stylised {self.allow_stylised}"
 
     def measure(self, frame: np.ndarray | torch.Tensor, face: FaceLandmarks) -> GateSignals:
         """The gate's signals for ``face`` in ``frame`` (``(H, W, 3)`` uint8 or ``[H, W, 3]`` float 0..1)."""
@@ -119,10 +128,10 @@ class HumanFaceGate:
         crop = upright_crop(frame, face)
         rects, scores, _ = self._detector.run(crop, 0, -2.0)
         near = [s for r, s in zip(rects, scores) if _centred(r, GATE_CROP)]
-        grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
         lo, hi = int(GATE_CROP * 0.32), int(GATE_CROP * 0.68)
-        lap = cv2.Laplacian(grey, cv2.CV_32F, ksize=1)[lo:hi, lo:hi]
-        return GateSignals(hog=max(near, default=-2.0), texture=float(np.median(np.abs(lap))))
+        lap = cv2.Laplacian(grey, cv2.CV_16S, ksize=1)[lo:hi, lo:hi]
+        return GateSignals(hog=max(near, default=-2.0), flat=float(np.count_nonzero(lap == 0) / lap.size))
 
     def check(self, frame: np.ndarray | torch.Tensor, face: FaceLandmarks) -> bool:
         """Whether ``face`` (found in ``frame``) is a real human face."""
@@ -130,7 +139,7 @@ class HumanFaceGate:
 
     def accepts(self, signals: GateSignals) -> bool:
         """The rule: whether ``signals`` are a real human face's."""
-        return signals.hog >= self.sure_hog or (signals.hog >= self.min_hog and signals.texture >= self.min_texture)
+        return signals.hog >= self.min_hog and signals.flat <= self.max_flat
 
 
 def _centred(rect, size: int) -> bool:
@@ -151,15 +160,18 @@ class TrackGate:
     """A :class:`HumanFaceGate` asked once per face track; the verdict is remembered.
 
     A face continues a known track when its box overlaps the track's last box by
-    ``min_iou`` within ``max_gap + 1`` frames; it then gets the track's verdict, unless the
-    verdict is ``recheck_every`` frames old (a cut the aligner missed, a face that turned).
+    ``min_iou`` within ``max_gap + 1`` frames; it then gets the track's verdict, unless that
+    is old: a human verdict is checked again after ``recheck_every`` frames (a cut the
+    aligner missed), a non-human one after ``recheck_rejected`` frames (a real face first
+    seen in profile or blurred, which HOG misses, is taken once it turns to the camera).
 
     Args:
         gate: the gate to ask.
         overlap: overlap of two ``x1, y1, x2, y2`` boxes (the aligner's intersection over union).
         min_iou: ``overlap`` that continues a track (the aligner's own tracking threshold).
         max_gap: frames a track may go unseen and still be continued.
-        recheck_every: frames after which a track is checked again.
+        recheck_every: frames after which a human track is checked again.
+        recheck_rejected: frames after which a non-human track is checked again.
     """
 
     def __init__(
@@ -169,12 +181,14 @@ class TrackGate:
         min_iou: float,
         max_gap: int,
         recheck_every: int = 50,
+        recheck_rejected: int = 10,
     ) -> None:
         self.gate = gate
         self.overlap = overlap
         self.min_iou = min_iou
         self.max_gap = max_gap
         self.recheck_every = recheck_every
+        self.recheck_rejected = recheck_rejected
         self._tracks: list[_Track] = []
 
     def reset(self) -> None:
@@ -189,7 +203,7 @@ class TrackGate:
         track = max(self._tracks, key=lambda t: self.overlap(t.box, face.bbox), default=None)
         if track is not None and self.overlap(track.box, face.bbox) < self.min_iou:
             track = None
-        if track is None or index - track.checked >= self.recheck_every:
+        if track is None or index - track.checked >= (self.recheck_every if track.human else self.recheck_rejected):
             if track is not None:
                 self._tracks.remove(track)
             track = _Track(face.bbox, self.gate.check(frame, face), index, index)
