@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from bench import face_gate_set
-from latentsync_core.face.face_align import FaceAligner
-from latentsync_core.face.human_gate import HumanFaceGate, upright_crop
+from latentsync_core.face.face_align import FaceAligner, _box_iou
+from latentsync_core.face.human_gate import HumanFaceGate, TrackGate, upright_crop
 from latentsync_core.face.landmarks import get_backend
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "face_gate")
@@ -87,3 +87,15 @@ def test_aligner_with_gate_leaves_a_cartoon_cutaway_and_asks_once_per_track(back
     gated = FaceAligner(backend, follow=follow, human_gate=gate).locate(frames)
     assert gated.has_face.tolist() == [True] * 4 + [False] * 4 + [True] * 4
     assert gate.calls == 3  # the head, the cartoon, the head again after the cut back
+
+
+def test_track_gate_remembers_a_verdict_and_checks_again_after_recheck_every(backend):
+    case = next(face_gate_set.human_cases(backend, fractions=(0.2,), variants=("plain",), photos=("grace_hopper",)))
+    face = backend.detect(case.frame)[0]
+    gate = HumanFaceGate()
+    tracks = TrackGate(gate, _box_iou, 0.2, max_gap=4, recheck_every=50)
+    assert all(tracks.human(case.frame, face, i) for i in range(60))
+    assert gate.calls == 2  # frames 0 and 50
+    tracks.reset()
+    assert tracks.human(case.frame, face, 60) and gate.calls == 3
+    assert tracks.human(case.frame, face, 66) and gate.calls == 4  # unseen for more than max_gap + 1 frames: a new track
