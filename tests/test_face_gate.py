@@ -30,6 +30,12 @@ def backend():
         yield b
 
 
+@pytest.fixture(scope="module")
+def gate():
+    """One gate for the module, as one serves a whole job (its detector loads once, ~0.7 s)."""
+    return HumanFaceGate()
+
+
 def cartoon_frame(path: str, height: float) -> np.ndarray:
     """The cartoon at ``path`` pasted ``height`` x the frame height tall, centred, on the set's background."""
     rgba = cv2.cvtColor(cv2.imread(path, cv2.IMREAD_UNCHANGED), cv2.COLOR_BGRA2RGBA)
@@ -39,11 +45,10 @@ def cartoon_frame(path: str, height: float) -> np.ndarray:
     return face_gate_set.paste_into_frame(face_gate_set.background(7), rgba, scale, centre, (w / 2, h / 2))
 
 
-def test_gate_keeps_real_faces_from_8_percent_to_close_ups(backend):
-    gate = HumanFaceGate()
-    cases = list(face_gate_set.human_cases(backend, fractions=(0.08, 0.2, 0.8), variants=("plain", "grayscale", "rot-12"),
+def test_gate_keeps_real_faces_from_8_percent_to_close_ups(backend, gate):
+    cases = list(face_gate_set.human_cases(backend, fractions=(0.08, 0.8), variants=("plain", "grayscale", "rot-12"),
                                            photos=("astronaut", "grace_hopper")))
-    assert len(cases) == 18
+    assert len(cases) == 12
     checked = 0
     for case in cases:
         faces = backend.detect(case.frame)
@@ -51,12 +56,11 @@ def test_gate_keeps_real_faces_from_8_percent_to_close_ups(backend):
             continue
         checked += 1
         assert gate.check(case.frame, faces[0]), f"{case.name} {case.size} {case.variant}: real face rejected ({gate.measure(case.frame, faces[0])})"
-    assert checked >= 16
+    assert checked >= 10
 
 
 @pytest.mark.parametrize("path", CARTOONS, ids=os.path.basename)
-def test_gate_rejects_cartoon_faces_the_detector_takes_for_human(backend, path):
-    gate = HumanFaceGate()
+def test_gate_rejects_cartoon_faces_the_detector_takes_for_human(backend, gate, path):
     found = 0
     for height in (0.5, 0.9):
         frame = cartoon_frame(path, height)
@@ -67,35 +71,35 @@ def test_gate_rejects_cartoon_faces_the_detector_takes_for_human(backend, path):
     assert found, "the detector no longer finds this cartoon: pick a fixture it still takes for a face"
 
 
-def test_gate_reads_float_frames_and_faces_cut_by_the_frame_edge(backend):
+def test_gate_reads_float_frames_and_faces_cut_by_the_frame_edge(backend, gate):
     case = next(face_gate_set.human_cases(backend, fractions=(0.8,), variants=("plain",), photos=("astronaut",)))
     face = backend.detect(case.frame)[0]
     assert face.bbox[1] < 0  # the close-up overflows the frame
     as_float = torch.from_numpy(case.frame).float() / 255
     np.testing.assert_array_equal(upright_crop(as_float, face), upright_crop(case.frame, face))
-    assert HumanFaceGate().check(as_float, face)
+    assert gate.check(as_float, face)
 
 
 @pytest.mark.parametrize("follow", [True, False], ids=["follow", "detect"])
-def test_aligner_with_gate_leaves_a_cartoon_cutaway_and_asks_once_per_track(backend, follow):
+def test_aligner_with_gate_leaves_a_cartoon_cutaway_and_asks_once_per_track(backend, gate, follow):
     head = next(face_gate_set.human_cases(backend, fractions=(0.3,), variants=("plain",), photos=("astronaut",))).frame
     cartoon = cartoon_frame(os.path.join(DATA, "emoji_1F466.png"), 0.9)
     frames = torch.from_numpy(np.stack([head] * 4 + [cartoon] * 4 + [head] * 4)).float() / 255
     ungated = FaceAligner(backend, follow=follow).locate(frames)
     assert ungated.has_face[4:8].any()  # today's path calls the cartoon a face
-    gate = HumanFaceGate()
+    calls = gate.calls
     gated = FaceAligner(backend, follow=follow, human_gate=gate).locate(frames)
     assert gated.has_face.tolist() == [True] * 4 + [False] * 4 + [True] * 4
-    assert gate.calls == 3  # the head, the cartoon, the head again after the cut back
+    assert gate.calls - calls == 3  # the head, the cartoon, the head again after the cut back
 
 
-def test_track_gate_remembers_a_verdict_and_checks_again_after_recheck_every(backend):
+def test_track_gate_remembers_a_verdict_and_checks_again_after_recheck_every(backend, gate):
     case = next(face_gate_set.human_cases(backend, fractions=(0.2,), variants=("plain",), photos=("grace_hopper",)))
     face = backend.detect(case.frame)[0]
-    gate = HumanFaceGate()
+    calls = gate.calls
     tracks = TrackGate(gate, _box_iou, 0.2, max_gap=4, recheck_every=50)
     assert all(tracks.human(case.frame, face, i) for i in range(60))
-    assert gate.calls == 2  # frames 0 and 50
+    assert gate.calls - calls == 2  # frames 0 and 50
     tracks.reset()
-    assert tracks.human(case.frame, face, 60) and gate.calls == 3
-    assert tracks.human(case.frame, face, 66) and gate.calls == 4  # unseen for more than max_gap + 1 frames: a new track
+    assert tracks.human(case.frame, face, 60) and gate.calls - calls == 3
+    assert tracks.human(case.frame, face, 66) and gate.calls - calls == 4  # unseen for more than max_gap + 1 frames: a new track
