@@ -9,7 +9,7 @@ when the detector finds nothing); every face it returns is put to the gate. A hu
 counts as kept when the gate accepts the largest face found; a non-human frame counts as
 accepted when the gate accepts any face found in it. Frames where detection found nothing
 were never at risk and are counted apart ("found" column). Time per call is the gate's
-CPU time (``measure`` on one face: crop, HOG, flatness), mean and worst.
+CPU time (``measure`` on one face: crop, HOG, flatness, colour spread), mean and worst.
 
 ``--path`` instead times the face path with and without the gate: ``FaceAligner.locate``
 on bench_face_path.py's moving 720p talking head (following, and detecting every frame),
@@ -94,7 +94,7 @@ def main() -> None:
             accepted |= human
             if sink:
                 sink.write(json.dumps({"human": case.human, "group": case.group, "name": case.name, "size": case.size,
-                                       "variant": case.variant, "hog": signals.hog, "flat": signals.flat,
+                                       "variant": case.variant, "hog": signals.hog, "flat": signals.flat, "spread": signals.spread,
                                        "score": face.score, "width": float(face.bbox[2] - face.bbox[0]), "accepted": human}) + "\n")
                 sink.flush()
         key = (case.human, case.group, case.size if args.by_size else "all sizes")

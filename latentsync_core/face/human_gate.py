@@ -12,7 +12,11 @@ where a close-up overflows it), with two signals that must both agree:
 - flatness, the share of the inner face's pixels where the grey image's Laplacian is
   exactly zero: skin, pores, hair, sensor and compression noise leave few such pixels
   in a photograph even at 100 px (at most 16 % on the set), while emoji and flat-shaded
-  drawings are a third to two thirds flat (HOG alone scores some emoji like real faces).
+  drawings are a third to two thirds flat (HOG alone scores some emoji like real faces);
+- colour spread, the larger standard deviation of the inner face's Cr and Cb: skin is one
+  hue (at most 12 on the set, colour casts included; 0 in black and white), drawings put
+  several saturated colours side by side (a detailed red ogre emoji, 31, is textured and
+  HOG scores it 0.6).
 
 ``bench/bench_face_gate.py`` measures it on ``bench/face_gate_set.py``'s set. A check
 costs a few milliseconds, so it runs once per face track, not per frame:
@@ -87,10 +91,13 @@ class GateSignals:
         hog: dlib's best HOG frontal-face score near the crop's centre (``-2`` when none).
         flat: share of the inner face's pixels (the crop's middle 36 %) with a zero
             Laplacian: high in flat-shaded drawings, low in photographs.
+        spread: the larger standard deviation of the inner face's chroma (Cr, Cb, in
+            8-bit levels): low for skin, high where a drawing puts colours side by side.
     """
 
     hog: float
     flat: float
+    spread: float
 
 
 class HumanFaceGate:
@@ -99,8 +106,9 @@ class HumanFaceGate:
     A face is human when both signals say so: dlib's HOG detector, trained on real faces
     only, finds it (``hog >= min_hog``; rejects animals and things that are no face) and
     it is not flat-shaded (``flat <= max_flat``; rejects drawn and emoji faces, some of
-    which HOG scores as high as a real face). Both thresholds are set from
-    ``bench/bench_face_gate.py``'s measurements.
+    which HOG scores as high as a real face) and its colour is one hue
+    (``spread <= max_spread``; rejects textured, many-coloured drawings). The thresholds
+    are set from ``bench/bench_face_gate.py``'s measurements.
 
     Args:
         allow_stylised: accept every face the backend found (stylised, animated and 3D
@@ -109,6 +117,7 @@ class HumanFaceGate:
 
     min_hog = -0.4
     max_flat = 0.25
+    max_spread = 16.0
 
     def __init__(self, allow_stylised: bool = False) -> None:
         self.allow_stylised = allow_stylised
@@ -118,7 +127,7 @@ class HumanFaceGate:
     @property
     def signature(self) -> str:
         """The gate's settings, for cache keys (a cached face track was gated with them)."""
-        return f"dlib-hog {self.min_hog} flat {self.max_flat} stylised {self.allow_stylised}"
+        return f"dlib-hog {self.min_hog} flat {self.max_flat} spread {self.max_spread} stylised {self.allow_stylised}"
 
     def measure(self, frame: np.ndarray | torch.Tensor, face: FaceLandmarks) -> GateSignals:
         """The gate's signals for ``face`` in ``frame`` (``(H, W, 3)`` uint8 or ``[H, W, 3]`` float 0..1)."""
@@ -128,10 +137,12 @@ class HumanFaceGate:
         crop = upright_crop(frame, face)
         rects, scores, _ = self._detector.run(crop, 0, -2.0)
         near = [s for r, s in zip(rects, scores) if _centred(r, GATE_CROP)]
-        grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
         lo, hi = int(GATE_CROP * 0.32), int(GATE_CROP * 0.68)
-        lap = cv2.Laplacian(grey, cv2.CV_16S, ksize=1)[lo:hi, lo:hi]
-        return GateSignals(hog=max(near, default=-2.0), flat=float(np.count_nonzero(lap == 0) / lap.size))
+        lap = cv2.Laplacian(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), cv2.CV_16S, ksize=1)[lo:hi, lo:hi]
+        chroma = cv2.cvtColor(crop[lo:hi, lo:hi], cv2.COLOR_RGB2YCrCb)[..., 1:].reshape(-1, 2).astype(np.float32)
+        return GateSignals(
+            hog=max(near, default=-2.0), flat=float(np.count_nonzero(lap == 0) / lap.size), spread=float(chroma.std(axis=0).max())
+        )
 
     def check(self, frame: np.ndarray | torch.Tensor, face: FaceLandmarks) -> bool:
         """Whether ``face`` (found in ``frame``) is a real human face."""
@@ -139,7 +150,7 @@ class HumanFaceGate:
 
     def accepts(self, signals: GateSignals) -> bool:
         """The rule: whether ``signals`` are a real human face's."""
-        return signals.hog >= self.min_hog and signals.flat <= self.max_flat
+        return signals.hog >= self.min_hog and signals.flat <= self.max_flat and signals.spread <= self.max_spread
 
 
 def _centred(rect, size: int) -> bool:
