@@ -2,8 +2,10 @@
 
 Real faces: tests/data/astronaut.png (NASA, public domain) and matplotlib's grace_hopper.jpg
 (US Navy, public domain). Non-human faces: tests/data/face_gate/ (see its LICENCES.txt):
-Noto Color Emoji renders (SIL OFL 1.1), faces that MediaPipe's detector and mesh take for
-human faces today. Frames are built at test time by bench/face_gate_set.py.
+Noto Color Emoji renders (SIL OFL 1.1) and two Open Clip Art portraits (public domain),
+faces that MediaPipe's detector and mesh take for human faces today (the clip art and some
+emoji also score like real faces on dlib's HOG). Frames are built at test time by
+bench/face_gate_set.py.
 """
 from __future__ import annotations
 
