@@ -20,9 +20,10 @@ non-human:
   Each is pasted whole at several heights (25 %, 50 %, 90 % and 160 % of the frame height, the last
   an overflowing close-up) on a grey textured background.
 
-Sources whose package is not installed are left out (and reported by ``--summary``).
+Sources whose package is not installed are left out; run as a script, this prints the
+frame count per source.
 
-Usage: python bench/face_gate_set.py --summary [--write DIR]
+Usage: python bench/face_gate_set.py [--write DIR]
 """
 from __future__ import annotations
 
@@ -281,7 +282,6 @@ def nonhuman_cases(sources: list[Source] | None = None, heights=NONHUMAN_HEIGHTS
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--summary", action="store_true", help="print the sources found and the case counts")
     parser.add_argument("--write", help="write every case as a JPEG into this folder (for looking at)")
     args = parser.parse_args()
     from latentsync_core.face.landmarks import get_backend
