@@ -158,11 +158,17 @@ def _host(args: argparse.Namespace) -> FolderHost:
 
 
 def _aligner(args: argparse.Namespace, host: FolderHost, resolution: int):
-    """A :class:`FaceAligner` on the chosen backend with the landmark cache; close its ``backend`` when done."""
+    """A :class:`FaceAligner` on the chosen backend with the landmark cache and the human-face gate; close its
+    ``backend`` when done."""
     from .face.aligner import FaceAligner
+    from .face.human_gate import HumanFaceGate
     from .face.landmark_cache import open_cache
 
-    return FaceAligner(landmark_backend(host, args.backend), resolution=resolution, cache=open_cache(args.landmark_cache))
+    cache = open_cache(args.landmark_cache, max_bytes=int(args.landmark_cache_max * 1024**3))
+    return FaceAligner(
+        landmark_backend(host, args.backend), resolution=resolution, cache=cache,
+        human_gate=HumanFaceGate(allow_stylised=args.allow_stylised),
+    )
 
 
 def load_restorers(files: RunFiles, host: FolderHost) -> list[FaceRestorer]:

@@ -9,10 +9,11 @@ from comfy_api.v0_0_2 import io
 import comfy.model_management
 import comfy.utils
 from ..latentsync_core.face.aligner import FaceAligner
+from ..latentsync_core.face.human_gate import HumanFaceGate
 from ..latentsync_core.face.mouth_roi import crop_mouth
 from ..latentsync_core.face.paste import paste_back
 from ..latentsync_core.run.host import landmark_backend
-from ..latentsync_core.run.options import NODE_OPTIONS
+from ..latentsync_core.run.options import NODE_OPTIONS, OPTIONS
 from .host import ComfyHost, open_landmark_cache
 from .types import CATEGORY, Alignment, MouthROI
 from .widgets import widget
@@ -39,6 +40,8 @@ class FaceAlignAffine(io.ComfyNode):
                 widget("max_gap"),
                 io.Boolean.Input("download_models", default=False, tooltip="insightface only: download buffalo_l into models/insightface when missing."),
                 widget("landmark_cache"),
+                widget("landmark_cache_max"),
+                widget("allow_stylised"),
             ],
             outputs=[
                 io.Image.Output("aligned_faces", display_name="aligned_faces", tooltip="Aligned faces [N,res,res,3]; gray where no face was found."),
@@ -48,7 +51,9 @@ class FaceAlignAffine(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, images, resolution, backend, face_selection, face_index, smoothing, max_gap, download_models, landmark_cache=True) -> io.NodeOutput:
+    def execute(cls, images, resolution, backend, face_selection, face_index, smoothing, max_gap, download_models,
+                landmark_cache=True, landmark_cache_max=OPTIONS["landmark_cache_max"].default,
+                allow_stylised=False) -> io.NodeOutput:
         landmarks = landmark_backend(ComfyHost(), backend, download_models)
         aligner = FaceAligner(
             landmarks,
@@ -57,7 +62,8 @@ class FaceAlignAffine(io.ComfyNode):
             face_index=face_index,
             smoothing=smoothing,
             max_gap=max_gap,
-            cache=open_landmark_cache(landmark_cache),
+            cache=open_landmark_cache(landmark_cache, landmark_cache_max),
+            human_gate=HumanFaceGate(allow_stylised=allow_stylised),
         )
         bar = comfy.utils.ProgressBar(images.shape[0])
 

@@ -96,12 +96,13 @@ class ComfyHost:
             log.warning("LatentSync: %s", message)
 
 
-def open_landmark_cache(enabled: bool) -> LandmarkCache | None:
-    """The landmark cache in ``<ComfyUI user directory>/latentsync/landmark_cache`` (or ``$LATENTSYNC_LANDMARK_CACHE``)
-    when the ``landmark_cache`` input is on, else None."""
+def open_landmark_cache(enabled: bool, max_gb: float) -> LandmarkCache | None:
+    """The landmark cache in ``<ComfyUI user directory>/latentsync/landmark_cache`` (or ``$LATENTSYNC_LANDMARK_CACHE``),
+    at most ``max_gb`` GB, when the ``landmark_cache`` input is on, else None."""
     if not enabled:
         return None
-    return LandmarkCache(default_cache_dir(os.path.join(folder_paths.get_user_directory(), "latentsync", "landmark_cache")))
+    folder = default_cache_dir(os.path.join(folder_paths.get_user_directory(), "latentsync", "landmark_cache"))
+    return LandmarkCache(folder, max_bytes=int(max_gb * 1024**3))
 
 
 class PatcherHost(torch.nn.Module):

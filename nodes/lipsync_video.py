@@ -23,11 +23,12 @@ from typing_extensions import override
 
 from ..latentsync_core.errors import BadInputError
 from ..latentsync_core.face.aligner import FaceAligner
+from ..latentsync_core.face.human_gate import HumanFaceGate
 from ..latentsync_core.job import FileSource, LipSyncModels, TimeSpan, lip_sync_video, open_source
 from ..latentsync_core.media.video_io import probe
 from ..latentsync_core.restorers import CODEFORMER, GFPGAN, restorer_activation_bytes
 from ..latentsync_core.run.host import landmark_backend
-from ..latentsync_core.run.options import restorer_batch_size
+from ..latentsync_core.run.options import OPTIONS, restorer_batch_size
 from .host import CONFIG_ATTACHMENT, ComfyHost, load_for_sampling, open_landmark_cache
 from .types import CATEGORY, FaceRestoreModel, Model, Whisper
 from .widgets import options_of, widget
@@ -145,6 +146,8 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
                 widget("window"),
                 widget("crf"),
                 widget("landmark_cache"),
+                widget("landmark_cache_max"),
+                widget("allow_stylised"),
             ],
             outputs=[io.Video.Output(display_name="video",
                                      tooltip="The lip-synced video with the speech fitted to its length, written to "
@@ -155,7 +158,8 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
     @override
     def execute(cls, video, audio, model, whisper, vae, steps, guidance, seed, chunk_size, deepcache, length_mode,
                 sr_ratio, fidelity, mask_smooth, color_match, region, backend, batch_size, window, crf, gfpgan=None,
-                codeformer=None, landmark_cache=True) -> io.NodeOutput:
+                codeformer=None, landmark_cache=True, landmark_cache_max=OPTIONS["landmark_cache_max"].default,
+                allow_stylised=False) -> io.NodeOutput:
         options = options_of(
             steps=steps, guidance=guidance, seed=seed, chunk_size=chunk_size, deepcache=deepcache, length_mode=length_mode,
             sr_ratio=sr_ratio, fidelity=fidelity, mask_smooth=mask_smooth, color_match=color_match, region=region,
@@ -174,7 +178,8 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
         models = LipSyncModels(unet=sampling.unet, vae=sampling.vae, whisper=whisper.model, device=sampling.device,
                                dtype=sampling.dtype)
         landmarks = landmark_backend(ComfyHost(), backend)
-        aligner = FaceAligner(landmarks, resolution=config.resolution, cache=open_landmark_cache(landmark_cache))
+        aligner = FaceAligner(landmarks, resolution=config.resolution, cache=open_landmark_cache(landmark_cache, landmark_cache_max),
+                              human_gate=HumanFaceGate(allow_stylised=allow_stylised))
 
         temp_dir = os.path.join(folder_paths.get_temp_directory(), OUTPUT_SUBFOLDER)
         os.makedirs(temp_dir, exist_ok=True)

@@ -34,6 +34,7 @@ from .alignment import Alignment
 from ..errors import BadInputError
 from .frames import MIN_FACE_FRAME_SIDE, as_rgb_frames, to_uint8
 from .geometry import REFERENCE_SMOOTHING, SUPPORTED_RESOLUTIONS, crop_size, face_template, fit_similarity
+from .human_gate import HumanFaceGate, TrackGate
 from .landmark_cache import FrameHasher, LandmarkCache, TrackRecord, backend_signature
 from .landmarks.base import FaceLandmarks, LandmarkBackend
 from .warp import aligned_faces, warp_to_crop
@@ -92,6 +93,8 @@ class FaceAligner:
         cache: landmark cache to replay from and store into; ``None`` detects every time.
         follow: mesh a followed face on a crop around its previous position (when
             the backend can) instead of detecting in every frame.
+        human_gate: keep only faces this gate calls human (asked once per face track,
+            see :class:`~.human_gate.TrackGate`); ``None`` keeps every face found.
     """
 
     def __init__(
@@ -104,6 +107,7 @@ class FaceAligner:
         max_gap: int = 4,
         cache: LandmarkCache | None = None,
         follow: bool = True,
+        human_gate: HumanFaceGate | None = None,
     ) -> None:
         if resolution not in SUPPORTED_RESOLUTIONS:
             raise BadInputError(f"resolution must be one of {SUPPORTED_RESOLUTIONS} (256 = LatentSync 1.5, 512 = 1.6), got {resolution}.")
@@ -129,6 +133,10 @@ class FaceAligner:
         self._frame_counter = 0
         self.cache = cache
         settings = f"{backend_signature(backend)}|{resolution}|{selection}|{face_index}|{self.max_gap}|{self._follow is not None}"
+        # Human-face gate (issue 15): its verdicts are remembered per face track.
+        self._gate = TrackGate(human_gate, _box_iou, _TRACK_MIN_IOU, self.max_gap) if human_gate is not None else None
+        if self._gate is not None:
+            settings += f"|human_gate={human_gate.signature}"
         self._hasher = FrameHasher(settings) if cache is not None else None
 
     def _new_shot(self) -> None:
@@ -178,14 +186,22 @@ class FaceAligner:
         record.cut_before[i] = self._is_cut(frames[i])
         if record.cut_before[i]:
             self._new_shot()
+            if self._gate is not None:
+                self._gate.reset()
         if not searchable:
             return None
         face = self._follow_face(frames[i], index)
+        if face is not None and not self._is_human(frames[i], face, index):
+            face = None
         if face is None:
             frame = to_uint8(frames[i])
-            face = self._choose(self.backend.detect(frame), frame)
+            face = self._choose([f for f in self.backend.detect(frame) if self._is_human(frame, f, index)], frame)
         record.faces[i] = face
         return face
+
+    def _is_human(self, frame: np.ndarray | torch.Tensor, face: FaceLandmarks, index: int) -> bool:
+        """The human-face gate's verdict on ``face`` (its track's, when known); every face passes without a gate."""
+        return self._gate is None or self._gate.human(frame, face, index)
 
     def _store(self, key: str, record: TrackRecord) -> None:
         record.identity, record.last_thumb = self._identity, self._prev_thumb

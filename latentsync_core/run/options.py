@@ -19,9 +19,10 @@ from typing import Any, Callable, Mapping
 import torch
 
 from ..errors import BadInputError
-from ..face.colour import COLOUR_MODES
 from ..face.aligner import SELECTION_MODES, FaceAligner
+from ..face.colour import COLOUR_MODES
 from ..face.geometry import SUPPORTED_RESOLUTIONS
+from ..face.landmark_cache import DEFAULT_MAX_BYTES
 from ..face.landmarks import BACKENDS
 from ..face.mouth_roi import crop_mouth
 from ..face.paste import PASTE_REGIONS
@@ -297,6 +298,15 @@ TABLE: tuple[Option, ...] = (
                          tooltip="Keep the detected landmarks on disk (ComfyUI/user/latentsync/landmark_cache; delete "
                          "the folder to clear it) so the same frames with the same detection settings skip detection "
                          "next time, even after a restart")),
+    Option("landmark_cache_max", float, DEFAULT_MAX_BYTES / 1024**3, "Size cap of the landmark cache folder in GB; the "
+           "least recently used entries are deleted past it", min=0.0,
+           cli=CliForm(("--landmark_cache_max",), metavar="GB"),
+           node=NodeForm("landmark_cache_max", (FACE_ALIGN_NODE, LIPSYNC_VIDEO_NODE), max=1024.0, step=0.5,
+                         optional=True)),
+    Option("allow_stylised", bool, False, "Also lip-sync faces that are not real human faces (cartoon, animated, 3D "
+           "characters); by default only human faces are changed and every other frame passes untouched",
+           cli=CliForm(("--allow_stylised",), show_default=False),
+           node=NodeForm("allow_stylised", (FACE_ALIGN_NODE, LIPSYNC_VIDEO_NODE), optional=True)),
     # Shown on the nodes only (the command line uses the defaults).
     Option("colour_match", str, COLOUR_MODES[0], "Match a restored mouth's colours to the face around it: per-channel "
            "mean/std, full histogram, or none", choices=COLOUR_MODES, target=JOB,

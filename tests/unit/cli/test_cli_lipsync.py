@@ -17,6 +17,7 @@ Clips: the sample (example_workflows/sample/astronaut_speech.mp4, 75 frames, a c
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import http.server
@@ -35,6 +36,7 @@ from latentsync_core import cli
 from latentsync_core.files import model_files as mf
 from latentsync_core.media.audio_io import read_audio
 from lipsync_cli import FAST, SAMPLE, assert_one_line_error, speech, write_lipsync_models, write_lossless
+from repo_paths import DATA
 from upscaler_fixtures import nearest_state_dict
 from video_files import decode_video
 
@@ -99,6 +101,48 @@ def test_sample_clip_end_to_end(tmp_path, capsys, models, sample_frames):
     assert "sample" in err and "step" in err  # the sampler's progress bar
     assert lines[-1] == f"wrote {out}: 3 frames at 25 fps, 3 lip-synced, 3 mouths restored, 0.12 s of speech"
     assert os.listdir(folder) == ["synced clip.mp4"]
+
+
+def cartoon_frame(size: int, emoji: str = "emoji_1F466.png") -> np.ndarray:
+    """A cartoon face (a Noto emoji, tests/data/face_gate) filling most of a ``size`` x ``size`` grey frame."""
+    import cv2
+
+    rgba = cv2.cvtColor(cv2.imread(os.path.join(DATA, "face_gate", emoji), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGRA2RGBA)
+    side = int(size * 0.8)
+    rgba = cv2.resize(rgba, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
+    frame = np.full((size, size, 3), 96.0, np.float32)
+    top = (size - side) // 2
+    alpha = rgba[..., 3:] / 255.0
+    frame[top:top + side, top:top + side] = alpha * rgba[..., :3] + (1 - alpha) * frame[top:top + side, top:top + side]
+    return frame.round().astype(np.uint8)
+
+
+def test_animated_cutaway_passes_untouched_and_the_head_around_it_is_lip_synced(tmp_path, capsys, models, sample_frames):
+    """A talking head, a cartoon face the landmark detector takes for a face, the head again: the human-face gate
+    leaves every cartoon frame bit-identical (lossless output) and every head frame is lip-synced."""
+    from latentsync_core.face.landmarks import get_backend
+
+    cartoon = cartoon_frame(sample_frames.shape[1])
+    with contextlib.closing(get_backend("mediapipe")) as backend:
+        assert backend.detect(cartoon), "the detector must see a face in the cartoon for this test to mean anything"
+    frames = np.concatenate([sample_frames[40:43], np.stack([cartoon] * 3), sample_frames[40:43]])
+    clip = write_lossless(tmp_path / "head_cartoon_head.mkv", frames)
+    out = tmp_path / "out.mkv"
+    code, err = run(capsys, "--video", clip, "--audio", speech(tmp_path / "s.wav", 9), "--output", str(out),
+                    "--superres", "none", "--length_mode", "trim", "--crf", "0", "--models-dir", str(models), *FAST)
+    assert code == cli.EXIT_OK, err
+    got = decode_video(out)
+    assert got.shape == frames.shape
+    for i in range(3, 6):
+        assert np.array_equal(got[i], frames[i]), f"cartoon frame {i} changed"
+    for i in (0, 1, 2, 6, 7, 8):
+        assert (got[i] != frames[i]).any(), f"head frame {i} was not lip-synced"
+    # with stylised characters allowed, the cartoon gets a mouth too
+    code, err = run(capsys, "--video", clip, "--audio", speech(tmp_path / "s.wav", 9), "--output", str(tmp_path / "all.mkv"),
+                    "--superres", "none", "--length_mode", "trim", "--crf", "0", "--allow_stylised", "--models-dir",
+                    str(models), *FAST)
+    assert code == cli.EXIT_OK, err
+    assert any((decode_video(tmp_path / "all.mkv")[i] != frames[i]).any() for i in range(3, 6))
 
 
 @pytest.fixture(scope="module")
