@@ -1,4 +1,4 @@
-"""A viewer hears the sound at its source time in every output container (issue 15, "Sound").
+"""A viewer hears the sound at its source time in every output container we write.
 
 AAC starts with 1024 samples of encoder priming (21.3 ms at 48 kHz) that MP4 and MOV hide with an
 edit list. In Matroska FFmpeg writes a CodecDelay that FFmpeg 5.1 (Debian 12's ffmpeg, and the
