@@ -11,6 +11,13 @@ that holds them all, a surround pair standing in for the other pair where that o
 no AAC layout holds (heights such as 5.1.2, 7.1(wide), more than 8 channels) are mixed down to
 stereo with the ITU-R BS.775 coefficients: front channels at 1, the centre and the surrounds at
 -3 dB (0.7071), a back-centre channel at -6 dB into each side, LFE dropped.
+Codec: :func:`sound_codec` picks the codec of a sound track we encode for a container, and
+:func:`copies_in_time` whether a source's track can be copied into it as it is. AAC starts with
+1024 samples of encoder priming (MP3 and AC-3 with theirs) that MP4 and MOV hide with an edit
+list; Matroska's CodecDelay is not read for them by every reader (FFmpeg 5.1's demuxer reads it
+for Opus only and plays the priming, 21.3 ms of AAC at 48 kHz, as sound), so a Matroska output
+gets FLAC (no priming, lossless to 24 bits, any rate, the same layouts) and a primed track copied
+into Matroska is re-encoded to FLAC.
 Whisper hears the BS.775 mono mix of all channels, its gains scaled to sum to 1 (what
 ``ffmpeg -ac 1`` gives the reference's Whisper): mono is unchanged, stereo is the mean of L and R.
 """
@@ -32,6 +39,9 @@ AAC_LAYOUTS: dict[int, str] = {
     1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1",
 }
 
+#: Codecs whose decoded sound starts with encoder priming a container must tell the decoder to drop.
+PRIMED_CODECS = frozenset({"aac", "mp3", "ac3", "eac3"})
+
 _MINUS_3DB = math.sqrt(0.5)
 _LFE = frozenset({"LFE", "LFE2", "LFE3"})
 _FRONT = frozenset({"FL", "FR", "FC", "FLC", "FRC", "DL", "DR", "BFL", "BFR", "BFC"})
@@ -46,6 +56,18 @@ _OTHER_PAIR = {"SL": "BL", "SR": "BR", "BL": "SL", "BR": "SR"}
 def nearest_aac_rate(rate: int) -> int:
     """The AAC rate closest to ``rate`` Hz (the higher one on a tie); ``rate`` itself when AAC has it."""
     return min(AAC_RATES, key=lambda r: (abs(r - int(rate)), -r))
+
+
+def sound_codec(container_format: str) -> str:
+    """The codec a sound track we encode gets in an FFmpeg container format: FLAC in
+    ``matroska``, which cannot make every reader drop AAC's priming, AAC in the others."""
+    return "flac" if container_format == "matroska" else "aac"
+
+
+def copies_in_time(codec: str, container_format: str) -> bool:
+    """Whether a track of ``codec`` copied into ``container_format`` plays at its source time
+    (False: a primed codec in Matroska, where readers play the priming as sound)."""
+    return not (container_format == "matroska" and codec in PRIMED_CODECS)
 
 
 def layout_channels(layout: str) -> tuple[str, ...]:

@@ -35,7 +35,7 @@ from av.video.reformatter import VideoReformatter
 
 from ..errors import BadInputError
 from ..files.permissions import give_new_file_mode
-from .audio_format import aac_mix, from_frame, layout_channels, nearest_aac_rate, to_frame
+from .audio_format import aac_mix, copies_in_time, from_frame, layout_channels, nearest_aac_rate, sound_codec, to_frame
 from .colourspace import ColourSpace, DecodedFrame, edited_planes, working_format
 from .encoding import choose_encoding
 
@@ -421,27 +421,27 @@ def _space_errors(path: str) -> Iterator[None]:
 class _AudioTrack:
     """The first audio track of a source, copied into an output container as video is written.
 
-    Packets are remuxed unchanged when the output format accepts the codec,
-    else decoded and re-encoded to AAC (an AAC layout and rate, see
-    :class:`_AacEncoder`). Timestamps are shifted by ``origin`` seconds (the
-    video start) so audio and video keep their sync.
+    Packets are remuxed unchanged when the output format accepts the codec and plays it at its
+    source time (:func:`~.audio_format.copies_in_time`), else decoded (the source's priming
+    dropped) and re-encoded (see :class:`_SoundEncoder`). Timestamps are shifted by ``origin``
+    seconds (the video start) so audio and video keep their sync.
     """
 
     def __init__(self, source: str, output: av.container.OutputContainer, origin: Fraction) -> None:
         self._input = av.open(source, "r")
         self._src = self._input.streams.audio[0]
-        self._remux = self._src.codec_context.name in output.supported_codecs
+        ctx = self._src.codec_context
+        self._remux = ctx.name in output.supported_codecs and copies_in_time(ctx.codec.canonical_name, output.format.name)
         if self._remux:
             self._out = output.add_stream_from_template(self._src)
             self._shift = round(origin / self._src.time_base)
         else:
-            ctx = self._src.codec_context
             layout = ctx.layout.name if ctx.layout.nb_channels else "mono"
             rate = ctx.sample_rate or 48000
-            self._aac = _AacEncoder(output, rate, layout_channels(layout))
+            self._encoder = _SoundEncoder(output, rate, layout_channels(layout))
             # packed float blocks in the source's layout and rate (planar frames fail at 8 channels)
             self._unpack = av.AudioResampler(format="flt", layout=layout, rate=rate)
-            self._out = self._aac.stream
+            self._out = self._encoder.stream
             self._origin = origin
         self._output = output
         self._packets = self._input.demux(self._src)
@@ -482,32 +482,33 @@ class _AudioTrack:
             self._encode(frame)
 
     def _encode(self, frame: av.AudioFrame | None) -> None:
-        if frame is not None and self._aac.next_sample is None:
+        if frame is not None and self._encoder.next_sample is None:
             first = Fraction(frame.pts) * frame.time_base if frame.pts is not None else Fraction(0)
-            self._aac.next_sample = round((first - self._origin) * self._aac.rate)
+            self._encoder.next_sample = round((first - self._origin) * self._encoder.rate)
         if frame is not None:
             frame.pts = None
         for block in self._unpack.resample(frame):
-            self._aac.encode(from_frame(block))
+            self._encoder.encode(from_frame(block))
 
     def _flush(self) -> None:
         if not self._remux:
             for frame in self._src.codec_context.decode(None):
                 self._encode(frame)
             self._encode(None)
-            self._aac.flush()
+            self._encoder.flush()
 
     def close(self) -> None:
         self._input.close()
 
 
-class _AacEncoder:
-    """An AAC stream of an output container fed with float blocks ``[C, n]`` of one layout and rate.
+class _SoundEncoder:
+    """A sound stream of an output container fed with float blocks ``[C, n]`` of one layout and rate.
 
-    Blocks are placed in an AAC layout or mixed down (:func:`~.audio_format.aac_mix`) and
-    resampled to the nearest AAC rate (22,000 Hz -> 22,050, 192,000 -> 96,000), so any sound
-    can be written. ``next_sample`` is the timestamp, in samples at ``rate``, given to the next
-    encoded frame (None until set: 0).
+    The codec is :func:`~.audio_format.sound_codec`'s for the container: AAC, or FLAC in
+    Matroska (no encoder priming to play late). Blocks are placed in an AAC layout or mixed down
+    (:func:`~.audio_format.aac_mix`); AAC resamples them to the nearest AAC rate (22,000 Hz ->
+    22,050, 192,000 -> 96,000), FLAC keeps their rate. ``next_sample`` is the timestamp, in
+    samples at ``rate``, given to the next encoded frame (None until set: 0).
 
     Args:
         output: the container.
@@ -519,9 +520,13 @@ class _AacEncoder:
         self._mix = aac_mix(channels)
         self.layout = self._mix.layout
         self.source_rate = int(rate)
-        self.rate = nearest_aac_rate(rate)
-        self.stream = output.add_stream("aac", rate=self.rate, layout=self.layout)
-        self._resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=self.rate, frame_size=1024)
+        codec = sound_codec(output.format.name)
+        self.rate = nearest_aac_rate(rate) if codec == "aac" else self.source_rate
+        self.stream = output.add_stream(codec, rate=self.rate, layout=self.layout)
+        sample_format, frame_size = ("fltp", 1024) if codec == "aac" else ("s32", 4096)  # FLAC: 24 bits
+        self.stream.codec_context.format = sample_format
+        self.stream.codec_context.options = {"frame_size": str(frame_size)}
+        self._resampler = av.AudioResampler(format=sample_format, layout=self.layout, rate=self.rate, frame_size=frame_size)
         self._output = output
         self.next_sample: int | None = None
 
@@ -541,12 +546,12 @@ class _AacEncoder:
 
 
 class _WaveformTrack:
-    """A waveform encoded to AAC into an output container as video is written.
+    """A waveform encoded into an output container as video is written (see :class:`_SoundEncoder`).
 
     Args:
         waveform: ``[T]``, ``[C, T]`` or ``[1, C, T]`` float samples in about ``[-1, 1]``
-            (numpy or torch); ``C`` channels taken as ``AAC_LAYOUTS[C]`` (see :class:`_AacEncoder`
-            for the layout and rate written).
+            (numpy or torch); ``C`` channels taken as ``AAC_LAYOUTS[C]`` (see :class:`_SoundEncoder`
+            for the codec, layout and rate written).
         sample_rate: Hz of ``waveform``.
         output: the container.
     """
@@ -560,8 +565,8 @@ class _WaveformTrack:
         samples = samples.reshape(-1, samples.shape[-1])
         self._samples = samples
         self._rate = int(sample_rate)
-        self._aac = _AacEncoder(output, sample_rate, samples.shape[0])
-        self._aac.next_sample = 0
+        self._encoder = _SoundEncoder(output, sample_rate, samples.shape[0])
+        self._encoder.next_sample = 0
         self._pos = 0
 
     def pump(self, until: float | None) -> None:
@@ -570,10 +575,10 @@ class _WaveformTrack:
         stop = total if until is None else min(total, int(np.ceil(until * self._rate)))
         while self._pos < stop:
             end = min(stop, self._pos + self._BLOCK)
-            self._aac.encode(self._samples[:, self._pos:end])
+            self._encoder.encode(self._samples[:, self._pos:end])
             self._pos = end
         if until is None:
-            self._aac.flush()
+            self._encoder.flush()
 
     def close(self) -> None:
         pass
@@ -603,7 +608,7 @@ class VideoWriter:
             containers), or lossless RGB for RGB frames, so decoded frames equal the
             written ones bit for bit.
         preset: x264 speed preset.
-        audio: ``(waveform, sample_rate)`` to encode as the audio track (AAC)
+        audio: ``(waveform, sample_rate)`` to encode as the audio track (AAC; FLAC in ``.mkv``)
             instead of copying the source's; ``waveform`` ``[T]``, ``[C, T]`` or
             ``[1, C, T]`` float, numpy or torch.
         size: ``(width, height)`` of the frames to write when they differ from
