@@ -131,9 +131,12 @@ def resample_blocks(read: SpanReader, n_in: int, orig_rate: int, new_rate: int, 
     unit = phases if polyphase else _DIRECT_BLOCK  # blocks start where the whole-signal computation's groups start
     size = n_out if block is None else max(unit, block // unit * unit)
     for first in range(0, n_out, size):
-        yield (_resample_polyphase if polyphase else _resample_direct)(
-            read, step, phases, first, min(n_out, first + size), lowpass
-        )
+        stop = min(n_out, first + size)
+        # the last block is computed as long as the others (from earlier on): torch's convolution rounds
+        # differently on short inputs, and every block must give what the whole signal gives
+        start = max(0, min(first, (n_out - size) // unit * unit))
+        out = (_resample_polyphase if polyphase else _resample_direct)(read, step, phases, start, stop, lowpass)
+        yield out[:, first - start:]
 
 
 def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int, zero_crossings: int = 24,
