@@ -10,6 +10,12 @@ Audio longer than the encoder's 30 s window is encoded in overlapping windows
 that are cross-faded where each is most central, so there is no seam; audio of
 at most 30 s is one window, identical to the reference.
 
+A streamed job plans with a scratch folder (:func:`plan_audio`'s ``scratch_dir``): the
+16 kHz mono, its mel and the features are then made in blocks and kept in temporary
+files (:mod:`.scratch`), so an hour of speech holds no 1.4 GB of features in RAM; every
+value equals the in-RAM one (the mel is the one transformers' ``WhisperFeatureExtractor``
+computes, block by block).
+
 Variable frame rate sources (:class:`~latentsync_core.media.timeline.FrameTimes`
 not at a constant rate): output frame j is shown at ``output_times(...)[j]``
 (the source's own timestamps; a later turn of ``loop``/``pingpong`` repeats the
@@ -82,7 +88,8 @@ def _zero_padded_span(x: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
     return F.pad(inside, (max(-lo, 0), hi - lo - inside.shape[-1] - max(-lo, 0)))
 
 
-def _resample_polyphase(read: SpanReader, step: int, phases: int, first: int, stop: int, lowpass: _Lowpass) -> torch.Tensor:
+def _resample_polyphase(read: SpanReader, step: int, phases: int, first: int, stop: int,
+                        lowpass: _Lowpass) -> torch.Tensor:
     """Output samples [first, stop) ([N, stop - first]; ``first`` a multiple of ``phases``): one filter per output
     phase, applied as a strided convolution."""
     half = lowpass.half
@@ -95,7 +102,8 @@ def _resample_polyphase(read: SpanReader, step: int, phases: int, first: int, st
     return y.transpose(1, 2).reshape(x.shape[0], -1)[:, : stop - first]
 
 
-def _resample_direct(read: SpanReader, step: int, phases: int, first: int, stop: int, lowpass: _Lowpass) -> torch.Tensor:
+def _resample_direct(read: SpanReader, step: int, phases: int, first: int, stop: int,
+                     lowpass: _Lowpass) -> torch.Tensor:
     """Output samples [first, stop) ([N, stop - first]): the filter evaluated for each output sample (any rate
     ratio), ``_DIRECT_BLOCK`` samples at a time."""
     reach = lowpass.half + 1  # taps within the window's half width, half + 0.5, of any output time
@@ -407,7 +415,8 @@ def tokens_at(features: torch.Tensor | RowFile, centres: torch.Tensor) -> torch.
     return picked.reshape(centres.shape[0], -1, features.shape[-1])
 
 
-def per_frame_embeddings(features: torch.Tensor | RowFile, n_frames: int | torch.Tensor | np.ndarray, fps: float) -> torch.Tensor:
+def per_frame_embeddings(features: torch.Tensor | RowFile, n_frames: int | torch.Tensor | np.ndarray,
+                         fps: float) -> torch.Tensor:
     """LatentSync audio tokens per video frame at a constant ``fps``.
 
     features: [L, 5, 384] from whisper_features; n_frames: a frame count, or

@@ -502,7 +502,9 @@ class _WaveformTrack:
 
     _BLOCK = 8192
 
-    def __init__(self, waveform, sample_rate: int, output: av.container.OutputContainer, length: int | None = None) -> None:
+    def __init__(
+        self, waveform, sample_rate: int, output: av.container.OutputContainer, length: int | None = None,
+    ) -> None:
         samples = np.asarray(waveform.detach().cpu() if hasattr(waveform, "detach") else waveform, dtype=np.float32)
         if samples.ndim not in (1, 2, 3) or samples.size == 0:
             raise BadInputError("The audio to write has no samples; give a waveform [C, T] with T > 0.")
@@ -583,7 +585,9 @@ class VideoWriter:
             self.abort()
             raise
 
-    def _open(self, fmt: str, copy_audio: bool, crf: int, preset: str, audio: tuple[Any, int] | tuple[Any, int, int] | None) -> None:
+    def _open(
+        self, fmt: str, copy_audio: bool, crf: int, preset: str, audio: tuple[Any, int] | tuple[Any, int, int] | None,
+    ) -> None:
         info = self.info
         self._container = av.open(self._tmp, "w", format=fmt)
         lossless = crf == 0

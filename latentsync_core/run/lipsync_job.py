@@ -111,7 +111,8 @@ class LipSyncJob(StreamedJob):
         times = FrameTimes.from_pts(np.concatenate(stamps), self.info)  # a variable frame rate keeps its timing
         self.audio = plan_audio(
             self.models.whisper, self.waveform, self.sample_rate, len(self.alignment), float(self.info.fps),
-            self.options.length_mode, times=times, scratch_dir=tempfile.gettempdir(), check_interrupt=self._check_interrupt,
+            self.options.length_mode, times=times, scratch_dir=tempfile.gettempdir(),
+            check_interrupt=self._check_interrupt,
         )
 
     def close(self) -> None:
