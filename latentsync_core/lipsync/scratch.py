@@ -18,6 +18,8 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
+from ..errors import BadInputError
+
 _ZERO_BLOCK = 1 << 20  # values per write when a file is extended with zeros
 
 
@@ -47,8 +49,14 @@ class RowFile:
         array = np.ascontiguousarray(rows.detach().cpu().numpy() if torch.is_tensor(rows) else rows, dtype=np.float32)
         if array.shape[1:] != self.row_shape:
             raise ValueError(f"rows shaped {array.shape[1:]} appended to a file of rows shaped {self.row_shape}")
-        self._file.seek(self._rows * self._row_values * 4)
-        self._file.write(array.tobytes())
+        try:
+            self._file.seek(self._rows * self._row_values * 4)
+            self._file.write(array.tobytes())
+        except OSError as exc:
+            folder = os.path.dirname(self.path)
+            raise BadInputError(
+                f"Cannot write temporary audio data in '{folder}' ({exc}); free some disk space there."
+            ) from exc
         self._rows += array.shape[0]
 
     def resize(self, rows: int) -> None:
@@ -95,10 +103,17 @@ def _remove(path: str, files: list[RowFile]) -> None:
 
 
 class ScratchFolder:
-    """A temporary folder made inside ``parent`` (None: the system's temporary folder) for :class:`RowFile`\\ s."""
+    """A hidden temporary folder made inside ``parent`` (None: the system's temporary folder) for
+    :class:`RowFile`\\ s."""
 
     def __init__(self, parent: str | os.PathLike | None = None) -> None:
-        self.path = tempfile.mkdtemp(prefix="latentsync-", dir=parent)
+        try:
+            self.path = tempfile.mkdtemp(prefix=".latentsync-", dir=parent)
+        except OSError as exc:
+            raise BadInputError(
+                f"Cannot create a temporary folder in '{parent or tempfile.gettempdir()}' ({exc}); "
+                "choose an output folder you can write to."
+            ) from exc
         self._files: list[RowFile] = []
         self._finalizer = weakref.finalize(self, _remove, self.path, self._files)
 

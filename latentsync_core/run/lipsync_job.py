@@ -64,8 +64,9 @@ class LipSyncJob(StreamedJob):
     frame, without the full landmark sets: :meth:`Alignment.for_paste`), ``audio`` (the
     :class:`AudioPlan`: frame map, timestamps, the speech; its Whisper features in a
     temporary file, so an hour of speech holds no 1.4 GB of features in RAM). :meth:`write`
-    removes that file when it ends, however it ends; after :meth:`windows` alone, call
-    :meth:`close`.
+    makes that file in a hidden folder beside the output (``scratch_dir``; the system's
+    temporary folder, often in RAM, when the job is run by :meth:`windows` alone) and
+    removes it when it ends, however it ends; after :meth:`windows` alone, call :meth:`close`.
     """
 
     def __init__(
@@ -89,6 +90,7 @@ class LipSyncJob(StreamedJob):
         self.models = models
         self.alignment: Alignment | None = None
         self.audio: AudioPlan | None = None
+        self.scratch_dir: str | None = None
 
     def prepare(self) -> None:
         """Pass 1 (align every source frame, keeping only the alignment) and the audio plan."""
@@ -111,7 +113,7 @@ class LipSyncJob(StreamedJob):
         times = FrameTimes.from_pts(np.concatenate(stamps), self.info)  # a variable frame rate keeps its timing
         self.audio = plan_audio(
             self.models.whisper, self.waveform, self.sample_rate, len(self.alignment), float(self.info.fps),
-            self.options.length_mode, times=times, scratch_dir=tempfile.gettempdir(),
+            self.options.length_mode, times=times, scratch_dir=self.scratch_dir or tempfile.gettempdir(),
             check_interrupt=self._check_interrupt,
         )
 
@@ -121,6 +123,7 @@ class LipSyncJob(StreamedJob):
             self.audio.close()
 
     def write(self, path: str) -> JobResult:
+        self.scratch_dir = os.path.dirname(os.path.abspath(os.fspath(path)))
         try:
             return super().write(path)
         finally:

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from latentsync_core.errors import BadInputError
 from latentsync_core.lipsync.audio import (
     _feature_extractor, _zero_padded_span, log_mel, mono_blocks, plan_audio, prepare_waveform, resample, resample_blocks,
 )
@@ -37,7 +38,7 @@ def speech(rate: int, channels: int, seconds: float, seed: int = 0) -> torch.Ten
 
 
 def leftovers(folder) -> list[str]:
-    return [name for name in os.listdir(folder) if name.startswith("latentsync-")]
+    return [name for name in os.listdir(folder) if name.startswith(".latentsync-")]
 
 
 @pytest.mark.parametrize("rate, channels, seconds, mode, n_video", [
@@ -144,3 +145,11 @@ def test_a_long_plan_holds_no_per_frame_arrays_but_small_ints(tmp_path, small_en
         steps, layers, width = plan.features.shape
         assert steps == seconds * 50 and os.path.getsize(plan.features.path) == steps * layers * width * 4
         assert plan.embeddings(np.arange(14990, 15000)).shape == (10, 10 * layers, width)
+
+
+def test_a_scratch_folder_that_cannot_be_made_is_a_one_line_error(tmp_path, small_encoder):
+    not_a_folder = tmp_path / "file.txt"
+    not_a_folder.write_text("x")
+    with pytest.raises(BadInputError, match="Cannot create a temporary folder in .*file.txt") as info:
+        plan_audio(small_encoder, speech(16000, 1, 1.0), 16000, 25, 25.0, "trim", scratch_dir=not_a_folder)
+    assert "\n" not in str(info.value)
