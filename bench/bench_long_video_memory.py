@@ -15,6 +15,8 @@ are random-weight (``lipsync_models.tiny_models``: tiny UNet and VAE, Whisper at
 Whisper tiny's real size). Each length runs in its own process; the script prints each
 peak RSS (``ru_maxrss``), the run time and the growth per hour of video from the first
 length to each longer one (labelled extrapolated when the longer one is under an hour).
+The peak is the job's own (Linux: ``VmHWM`` reset just before the job starts, so making
+the models and the speech does not count; elsewhere ``ru_maxrss``).
 The aligner (MediaPipe's detector, twice per face-less frame) takes most of the time:
 about 25 ms per frame on one core of a shared 2-core machine, so the default lengths take
 some 15 minutes there and ``--minutes 1 60`` (the measured hour) about 45.
@@ -28,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -39,7 +40,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from lipsync_models import tiny_models, tone  # noqa: E402 (bench/ is the script's folder)
+from lipsync_models import peak_rss, reset_peak_rss, tiny_models, tone  # noqa: E402 (bench/ is the script's folder)
 
 FPS = 25
 SPEECH_RATE = 48000
@@ -79,10 +80,11 @@ def child(args: argparse.Namespace) -> dict:
     speech = tone(args.child_frames / FPS, SPEECH_RATE, SPEECH_CHANNELS)
     options = JobOptions(length_mode="trim", preset="ultrafast")
     job = LipSyncJob(args.child_input, speech, SPEECH_RATE, models, FaceAligner(get_backend("mediapipe")), options)
+    reset = reset_peak_rss()  # the job's peak, not the making of the models and the speech
     start = time.perf_counter()
     result = job.write(args.child_output)
     return {"frames": result.frames, "faces": result.faces, "seconds": time.perf_counter() - start,
-            "speech_bytes": speech.nbytes, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+            "speech_bytes": speech.nbytes, "peak_rss": peak_rss(reset), "since_job": reset}
 
 
 def main() -> None:
@@ -116,6 +118,7 @@ def main() -> None:
             r = json.loads(proc.stdout.strip().splitlines()[-1])
             runs.append((minutes, r))
             print(f"{minutes:6g} min ({n} frames, {r['faces']} with a face): peak RSS {r['peak_rss'] / 2**30:6.3f} GiB "
+                  f"({'during the job' if r['since_job'] else 'of the process'}) "
                   f"(speech input {r['speech_bytes'] / 2**30:.3f} GiB), job {r['seconds']:.0f} s (+{made:.0f} s to make the clip)",
                   flush=True)
             os.remove(src)

@@ -29,9 +29,35 @@ def tiny_models(vae: str = "real", device: str = "cpu"):
 
 
 def tone(seconds: float, rate: int = 16000, channels: int = 1):
-    """``[C, T]`` float32: a 220 Hz tone with a 4 Hz tremolo, ``seconds`` long (the same in every channel)."""
+    """``[C, T]`` float32: a 220 Hz tone with a 4 Hz tremolo, ``seconds`` long (the same in every channel),
+    made a minute at a time so that making an hour of it does not raise the peak memory."""
     import torch
 
-    t = torch.arange(round(seconds * rate)) / rate
-    wave = 0.2 * torch.sin(2 * math.pi * 220 * t) * (0.6 + 0.4 * torch.sin(2 * math.pi * 4 * t))
-    return wave[None].expand(channels, -1).contiguous()
+    n = round(seconds * rate)
+    out = torch.empty(channels, n)
+    for first in range(0, n, 60 * rate):
+        t = torch.arange(first, min(n, first + 60 * rate)) / rate
+        out[:, first:first + t.shape[0]] = 0.2 * torch.sin(2 * math.pi * 220 * t) * (0.6 + 0.4 * torch.sin(2 * math.pi * 4 * t))
+    return out
+
+
+def reset_peak_rss() -> bool:
+    """Start the peak resident memory (``VmHWM``) afresh (Linux); False where it cannot be."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss(since_reset: bool) -> int:
+    """Peak resident bytes: ``VmHWM`` since :func:`reset_peak_rss`, else the process's ``ru_maxrss``."""
+    import resource
+
+    if since_reset:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
