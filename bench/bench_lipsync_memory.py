@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import resource
 import subprocess
@@ -35,8 +34,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from bench_enhance_memory import write_clip  # noqa: E402 (bench/ is the script's folder)
-
-WHISPER_TINY = {"n_mels": 80, "n_audio_ctx": 1500, "n_audio_state": 384, "n_audio_head": 6, "n_audio_layer": 4}
+from lipsync_models import tiny_models, tone  # noqa: E402
 
 
 def child(args: argparse.Namespace) -> dict:
@@ -45,26 +43,18 @@ def child(args: argparse.Namespace) -> dict:
 
     from latentsync_core.face.aligner import FaceAligner
     from latentsync_core.face.landmarks import get_backend
-    from latentsync_core.job import JobOptions, LipSyncJob, LipSyncModels
+    from latentsync_core.job import JobOptions, LipSyncJob
     from latentsync_core.lipsync.settings import SamplerSettings
-    from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet
-    from latentsync_core.lipsync.vae import SD_VAE_CONFIG, TINY_VAE_CONFIG, build_vae
-    from latentsync_core.lipsync.whisper import WhisperAudioEncoder
 
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    device = torch.device(args.device)
-    unet = build_unet(LatentSyncUNetConfig.tiny(), device=device).eval()
-    vae = build_vae(SD_VAE_CONFIG if args.vae == "real" else TINY_VAE_CONFIG, device=device).eval()
-    whisper = WhisperAudioEncoder(WHISPER_TINY).eval()
+    models = tiny_models(args.vae, args.device)
     rate = 16000
-    t = torch.arange(args.child_frames * rate // 25) / rate
-    speech = (0.2 * torch.sin(2 * math.pi * 220 * t) * (0.6 + 0.4 * torch.sin(2 * math.pi * 4 * t)))[None]
+    speech = tone(args.child_frames / 25, rate)
     options = JobOptions(
         sampler=SamplerSettings(steps=args.steps, guidance_scale=args.guidance), length_mode="trim", window=args.window,
         preset="veryfast",
     )
-    job = LipSyncJob(args.child_input, speech, rate, LipSyncModels(unet, vae, whisper, device), FaceAligner(get_backend("mediapipe")), options)
+    job = LipSyncJob(args.child_input, speech, rate, models, FaceAligner(get_backend("mediapipe")), options)
     start = time.perf_counter()
     result = job.write(args.child_output)
     return {"frames": result.frames, "faces": result.faces, "seconds": time.perf_counter() - start,

@@ -554,16 +554,21 @@ class _WaveformTrack:
             for the codec, layout and rate written).
         sample_rate: Hz of ``waveform``.
         output: the container.
+        length: samples to write (None: T); past T the track is silent. Nothing is
+            copied: a float32 CPU waveform is read block by block as it is encoded.
     """
 
     _BLOCK = 8192
 
-    def __init__(self, waveform, sample_rate: int, output: av.container.OutputContainer) -> None:
+    def __init__(
+        self, waveform, sample_rate: int, output: av.container.OutputContainer, length: int | None = None,
+    ) -> None:
         samples = np.asarray(waveform.detach().cpu() if hasattr(waveform, "detach") else waveform, dtype=np.float32)
         if samples.ndim not in (1, 2, 3) or samples.size == 0:
             raise BadInputError("The audio to write has no samples; give a waveform [C, T] with T > 0.")
         samples = samples.reshape(-1, samples.shape[-1])
         self._samples = samples
+        self._length = samples.shape[1] if length is None else int(length)
         self._rate = int(sample_rate)
         self._encoder = _SoundEncoder(output, sample_rate, samples.shape[0])
         self._encoder.next_sample = 0
@@ -571,11 +576,14 @@ class _WaveformTrack:
 
     def pump(self, until: float | None) -> None:
         """Encode the samples before ``until`` seconds (None: all, and flush)."""
-        total = self._samples.shape[1]
+        total = self._length
         stop = total if until is None else min(total, int(np.ceil(until * self._rate)))
         while self._pos < stop:
             end = min(stop, self._pos + self._BLOCK)
-            self._encoder.encode(self._samples[:, self._pos:end])
+            block = self._samples[:, self._pos:end]
+            if block.shape[1] < end - self._pos:  # past the waveform's end: silence
+                block = np.pad(block, ((0, 0), (0, end - self._pos - block.shape[1])))
+            self._encoder.encode(block)
             self._pos = end
         if until is None:
             self._encoder.flush()
@@ -608,9 +616,9 @@ class VideoWriter:
             containers), or lossless RGB for RGB frames, so decoded frames equal the
             written ones bit for bit.
         preset: x264 speed preset.
-        audio: ``(waveform, sample_rate)`` to encode as the audio track (AAC; FLAC in ``.mkv``)
-            instead of copying the source's; ``waveform`` ``[T]``, ``[C, T]`` or
-            ``[1, C, T]`` float, numpy or torch.
+        audio: ``(waveform, sample_rate)`` or ``(waveform, sample_rate, length)`` to encode as the
+            audio track (AAC; FLAC in ``.mkv``) instead of copying the source's; ``waveform`` ``[T]``,
+            ``[C, T]`` or ``[1, C, T]`` float, numpy or torch, zero-padded to ``length`` samples when given.
         size: ``(width, height)`` of the frames to write when they differ from
             the source's (e.g. an upscaled background).
     """
@@ -622,7 +630,7 @@ class VideoWriter:
         copy_audio: bool = True,
         crf: int = 18,
         preset: str = "medium",
-        audio: tuple[Any, int] | None = None,
+        audio: tuple[Any, int] | tuple[Any, int, int] | None = None,
         size: tuple[int, int] | None = None,
     ) -> None:
         self.path = os.path.abspath(os.fspath(path))
@@ -644,7 +652,9 @@ class VideoWriter:
             self.abort()
             raise
 
-    def _open(self, fmt: str, copy_audio: bool, crf: int, preset: str, audio: tuple[Any, int] | None) -> None:
+    def _open(
+        self, fmt: str, copy_audio: bool, crf: int, preset: str, audio: tuple[Any, int] | tuple[Any, int, int] | None,
+    ) -> None:
         info = self.info
         self._container = av.open(self._tmp, "w", format=fmt)
         w, h = self.frame_width, self.frame_height
@@ -677,7 +687,7 @@ class VideoWriter:
         self._stream = stream
         self._reformatter = VideoReformatter()
         if audio is not None:
-            self._audio = _WaveformTrack(audio[0], audio[1], self._container)
+            self._audio = _WaveformTrack(audio[0], audio[1], self._container, *audio[2:])
         elif copy_audio and info.has_audio:
             self._audio = _AudioTrack(info.path, self._container, info.start_pts * info.time_base)
         self.frames_written = 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import os
+import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Sequence
 
@@ -61,7 +62,11 @@ class LipSyncJob(StreamedJob):
 
     After :meth:`prepare` (run by :meth:`windows`): ``alignment`` (one row per source
     frame, without the full landmark sets: :meth:`Alignment.for_paste`), ``audio`` (the
-    :class:`AudioPlan`: frame map, features, fitted speech).
+    :class:`AudioPlan`: frame map, timestamps, the speech; its Whisper features in a
+    temporary file, so an hour of speech holds no 1.4 GB of features in RAM). :meth:`write`
+    makes that file in a hidden folder beside the output (``scratch_dir``; the system's
+    temporary folder, often in RAM, when the job is run by :meth:`windows` alone) and
+    removes it when it ends, however it ends; after :meth:`windows` alone, call :meth:`close`.
     """
 
     def __init__(
@@ -85,6 +90,7 @@ class LipSyncJob(StreamedJob):
         self.models = models
         self.alignment: Alignment | None = None
         self.audio: AudioPlan | None = None
+        self.scratch_dir: str | None = None
 
     def prepare(self) -> None:
         """Pass 1 (align every source frame, keeping only the alignment) and the audio plan."""
@@ -107,8 +113,21 @@ class LipSyncJob(StreamedJob):
         times = FrameTimes.from_pts(np.concatenate(stamps), self.info)  # a variable frame rate keeps its timing
         self.audio = plan_audio(
             self.models.whisper, self.waveform, self.sample_rate, len(self.alignment), float(self.info.fps),
-            self.options.length_mode, times=times,
+            self.options.length_mode, times=times, scratch_dir=self.scratch_dir or tempfile.gettempdir(),
+            check_interrupt=self._check_interrupt,
         )
+
+    def close(self) -> None:
+        """Remove the audio plan's temporary files (the job cannot run again after)."""
+        if self.audio is not None:
+            self.audio.close()
+
+    def write(self, path: str) -> JobResult:
+        self.scratch_dir = os.path.dirname(os.path.abspath(os.fspath(path)))
+        try:
+            return super().write(path)
+        finally:
+            self.close()
 
     def _segments(self, has_face: np.ndarray, chunks: list[np.ndarray]) -> Iterator[tuple[np.ndarray, bool]]:
         """Output frame index runs in order: sampler ``chunks`` (True) and face-less runs of at most ``window`` (False)."""
@@ -158,12 +177,12 @@ class LipSyncJob(StreamedJob):
                 yield FrameWindow(out, pts, int(index[0]), decoded)
                 self._progress(STAGE_WRITE, self.frames_out, m)
 
-    def _writer_audio(self) -> tuple[torch.Tensor, int]:
-        return self.audio.waveform, self.sample_rate
+    def _writer_audio(self) -> tuple[torch.Tensor, int, int]:
+        return self.audio.speech, self.sample_rate, self.audio.n_samples  # padded with silence as it is written
 
     def _result(self, path: str, writer: VideoWriter) -> JobResult:
         restored = self.restorer.restored if self.restorer is not None else 0
-        seconds = self.audio.waveform.shape[-1] / self.sample_rate
+        seconds = self.audio.n_samples / self.sample_rate
         return JobResult(path, writer.frames_written, len(self.alignment), self.faces, restored, self.info.fps, seconds)
 
 

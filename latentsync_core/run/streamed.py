@@ -72,7 +72,8 @@ class StreamedJob:
     def windows(self) -> Iterator[FrameWindow]:
         raise NotImplementedError
 
-    def _writer_audio(self) -> tuple[torch.Tensor, int] | None:
+    def _writer_audio(self) -> tuple[torch.Tensor, int] | tuple[torch.Tensor, int, int] | None:
+        """The ``audio`` given to the :class:`VideoWriter` (None: the source's track is copied)."""
         return None
 
     def _result(self, path: str, writer: VideoWriter) -> JobResult:

@@ -9,6 +9,7 @@ be compared bit for bit. Windows and chunks are small so that the job re-reads f
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import replace
 from fractions import Fraction
 
@@ -223,15 +224,72 @@ def test_failure_leaves_nothing_behind(tmp_path, models, backend):
     source = IterableSource(lambda: [frames], FPS, 640, 480)
     calls = []
 
-    def interrupt():  # checks: 2 aligned windows, then per chunk one before it and one per step
+    def interrupt():  # checks: 2 aligned windows, 1 audio window, then per chunk one before it and one per step
         calls.append(1)
-        if len(calls) == 6:  # the second chunk's step: the first chunk is already encoded
+        if len(calls) == 7:  # the second chunk's step: the first chunk is already encoded
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         lip_sync_video(source, speech(3), RATE, str(tmp_path / "out.mp4"), models, FaceAligner(backend), OPTIONS,
                        check_interrupt=interrupt)
     assert list(tmp_path.iterdir()) == []
+
+
+def decode_audio(path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return np.concatenate([frame.to_ndarray() for frame in container.decode(audio=0)], axis=1)
+
+
+@pytest.mark.parametrize("mode, n_audio", [("pad_audio", 3), ("trim", 7)])
+def test_written_audio_equals_the_in_memory_waveform_written_whole(tmp_path, models, backend, mode, n_audio):
+    """The job writes the caller's speech as it is (cut, or padded with silence as it is written): the same AAC
+    track as the in-memory form's fitted waveform given whole to the writer."""
+    frames = np.stack([cutaway(seed=s) for s in range(5)])
+    waveform = torch.cat([speech(n_audio, seed=1), 0.5 * speech(n_audio, seed=2)])  # stereo
+    options = replace(OPTIONS, length_mode=mode)
+    out, whole = tmp_path / "job.mp4", tmp_path / "whole.mp4"
+    job = LipSyncJob(IterableSource(lambda: [frames], FPS, 640, 480), waveform, RATE, models, FaceAligner(backend), options)
+    job.write(str(out))
+    assert job.audio.speech.data_ptr() == job.waveform.data_ptr(), "the job copied the speech"
+    fitted = in_memory(frames, waveform, models, backend, options)[0].waveform
+    assert fitted.shape[-1] == job.audio.n_samples == round(5 * RATE / 25)
+    with VideoWriter(whole, probe(out), audio=(fitted, RATE)) as writer:
+        writer.write(frames, np.arange(5))
+    assert np.array_equal(decode_audio(out), decode_audio(whole))
+
+
+def test_temporary_audio_files_go_after_success_failure_and_interrupt(tmp_path, models, backend):
+    frames = face_clip(3, seed=5)
+    seen: list[list[str]] = []
+
+    def look(stop_at: int | None = None):
+        def check():  # checks: 2 aligned windows, 1 audio window, then per chunk one before it and one per step
+            seen.append(sorted(os.listdir(tmp_path)))
+            if len(seen) == stop_at:
+                raise KeyboardInterrupt
+        return check
+
+    def job(source, check=None) -> LipSyncJob:  # kept alive below: the files must go when the job ends, not at exit
+        jobs.append(LipSyncJob(source, speech(3), RATE, models, FaceAligner(backend), OPTIONS, check_interrupt=check))
+        return jobs[-1]
+
+    jobs: list[LipSyncJob] = []
+    job(IterableSource(lambda: [frames], FPS, 640, 480), look()).write(str(tmp_path / "ok.mp4"))
+    assert any(name.startswith(".latentsync-") for name in seen[3]), "the features were not in a folder beside the output"
+    assert os.listdir(tmp_path) == ["ok.mp4"]
+    seen.clear()
+    with pytest.raises(KeyboardInterrupt):  # interrupted before the first chunk
+        job(IterableSource(lambda: [frames], FPS, 640, 480), look(4)).write(str(tmp_path / "stop.mp4"))
+    assert any(name.startswith(".latentsync-") for name in seen[3]) and os.listdir(tmp_path) == ["ok.mp4"]
+    reads = []
+
+    def fewer_frames_on_the_second_read():
+        reads.append(1)
+        return [frames] if len(reads) == 1 else [frames[:1]]
+
+    with pytest.raises(BadInputError, match="fewer frames on a second read"):
+        job(IterableSource(fewer_frames_on_the_second_read, FPS, 640, 480)).write(str(tmp_path / "fail.mp4"))
+    assert os.listdir(tmp_path) == ["ok.mp4"] and len(jobs) == 3
 
 
 @pytest.fixture(scope="module")
