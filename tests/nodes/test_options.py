@@ -60,7 +60,13 @@ def test_every_argument_is_the_table_entry(command):
         assert action.option_strings == list(option.cli.flags), option.name
         assert action.default == option.default, option.name
         assert action.metavar == option.cli.metavar, option.name
-        assert (action.nargs, action.const) == (("?", option.cli.const) if option.cli.const is not None else (None, None))
+        if option.type is bool:  # an on/off flag
+            expected = (0, True)
+        elif option.cli.const is not None:  # a value that may be left out
+            expected = ("?", option.cli.const)
+        else:
+            expected = (None, None)
+        assert (action.nargs, action.const) == expected, option.name
         assert action.type is (None if option.type is bool else option.type), option.name
         assert action.choices == option.choices, option.name
         assert (option.cli.help or option.help)[1:] in action.help, option.name

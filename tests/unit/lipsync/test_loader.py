@@ -37,11 +37,19 @@ def models(tmp_path_factory):
     whisper_checkpoint.write_tiny_checkpoint(str(folder / "whisper" / "tiny.pt"), seed=SEED)
     roots = {"latentsync": str(root / "latentsync"), "vae": str(root / "vae")}
 
-    def locate(folder_name: str, name: str) -> str | None:
-        path = os.path.join(roots[folder_name], *name.split("/"))
-        return path if os.path.isfile(path) else None
+    class Folders:
+        """The models folder as :class:`~latentsync_core.files.model_files.ModelFolders` (no downloads)."""
 
-    return roots, locate, state
+        download = False
+
+        def folder_root(self, folder: str) -> str:
+            return roots[folder]
+
+        def locate(self, folder: str, name: str) -> str | None:
+            path = os.path.join(roots[folder], *name.split("/"))
+            return path if os.path.isfile(path) else None
+
+    return roots, Folders(), state
 
 
 def _no_download(*_):
@@ -49,8 +57,8 @@ def _no_download(*_):
 
 
 def test_auto_version_comes_from_the_folder_and_weights_load_exactly(models):
-    roots, locate, state = models
-    paths = resolve_paths(ModelRequest(unet="LatentSync-1.6/latentsync_unet.pt"), locate, roots, False, _no_download)
+    roots, folders, state = models
+    paths = resolve_paths(ModelRequest(unet="LatentSync-1.6/latentsync_unet.pt"), folders, _no_download)
     loaded = load_models(paths, None, unet_config=TINY)
     assert loaded.version == "1.6" and loaded.config == TINY and loaded.dtype == torch.float32
     expected = map_reference_state_dict(state)
@@ -61,8 +69,8 @@ def test_auto_version_comes_from_the_folder_and_weights_load_exactly(models):
 
 
 def test_half_precision_unet_takes_half_precision_whisper(models):
-    roots, locate, _ = models
-    paths = resolve_paths(ModelRequest(unet="LatentSync-1.6/latentsync_unet.pt", version="1.6"), locate, roots, False, _no_download)
+    roots, folders, _ = models
+    paths = resolve_paths(ModelRequest(unet="LatentSync-1.6/latentsync_unet.pt", version="1.6"), folders, _no_download)
     loaded = load_models(paths, "1.6", dtype=torch.float16, unet_config=TINY)
     assert loaded.version == "1.6"
     assert {p.dtype for p in loaded.unet.parameters()} == {torch.float16}
@@ -70,11 +78,11 @@ def test_half_precision_unet_takes_half_precision_whisper(models):
 
 
 def test_a_unet_outside_a_version_folder_needs_a_version(models):
-    roots, locate, _ = models
+    roots, folders, _ = models
     custom = os.path.join(roots["latentsync"], "finetuned", "step_1000.pt")
     os.makedirs(os.path.dirname(custom), exist_ok=True)
     shutil.copyfile(os.path.join(roots["latentsync"], "LatentSync-1.6", "latentsync_unet.pt"), custom)
-    paths = resolve_paths(ModelRequest(unet="finetuned/step_1000.pt"), locate, roots, False, _no_download)
+    paths = resolve_paths(ModelRequest(unet="finetuned/step_1000.pt"), folders, _no_download)
     assert paths.whisper == os.path.join(roots["latentsync"], "LatentSync-1.6", "whisper", "tiny.pt")
     with pytest.raises(BadInputError, match="Cannot tell whether .* 1.5 or 1.6"):
         load_models(paths, None, unet_config=TINY)
@@ -82,7 +90,7 @@ def test_a_unet_outside_a_version_folder_needs_a_version(models):
 
 
 def test_version_choice_contradicting_the_folder_is_refused(models):
-    roots, locate, _ = models
-    paths = resolve_paths(ModelRequest(unet="LatentSync-1.6/latentsync_unet.pt"), locate, roots, False, _no_download)
+    roots, folders, _ = models
+    paths = resolve_paths(ModelRequest(unet="LatentSync-1.6/latentsync_unet.pt"), folders, _no_download)
     with pytest.raises(BadInputError, match="Conflicting LatentSync versions"):
         load_models(paths, "1.5", unet_config=TINY)

@@ -35,7 +35,7 @@ def test_ldm_safetensors_loads_exactly(tmp_path):
 def test_loading_in_a_dtype_logs_nothing(tmp_path, caplog, dtype):
     # diffusers' ModelMixin.to() warns about "modules ... kept in float32" on every cast with a dtype
     path = os.path.join(tmp_path, "vae.safetensors")
-    save_file(_ldm_state_dict(tiny_vae(3)), path)
+    save_file(ldm_state_dict(tiny_vae(3)), path)
     with caplog.at_level(logging.WARNING, logger="diffusers"):
         vae = load_vae(path, TINY_VAE_CONFIG, dtype=dtype)
         build_vae(TINY_VAE_CONFIG, dtype=dtype)
