@@ -10,9 +10,9 @@ import comfy.utils
 from comfy.model_patcher import ModelPatcher
 from comfy_api.v0_0_2 import io
 
-from ..latentsync_core.face.alignment import Alignment as AlignmentRecord
 from ..latentsync_core.errors import BadInputError
 from ..latentsync_core.lipsync.sampler import sample_video
+from ..latentsync_core.run.stages import follow_frame_map
 from .host import CONFIG_ATTACHMENT, VERSION_ATTACHMENT, load_for_sampling
 from .types import CATEGORY, Alignment, AudioEmbeds, Model
 from .widgets import options_of, widget
@@ -28,31 +28,6 @@ def check_face_size(model: object, faces: torch.Tensor) -> None:
         f"The LatentSync {version} model works on {config.resolution} px faces but the faces are {faces.shape[1]} px; "
         f"set resolution to {config.resolution} on the LatentSync Face Align node."
     )
-
-
-def _frames_for_audio(faces: torch.Tensor, alignment: AlignmentRecord, embeds) -> tuple[torch.Tensor, AlignmentRecord]:
-    """Faces and alignment per output frame, following the audio's frame map (video looped to the audio)."""
-    n_video = len(alignment)
-    if faces.shape[0] != n_video:
-        raise BadInputError(
-            f"{faces.shape[0]} aligned faces but the alignment has {n_video} frames; connect the faces and the "
-            "alignment from the same face-alignment node."
-        )
-    if faces.shape[1] != alignment.resolution:
-        raise BadInputError(
-            f"The faces are {faces.shape[1]} px but the alignment is for {alignment.resolution} px; "
-            "connect the faces and the alignment from the same face-alignment node."
-        )
-    frame_map = getattr(embeds, "frame_map", None)
-    if frame_map is None:
-        return faces, alignment
-    index = torch.as_tensor(frame_map, dtype=torch.long).cpu()
-    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= n_video):
-        raise BadInputError(
-            f"The audio embeddings map to video frames up to {int(index.max())} but the video has {n_video}; "
-            "encode the audio for this video."
-        )
-    return faces[index], alignment.select(index.numpy())
 
 
 class LatentSync_Sampler(io.ComfyNode):
@@ -89,7 +64,7 @@ class LatentSync_Sampler(io.ComfyNode):
         settings = options_of(steps=steps, guidance=guidance, seed=seed, chunk_size=chunk_size, deepcache=deepcache).sampler
         settings.validate()
         check_face_size(model, faces)
-        frames, out_alignment = _frames_for_audio(faces, alignment, audio_embeds)
+        frames, out_alignment = follow_frame_map(faces, alignment, getattr(audio_embeds, "frame_map", None))
         models = load_for_sampling(model, vae, faces.shape[1], min(chunk_size, frames.shape[0]), guidance > 1.0)
         pbar = comfy.utils.ProgressBar(1)
         out = sample_video(

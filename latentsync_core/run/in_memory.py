@@ -21,7 +21,7 @@ from ..lipsync.audio import embed_audio_for_video
 from ..lipsync.sampler import InterruptCheck, StepCallback, sample_video
 from .lipsync_job import LipSyncModels
 from .options import JobOptions
-from .stages import MouthRestorer, restore_and_paste
+from .stages import MouthRestorer, follow_frame_map, restore_and_paste
 
 if TYPE_CHECKING:
     from ..restorers import FaceRestorer
@@ -78,9 +78,9 @@ def lip_sync(
         models.whisper, waveform, sample_rate, aligned.shape[0], fps, options.length_mode
     )
     frame_map = embeds.frame_map.numpy()
-    selected = alignment.select(frame_map)
+    faces, selected = follow_frame_map(aligned, alignment, frame_map)
     synced = sample_video(
-        models.unet, models.vae, aligned[embeds.frame_map], embeds.embeddings, has_face=selected.has_face,
+        models.unet, models.vae, faces, embeds.embeddings, has_face=selected.has_face,
         settings=options.sampler, device=models.device, dtype=models.dtype, on_step=on_step,
         check_interrupt=check_interrupt,
     )

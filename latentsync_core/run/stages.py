@@ -129,3 +129,39 @@ def finish_window(
     source = torch.from_numpy(frames).float().div_(255.0)
     out = restore_and_paste(source, faces, rows, restorer, options, inplace=True, reference=reference)
     return out.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).numpy()
+
+
+def follow_frame_map(
+    faces: torch.Tensor, alignment: Alignment, frame_map: torch.Tensor | np.ndarray | None
+) -> tuple[torch.Tensor, Alignment]:
+    """Aligned faces and their alignment per output frame, following the audio plan's frame map.
+
+    Args:
+        faces: ``[N, R, R, 3]`` aligned faces, one per alignment row (``R``: the alignment's resolution).
+        alignment: the alignment of the ``N`` source frames.
+        frame_map: ``(M,)`` ints, the source frame of each output frame (the video looped or played
+            back and forth to the audio); None: the frames as they are.
+
+    Returns:
+        ``[M, R, R, 3]`` faces and the alignment of the ``M`` output frames (:meth:`Alignment.select`).
+    """
+    n_video = len(alignment)
+    if faces.shape[0] != n_video:
+        raise BadInputError(
+            f"{faces.shape[0]} aligned faces but the alignment has {n_video} frames; connect the faces and the "
+            "alignment from the same face-alignment node."
+        )
+    if faces.shape[1] != alignment.resolution:
+        raise BadInputError(
+            f"The faces are {faces.shape[1]} px but the alignment is for {alignment.resolution} px; "
+            "connect the faces and the alignment from the same face-alignment node."
+        )
+    if frame_map is None:
+        return faces, alignment
+    index = torch.as_tensor(frame_map, dtype=torch.long).cpu()
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= n_video):
+        raise BadInputError(
+            f"The audio embeddings map to video frames up to {int(index.max())} but the video has {n_video}; "
+            "encode the audio for this video."
+        )
+    return faces[index], alignment.select(index.numpy())
