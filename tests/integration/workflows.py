@@ -339,7 +339,7 @@ def lipsync_long_video() -> Canvas:
     job = c.add("LatentSync_LipSyncVideo", (680, 0), video=load["VIDEO"], audio=speech["AUDIO"], model=loader["model"],
                 whisper=loader["whisper"], vae=loader["vae"], gfpgan=gfpgan["face_restore_model"])
     c.add("SaveVideo", (1060, 0), (320, 400), video=job["video"], filename_prefix="latentsync/lipsync_long")
-    c.note((0, 620), (1000, 300), "## Lip-sync of a long video, streamed (LatentSync 1.5 + GFPGAN)\n\n"
+    c.note((0, 700), (1000, 300), "## Lip-sync of a long video, streamed (LatentSync 1.5 + GFPGAN)\n\n"
            "**LatentSync Lip-Sync Video (long videos)** runs the whole job in one node: it reads the video from its "
            "file in windows of `window` frames, aligns the faces, lip-syncs them chunk by chunk, restores the mouths "
            "enlarged more than `sr_ratio` (GFPGAN here; connect a CodeFormer model too, or neither) and pastes them "
