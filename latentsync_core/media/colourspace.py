@@ -154,6 +154,10 @@ class ColourSpace:
         or tone mapping). ``reformatter``: one kept for a stream of frames converted alike
         (FFmpeg's scaler is set up once, not per frame).
         """
+        shift = _SEMI_PLANAR_SHIFT.get((frame.format.name, pix_fmt))
+        same_size = width in (None, frame.width) and height in (None, frame.height)
+        if shift is not None and matrix is None and colour_range is None and same_size:
+            return self.frame(_unpack_semi_planar(frame, shift))  # the same samples, repacked by hand: exact
         default = self.yuv_matrix(frame.width, frame.height)
         src_matrix = _SWS_MATRIX.get(default, Colorspace.ITU601)
         src_range = ColorRange.JPEG if frame.format.is_rgb else self.range
@@ -195,6 +199,19 @@ def _plane_view(plane: av.video.plane.VideoPlane, pix_fmt: str) -> np.ndarray:
     return view.reshape(plane.height, plane.width, 3) if channels == 3 else view
 
 
+#: Semi-planar formats (hardware decoders' NV12 / P010) and their planar twins: the bits the samples sit above.
+_SEMI_PLANAR_SHIFT = {("nv12", "yuv420p"): 0, ("p010le", "yuv420p10le"): 6}
+
+
+def _unpack_semi_planar(frame: av.VideoFrame, shift: int) -> tuple[np.ndarray, ...]:
+    """The Y, U and V planes of an NV12 / P010 ``frame`` (interleaved UV split; P010's samples shifted down)."""
+    dtype = np.uint16 if shift else np.uint8
+    luma, chroma = frame.planes[0], frame.planes[1]
+    y = np.frombuffer(luma, np.uint8).view(dtype).reshape(luma.height, -1)[:, : luma.width]
+    uv = np.frombuffer(chroma, np.uint8).view(dtype).reshape(chroma.height, -1)[:, : 2 * chroma.width]
+    return tuple(np.right_shift(p, shift).astype(dtype) for p in (y, uv[:, 0::2], uv[:, 1::2]))
+
+
 def _read_plane(plane: av.video.plane.VideoPlane, pix_fmt: str) -> np.ndarray:
     return _plane_view(plane, pix_fmt).copy()
 
@@ -205,6 +222,8 @@ def _write_plane(plane: av.video.plane.VideoPlane, data: np.ndarray, pix_fmt: st
     rows = np.frombuffer(plane, np.uint8).view(dtype).reshape(plane.height, -1)
     channels = 3 if data.ndim == 3 else 1
     rows[:, : plane.width * channels] = data.reshape(plane.height, -1)
+    # the line padding too: a new frame's buffer is uninitialised, and FFmpeg's SIMD code may read past the width
+    rows[:, plane.width * channels :] = 0
 
 
 @dataclass
