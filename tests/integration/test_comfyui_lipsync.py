@@ -21,8 +21,8 @@ in a server of its own.
 The restoration check (issue 7, deliverable 5) runs ``lipsync_gfpgan`` with ``sr_ratio`` so
 high that no mouth qualifies and compares the paste node's frames (saved as PNG by an added
 SaveImage node) with those of ``lipsync_video``, which has no restorer: they must be equal bit
-for bit. ``lipsync_long_video`` (the streaming node, writing lossless RGB for the test) must give
-the frames of ``lipsync_gfpgan`` (within one level: SaveImage truncates, the job rounds), and with
+for bit. ``lipsync_long_video`` (the streaming node, lossless in the clip's own 4:2:0 format) must give
+the frames of ``lipsync_gfpgan`` once those go through the same 4:2:0 trip, and with
 GFPGAN connected but skipped by ``sr_ratio`` the frames it gives without GFPGAN, bit for bit.
 
 ComfyUI's core ``LoadAudio`` needs ``torchaudio``. In a ComfyUI environment without it
@@ -120,6 +120,8 @@ class Run:
     fps: float
     audio: np.ndarray
     sample_rate: int
+    file: bytes
+    """The saved video file."""
     pasted: list[np.ndarray]
     """The paste node's frames as lossless PNGs (in-memory workflows; empty for the streaming node)."""
     reports: list[str]
@@ -159,7 +161,8 @@ def run_workflow(server: ComfyUIServer, name: str, clip: Clip, widgets: dict[str
         pytest.fail(f"{exc}\n--- server log ---\n{server.log()[-6000:]}")
 
     (record,) = client.output_files(entry, by_type["SaveVideo"])
-    with av.open(io.BytesIO(client.fetch(record))) as container:
+    saved = client.fetch(record)
+    with av.open(io.BytesIO(saved)) as container:
         fps = float(container.streams.video[0].average_rate)
         frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
         container.seek(0)
@@ -169,7 +172,7 @@ def run_workflow(server: ComfyUIServer, name: str, clip: Clip, widgets: dict[str
               for rec in client.output_files(entry, "save_png")]
     previews = sorted((node_id for node_id, node in prompt.items() if node["class_type"] == "PreviewAny"), key=int)
     reports = [text for node_id in previews for text in entry["outputs"][node_id]["text"]]
-    return Run(video, frames, fps, audio, sample_rate, pasted, reports)
+    return Run(video, frames, fps, audio, sample_rate, saved, pasted, reports)
 
 
 RESTORERS = {"lipsync_video": [], "lipsync_gfpgan": ["GFPGAN"], "lipsync_codeformer": ["CodeFormer"],
@@ -243,15 +246,32 @@ def test_skipped_restoration_leaves_frames_bit_identical(lipsync_server: ComfyUI
 LOSSLESS = WIDGETS["lipsync_long_video"]["LatentSync_LipSyncVideo"]
 
 
+def as_written(rgb: np.ndarray, like: av.VideoFrame) -> np.ndarray:
+    """``rgb`` through the pixel format and colour tags of the written frame ``like``, decoded as the test decodes it."""
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    planar = frame.reformat(format=like.format.name, dst_colorspace=like.colorspace or None,
+                            dst_color_range=like.color_range or None)
+    planar.colorspace, planar.color_range = like.colorspace, like.color_range
+    return planar.to_ndarray(format="rgb24")
+
+
 def test_long_video_workflow_streams_the_frames_of_the_in_memory_nodes(runs: Callable[[str], Run]) -> None:
     """``lipsync_long_video`` (the streaming node, GFPGAN connected) gives the frames of ``lipsync_gfpgan`` (the
-    in-memory nodes, same seed and options), within one level: SaveImage truncates ``255 * x``, the job rounds."""
+    in-memory nodes, same seed and options). The streaming node writes the source's own pixel format (4:2:0 here):
+    unchanged pixels exactly as decoded, the pasted mouth through 4:2:0 chroma; so each in-memory frame is compared
+    after the same trip, within a few levels (SaveImage truncates ``255 * x``, the job rounds, the chroma of a
+    block at the mouth's edge mixes source and pasted pixels)."""
     streamed, in_memory = runs("lipsync_long_video"), runs("lipsync_gfpgan")
 
     check_follows_the_audio(streamed, CLIP)
+    with av.open(io.BytesIO(streamed.file)) as container:
+        written = next(container.decode(video=0))
     for j, (a, b) in enumerate(zip(streamed.frames, in_memory.pasted)):
-        diff = np.abs(a.astype(int) - b.astype(int))
-        assert diff.max() <= 1, f"frame {j}: streamed differs from in-memory by up to {diff.max()} ({np.count_nonzero(diff > 1)} values)"
+        # measured: at most 17 levels (chroma blocks at the mouth's edge), 99 % within 3; the 4:2:0 trip itself
+        # moves the RGB of the random-weight mouth by up to 151 levels, so a wrong or shifted frame cannot pass
+        diff = np.abs(a.astype(int) - as_written(b, written).astype(int))
+        assert diff.max() <= 24 and np.percentile(diff, 99) <= 3, (
+            f"frame {j}: streamed differs from in-memory by up to {diff.max()} ({np.count_nonzero(diff > 3)} values over 3)")
 
 
 def test_long_video_skipped_restoration_leaves_frames_bit_identical(lipsync_server: ComfyUIServer) -> None:
