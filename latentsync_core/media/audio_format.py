@@ -64,10 +64,18 @@ def sound_codec(container_format: str) -> str:
     return "flac" if container_format == "matroska" else "aac"
 
 
-def copies_in_time(codec: str, container_format: str) -> bool:
-    """Whether a track of ``codec`` copied into ``container_format`` plays at its source time
-    (False: a primed codec in Matroska, where readers play the priming as sound)."""
-    return not (container_format == "matroska" and codec in PRIMED_CODECS)
+#: FFmpeg's MP4-family formats, whose sound sample entry holds the rate in 16 bits (QuickTime's ``mov`` has a
+#: version for higher rates): PCM above 65,535 Hz copied into them is read back at a wrong rate.
+_MP4_FAMILY = frozenset({"mp4", "ipod", "3gp", "3g2"})
+
+
+def copies_in_time(codec: str, container_format: str, rate: int = 0) -> bool:
+    """Whether a track of ``codec`` at ``rate`` Hz copied into ``container_format`` plays at its source
+    time and speed (False: a primed codec in Matroska, where readers play the priming as sound; an
+    uncompressed track above 65,535 Hz in an MP4-family file, whose header cannot hold its rate)."""
+    if container_format == "matroska" and codec in PRIMED_CODECS:
+        return False
+    return not (container_format in _MP4_FAMILY and rate > 0xFFFF and codec.startswith("pcm_"))
 
 
 def layout_channels(layout: str) -> tuple[str, ...]:

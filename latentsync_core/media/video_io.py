@@ -431,7 +431,8 @@ class _AudioTrack:
         self._input = av.open(source, "r")
         self._src = self._input.streams.audio[0]
         ctx = self._src.codec_context
-        self._remux = ctx.name in output.supported_codecs and copies_in_time(ctx.codec.canonical_name, output.format.name)
+        self._remux = ctx.name in output.supported_codecs and copies_in_time(
+            ctx.codec.canonical_name, output.format.name, ctx.sample_rate or 0)
         if self._remux:
             self._out = output.add_stream_from_template(self._src)
             self._shift = round(origin / self._src.time_base)

@@ -136,3 +136,18 @@ def test_matroska_speech_is_kept_to_24_bits(silent_video, tmp_path):
                               for f in packed.resample(frame)], axis=1)
     assert (layout, rate, got.shape) == ("5.1", 44100, speech.shape)
     assert np.abs(got - speech).max() < 2.0 ** -22
+
+
+@pytest.mark.parametrize("ext", CONTAINERS)
+def test_high_rate_pcm_source_keeps_its_speed(tmp_path, ext):
+    """A 96 kHz PCM track (a .mov from a recorder): copied where the container holds its rate, else
+    re-encoded; either way it plays as long and at the same time as in the source (MP4's sound header
+    holds the rate in 16 bits, so a copy there was read back at 48 kHz and played twice as long)."""
+    src = tmp_path / "recorder.mov"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=1",
+                    "-f", "lavfi", "-i", f"aevalsrc='0.8*between(n,{round(CLICK * 96000)},{round(CLICK * 96000) + 95})'"
+                    ":s=96000:c=stereo:d=1", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "pcm_s16le",
+                    "-shortest", os.fspath(src)], check=True)
+    dst = tmp_path / f"enhance{ext}"
+    write(dst, probe(src))
+    assert_on_time(dst, cli_onset(src)[1])
