@@ -3,8 +3,8 @@
 Each video case (lossy and ``crf`` 0) and each speech case goes through ``LatentSync_LipSyncVideo``
 as ComfyUI hands it over: the source as core Load Video gives it (a ``VideoFromFile`` on its path),
 the speech as core Load Audio gives it (``[1, C, T]`` at the file's own rate and layout). The models come from the real LatentSync Model
-Loader node on random weights, as in ``test_lipsync_video_node.py``: the tiny UNet swapped in for the
-released config, and a full-size SD VAE (ComfyUI's VAE class has one architecture). The node's file is judged with the corpus's checks,
+Loader node on random weights (the tiny UNet swapped in for the released config) and a narrow VAE in
+ComfyUI's own VAE class (see ``node_env``). The node's file is judged with the corpus's checks,
 as the command line's is in ``tests/unit/cli/test_media_corpus.py``: tags, face-less frames against a
 plain re-encode (lossy) or plane by plane (lossless), frame count and timestamps, sound power, layout
 and length. A real server with Save Video after the node runs the BT.709 HD, full-range and HLG cases
@@ -31,19 +31,32 @@ pytestmark = [
 ]
 
 
+#: A narrow SD-style VAE (4 levels, 8x downscale, 4 latent channels, 32-channel blocks: ComfyUI's group norm
+#: needs 32), in ComfyUI's layout for its VAE class and in diffusers' for the pack's copy of it.
+SMALL_VAE = {"double_z": True, "z_channels": 4, "resolution": 256, "in_channels": 3, "out_ch": 3, "ch": 32,
+             "ch_mult": [1, 1, 1, 1], "num_res_blocks": 1, "attn_resolutions": [], "dropout": 0.0}
+
+
 @pytest.fixture(scope="module")
 def node_env(tmp_path_factory):
-    """The streaming node, the loaded tiny models, the corpus folder and ComfyUI's temp folder."""
+    """The streaming node, the loaded models, the corpus folder and ComfyUI's temp folder.
+
+    UNet and Whisper come from the real Model Loader node (random weights; the tiny UNet swapped in for the
+    released config, as ``test_lipsync_video_node.py`` does); the VAE is ComfyUI's own class on random
+    weights in :data:`SMALL_VAE`'s narrow architecture, so that each case takes seconds, not minutes.
+    """
     mp = pytest.MonkeyPatch()
     mp.syspath_prepend(os.path.join(ROOT, "tests", "integration"))
     from random_models import write_latentsync_models
 
-    loader = node_module("model_loader")
+    loader = node_module("model_loader")  # puts ComfyUI on the path
     node = node_module("lipsync_video")
+    import comfy.sd
+    import folder_paths
+    from comfy.ldm.models.autoencoder import AutoencoderKL
+
     unet_config = core("lipsync.unet").LatentSyncUNetConfig.tiny()
     mp.setitem(core("lipsync.checkpoints").CONFIGS, "1.5", lambda: dataclasses.replace(unet_config, resolution=256))
-    import folder_paths
-
     base = tmp_path_factory.mktemp("node_corpus")
     models = base / "models"
     write_latentsync_models(str(models))
@@ -56,7 +69,14 @@ def node_env(tmp_path_factory):
         out = loader.LatentSyncModelLoader.execute(
             "1.5", "LatentSync-1.5/latentsync_unet.pt", loader.AUTO_WHISPER, "vae-ft-mse-840000-ema-pruned.safetensors",
             "auto", False)
-        yield node, (out.args if hasattr(out, "args") else out), corpus
+    model, whisper, _ = out.args if hasattr(out, "args") else out
+    vae_module = core("lipsync.vae")
+    mp.setattr(vae_module, "SD_VAE_CONFIG", {**vae_module.SD_VAE_CONFIG, "block_out_channels": [32] * 4,
+                                             "layers_per_block": 1})
+    params = {"embed_dim": 4, "ddconfig": SMALL_VAE}
+    torch.manual_seed(5)
+    vae = comfy.sd.VAE(sd=AutoencoderKL(**dict(params, ddconfig=dict(SMALL_VAE))).state_dict(), config={"params": params})
+    yield node, (model, whisper, vae), corpus
     mp.undo()
 
 
