@@ -45,7 +45,7 @@ def run_batch(planned: list[PlannedRow], settings: RunSettings, files: dict[File
         try:
             from . import ray_engine  # optional: only ``--engine ray`` needs Ray
         except ModuleNotFoundError as exc:
-            if exc.name not in ("ray", f"{__package__}.ray_engine"):
+            if exc.name != "ray":
                 raise
             raise MissingDependencyError("--engine ray needs Ray: pip install ray (or use --engine local).") from exc
 
