@@ -1,13 +1,14 @@
-"""Command line: ``python -m latentsync_core lipsync|enhance ...``.
+"""Command line: ``python -m latentsync_core lipsync|enhance|batch|eval ...``.
 
 ``lipsync`` makes the face in a video speak new audio with LatentSync 1.5/1.6 and
 restores the mouth with GFPGAN and/or CodeFormer; ``enhance`` restores the mouth of
-an already lip-synced video. Both run the streamed job of :mod:`latentsync_core.job`
+an already lip-synced video; ``batch`` runs ``lipsync`` on every row of a jobs file
+(:mod:`latentsync_core.batch`). They run the streamed job of :mod:`latentsync_core.job`
 (memory does not grow with the length of the video); this module only parses the
 arguments into the job's options, finds (downloads on first use) and loads the
 models, runs the job with progress bars and maps errors to exit codes.
 
-Exit codes: 0 done; 1 unexpected error; 2 bad input (file, path or option);
+Exit codes: 0 done; 1 unexpected error (``batch``: a row failed); 2 bad input (file, path or option);
 3 a model file is missing; 4 an optional Python package is missing; 130
 interrupted. Errors are one line on stderr (set ``LATENTSYNC_DEBUG=1`` for the
 traceback of an unexpected one); the output path is only written on success.
@@ -24,17 +25,22 @@ from typing import TYPE_CHECKING, Sequence
 import torch
 
 from . import job
+from .batch.engine import ENGINES
+from .batch.jobs_file import ROW_OPTIONS
 from .errors import BadInputError, LatentSyncError, MissingDependencyError, MissingModelError
 from .files.run_files import RunFiles, run_files
 from .media.video_io import check_output_path
 from .metrics.cli import add_eval_flag, add_eval_parser, evaluate_files, print_report, run_eval
-from .run.host import RESTORER, FolderHost, LipSyncDtypes, landmark_backend, lipsync_dtypes, model_dtype
+from .run.host import FolderHost, landmark_backend, lipsync_dtypes
+from .run.lipsync_file import lip_sync_file
+from .run.loading import face_aligner, load_background, load_lipsync_models, load_restorers
 from .run.options import ENHANCE, LIPSYNC, TABLE, cli_values
+from .run.output_record import RECORD_SUFFIX
 from .run.options import job_options as options_of
 
 if TYPE_CHECKING:
-    from .restorers import FaceRestorer
-    from .upscalers import FrameUpscaler
+    from .batch.report import RowReport
+    from .face.aligner import FaceAligner
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -43,6 +49,8 @@ EXIT_MISSING_MODEL = 3
 EXIT_MISSING_DEPENDENCY = 4
 EXIT_INTERRUPTED = 130
 
+LIPSYNC_LAYOUT = "the LatentSync UNet, Whisper and VAE in latentsync/ and vae/, restorers in facerestore_models/"
+BATCH = "batch"
 EXIT_CODES = "Exit codes: 0 done, 1 unexpected error, 2 bad input, 3 missing model file, 4 missing Python package."
 
 
@@ -58,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_lipsync(commands)
     _add_enhance(commands)
+    _add_batch(commands)
     add_eval_parser(commands)
     return parser
 
@@ -79,7 +88,36 @@ def _add_lipsync(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--audio", required=True, help="speech: wav, mp3, m4a, flac, or a video whose sound track is used")
     p.add_argument("--output", required=True, help="video to write (.mp4, .m4v, .mov or .mkv); replaced only on success")
     _add_options(p, LIPSYNC)
-    _add_run_options(p, "the LatentSync UNet, Whisper and VAE in latentsync/ and vae/, restorers in facerestore_models/")
+    _add_run_options(p, LIPSYNC_LAYOUT)
+    add_eval_flag(p)
+
+
+def _add_batch(commands: argparse._SubParsersAction) -> None:
+    """The ``batch`` subcommand: ``lipsync`` over the rows of a jobs file (the same options, as the rows' defaults)."""
+    p = commands.add_parser(
+        BATCH,
+        help="lip-sync many (video, speech) pairs listed in a CSV or JSON Lines file, loading the models once",
+        description=(
+            "Run lipsync on every row of JOBS: a .csv (header row) or .jsonl file with the columns video, audio, "
+            "optional output (default: <video>__<audio>.mp4 in --output-dir, .mkv with --crf 0) and optional "
+            f"columns named like the options below ({', '.join(ROW_OPTIONS)}; inference_steps and deepcache "
+            "too) that override them for that row. Every row is checked first; model files are found (downloaded) "
+            "once and loaded once per version and precision. A row whose output is up to date (the record "
+            f"<output>{RECORD_SUFFIX} names the same inputs, options and pack version) is skipped. A failing row "
+            "never stops the others; the run ends with a table, a JSON report, and exit code 1 when a row failed. "
+            f"{EXIT_CODES}"
+        ),
+    )
+    p.add_argument("jobs", metavar="JOBS", help="the jobs file (.csv with a header row, or .jsonl)")
+    p.add_argument("--output-dir", "--output_dir", dest="output_dir", required=True,
+                   help="folder of the outputs (created if missing); a row's relative output path is under it")
+    p.add_argument("--report", default=None, help="where the JSON report goes (default: OUTPUT_DIR/batch_report.json)")
+    p.add_argument("--engine", choices=ENGINES, default="local",
+                   help="local: the rows one after another in this process; ray: on a Ray cluster (pip install ray)")
+    p.add_argument("--ray-address", "--ray_address", dest="ray_address", default=None,
+                   help="the Ray cluster to join with --engine ray (default: a local one)")
+    _add_options(p, LIPSYNC)
+    _add_run_options(p, LIPSYNC_LAYOUT)
 
 
 def _add_enhance(commands: argparse._SubParsersAction) -> None:
@@ -97,6 +135,7 @@ def _add_enhance(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--output", required=True, help="video to write (.mp4, .m4v, .mov or .mkv); replaced only on success")
     _add_options(p, ENHANCE)
     _add_run_options(p, "restorers in facerestore_models/ (or the folder itself)")
+    add_eval_flag(p)
 
 
 def _add_options(p: argparse.ArgumentParser, command: str) -> None:
@@ -130,7 +169,6 @@ def _add_run_options(p: argparse.ArgumentParser, layout: str) -> None:
                         "RealESRGAN_x4plus.pth to download; the output is that many times larger")
     p.add_argument("--device", default=None, help="torch device, e.g. cpu, cuda or cuda:1 (default: cuda when available)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary line")
-    add_eval_flag(p)
 
 
 def job_options(args: argparse.Namespace) -> job.JobOptions:
@@ -157,47 +195,11 @@ def _host(args: argparse.Namespace) -> FolderHost:
     return FolderHost(args.models_dir, not args.offline, _device(args.device), args.quiet)
 
 
-def _aligner(args: argparse.Namespace, host: FolderHost, resolution: int):
+def _aligner(args: argparse.Namespace, host: FolderHost, resolution: int) -> FaceAligner:
     """A :class:`FaceAligner` on the chosen backend with the landmark cache and the human-face gate; close its
     ``backend`` when done."""
-    from .face.aligner import FaceAligner
-    from .face.human_gate import HumanFaceGate
-    from .face.landmark_cache import open_cache
-
-    cache = open_cache(args.landmark_cache, max_bytes=int(args.landmark_cache_max * 1024**3))
-    return FaceAligner(
-        landmark_backend(host, args.backend), resolution=resolution, cache=cache,
-        human_gate=HumanFaceGate(allow_stylised=args.allow_stylised),
-    )
-
-
-def load_restorers(files: RunFiles, host: FolderHost) -> list[FaceRestorer]:
-    """The GFPGAN / CodeFormer networks of ``files``, in the order they are applied."""
-    from .restorers import load_face_restorer
-
-    dtype = model_dtype(host, RESTORER)
-    return [load_face_restorer(p, device=host.device, dtype=dtype) for p in files.restorers]
-
-
-def load_background(files: RunFiles, device: torch.device) -> FrameUpscaler | None:
-    """The ``--bg_upscale`` upscaler, the job's background step (None without one)."""
-    if files.upscaler is None:
-        return None
-    from .upscalers import load_upscaler
-
-    return load_upscaler(files.upscaler, device=device, dtype=torch.float16 if device.type == "cuda" else torch.float32)
-
-
-def load_lipsync_models(files: RunFiles, version: str, device: torch.device, dtypes: LipSyncDtypes) -> tuple[job.LipSyncModels, int]:
-    """The LatentSync models of ``files`` on ``device`` in ``dtypes`` and the face resolution of their version."""
-    from .files.model_files import ModelPaths
-    from .lipsync.models import load_models
-    from .lipsync.vae import load_vae
-
-    loaded = load_models(ModelPaths(files.unet, files.whisper, files.vae), version, device=device, dtype=dtypes.unet,
-                         whisper_dtype=dtypes.whisper)
-    vae = load_vae(files.vae, device=device, dtype=dtypes.vae)
-    return job.LipSyncModels(loaded.unet, vae, loaded.whisper, device, dtypes.unet), loaded.config.resolution
+    return face_aligner(landmark_backend(host, args.backend), resolution, args.landmark_cache, args.landmark_cache_max,
+                        args.allow_stylised)
 
 
 class Progress:
@@ -249,17 +251,8 @@ def lipsync(args: argparse.Namespace) -> job.JobResult:
     restorers = load_restorers(files, host)
     aligner = _aligner(args, host, resolution)
     with contextlib.closing(aligner.backend), Progress("lipsync", args.quiet) as progress:
-        run = job.LipSyncJob(
-            source, speech.waveform, speech.sample_rate, models, aligner, options, restorers,
-            load_background(files, host.device), on_progress=progress,
-        )
-        run.prepare()
-        if not run.alignment.has_face.any():
-            raise BadInputError(
-                f"No face was found in any frame of '{args.video}'. Use a video where a face is visible "
-                "(front or three-quarter view), or try --backend insightface."
-            )
-        result = run.write(args.output)
+        result = lip_sync_file(source, args.video, speech, args.output, models, aligner, options, restorers,
+                               load_background(files, host.device), on_progress=progress)
     if not args.quiet:
         restored = f", {result.restored} mouths restored" if restorers else ""
         print(f"wrote {result.path}: {result.frames} frames at {float(result.fps):g} fps, {result.faces} lip-synced"
@@ -291,12 +284,45 @@ def enhance(args: argparse.Namespace) -> job.JobResult:
     return result
 
 
+def batch(args: argparse.Namespace) -> list[RowReport]:
+    """Run ``batch``: read and check every row, find (download) the model files once, run the rows on the engine,
+    print the table and write the JSON report; :class:`LatentSyncError` at the end when a row failed."""
+    from .batch.engine import run_batch
+    from .batch.jobs_file import read_job_rows
+    from .batch.plan import plan_rows
+    from .batch.report import failed, print_table, write_report
+    from .batch.runner import RunSettings, find_model_files
+
+    job_options(args)  # the command line's values, checked once (errors name the --option)
+    rows = read_job_rows(args.jobs)
+    if not rows:
+        raise BadInputError(f"Jobs file '{args.jobs}' has no rows; write one row per (video, audio) pair.")
+    try:
+        os.makedirs(args.output_dir, exist_ok=True)
+    except OSError as exc:
+        raise BadInputError(f"Cannot create --output-dir '{args.output_dir}' ({exc.strerror or exc}).") from exc
+    report_path = args.report or os.path.join(args.output_dir, "batch_report.json")
+    settings = RunSettings(args.models_dir, not args.offline, str(_device(args.device)), args.bg_upscale, args.quiet)
+    planned, bad = plan_rows(rows, cli_values(args), args.output_dir)
+    if not args.quiet:
+        for report in bad:
+            print(f"row {report.row}: bad input: {report.error}", file=sys.stderr)
+    files = find_model_files(planned, settings)
+    reports = sorted(bad + run_batch(planned, settings, files, args.engine, args.ray_address), key=lambda r: r.row)
+    write_report(reports, report_path)
+    if not args.quiet:
+        print_table(reports, sys.stdout)
+    if failed(reports):
+        raise LatentSyncError(f"{len(failed(reports))} of {len(reports)} rows failed (see the table, or {report_path}).")
+    return reports
+
+
 def evaluate(args: argparse.Namespace) -> None:
     """Run ``eval`` (see :mod:`latentsync_core.metrics.cli`) on the checked ``--device``."""
     run_eval(args, _device(args.device))
 
 
-COMMANDS = {"lipsync": lipsync, "enhance": enhance, "eval": evaluate}
+COMMANDS = {"lipsync": lipsync, "enhance": enhance, BATCH: batch, "eval": evaluate}
 
 
 def _one_line(exc: BaseException) -> str:
@@ -327,7 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted; no output written", file=sys.stderr)
+        kept = "the rows finished are kept: run it again to go on" if args.command == BATCH else "no output written"
+        print(f"{prog}: interrupted; {kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the command line reports every failure as one line
         if os.environ.get("LATENTSYNC_DEBUG"):
