@@ -50,6 +50,8 @@ QUIET_ENV = {"RAY_USAGE_STATS_ENABLED": "0"}
 """Set for a run unless already set: Ray asks nothing and reports nothing (no usage statistics)."""
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 """The math libraries' thread counts, pinned in every actor's environment."""
+LOCAL = "local"
+"""Ray's address for a new local cluster."""
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 """``latentsync_core``, sent to the workers."""
 SHARED_FOLDER = (
@@ -101,16 +103,18 @@ def connect(address: str | None = None, num_cpus: int | None = None, runtime_env
         return False
     for name, value in QUIET_ENV.items():
         os.environ.setdefault(name, value)
-    address = address or os.environ.get("RAY_ADDRESS") or None
+    address = address or os.environ.get("RAY_ADDRESS") or LOCAL  # not a cluster `ray start` left on this machine
     env = dict(runtime_env or {})
     env["py_modules"] = [*env.get("py_modules", ()), PACKAGE_DIR]
-    local = {} if address else {"num_cpus": num_cpus, "include_dashboard": False}
+    local = {"num_cpus": num_cpus, "include_dashboard": False} if address == LOCAL else {}
     try:
         ray.init(address=address, runtime_env=env, log_to_driver=False, logging_level=logging.ERROR, **local)
     except ConnectionError as exc:
         raise BadInputError(
             f"No Ray cluster answers at --ray-address '{address}' ({one_line(exc)}). Start its head with "
-            "'ray start --head' and give the address it prints, or leave --ray-address out for a local cluster."
+            "'ray start --head' and give the address it prints (with Ray's token authentication, also set "
+            "RAY_AUTH_MODE=token here, with the head's ~/.ray/auth_token), or leave --ray-address out for a local "
+            "cluster."
         ) from exc
     return True
 

@@ -68,13 +68,13 @@ def write_jobs(path, rows: list[dict]) -> str:
     return str(path)
 
 
-def batch(capfd, jobs: str, out, models, *args: str) -> tuple[int, str, dict]:
-    """``batch`` quiet and lossless; exit code, stderr (of every file descriptor), the JSON report by row."""
+def batch(capfd, jobs: str, out, models, *args: str) -> tuple[int, str, str, dict]:
+    """``batch`` quiet and lossless; exit code, stdout and stderr (of every file descriptor), the JSON report by row."""
     code = cli.main(["batch", jobs, "--output-dir", str(out), "--models-dir", str(models), "--crf", "0",
                      "--superres", "none", "--quiet", *FAST, *args])
-    err = capfd.readouterr().err
+    captured = capfd.readouterr()
     with open(os.path.join(out, "batch_report.json")) as file:
-        return code, err, {row["row"]: row for row in json.load(file)["rows"]}
+        return code, captured.out, captured.err, {row["row"]: row for row in json.load(file)["rows"]}
 
 
 @pytest.fixture(scope="module")
@@ -98,10 +98,11 @@ def test_rows_on_ray_equal_local_a_failing_row_is_reported_the_others_finish(
     tmp_path, capfd, kill_file, inputs, lipsync_models, local_outputs
 ):
     jobs, out = write_jobs(inputs / "jobs.csv", ROWS), tmp_path / "ray"
-    code, err, report = batch(capfd, jobs, out, lipsync_models, "--engine", "ray", "--cpus-per-job", "1")
+    code, printed, err, report = batch(capfd, jobs, out, lipsync_models, "--engine", "ray", "--cpus-per-job", "1")
 
     assert code == cli.EXIT_ERROR
-    # Nothing of Ray's on stderr: only the run's last line.
+    # Nothing of Ray's (the run is quiet): only the run's last line.
+    assert printed == ""
     assert err.strip().splitlines() == [
         f"latentsync batch: error: 1 of 5 rows failed (see the table, or {out / 'batch_report.json'})."], err
     assert [report[n]["status"] for n in range(1, 6)] == ["done", "done", "failed", "done", "done"]
@@ -120,10 +121,12 @@ def test_a_worker_that_dies_mid_row_is_restarted_and_its_row_run_again_to_the_sa
 ):
     kill_file.write_text("the first worker that has written part of its output ends its process")
     jobs, out = write_jobs(inputs / "one.csv", ROWS[:1]), tmp_path / "ray"
-    code, err, report = batch(capfd, jobs, out, lipsync_models, "--engine", "ray", "--cpus-per-job", "1")
+    code, printed, err, report = batch(capfd, jobs, out, lipsync_models, "--engine", "ray", "--cpus-per-job", "1")
 
     assert not kill_file.exists() and os.path.exists(f"{kill_file}{ray_workers.FIRED_SUFFIX}"), "no worker died"
     assert code == cli.EXIT_OK and err == "", err
+    # Ray's driver prints the death of a worker on stdout, whatever it is told: the only lines of Ray's in a run
+    assert all("(raylet)" in line for line in printed.splitlines() if line.strip()), printed
     assert report[1]["status"] == "done"
     assert np.array_equal(decode_video(out / OUTPUTS[1]), local_outputs[1])
 
