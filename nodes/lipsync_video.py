@@ -21,6 +21,7 @@ from comfy.model_patcher import ModelPatcher
 from comfy_api.v0_0_2 import InputImpl, io
 from typing_extensions import override
 
+from ..latentsync_core.batch.jobs_file import with_overrides
 from ..latentsync_core.errors import BadInputError
 from ..latentsync_core.face.aligner import FaceAligner
 from ..latentsync_core.face.human_gate import HumanFaceGate
@@ -30,7 +31,7 @@ from ..latentsync_core.restorers import CODEFORMER, GFPGAN, restorer_activation_
 from ..latentsync_core.run.host import landmark_backend
 from ..latentsync_core.run.options import OPTIONS, restorer_batch_size
 from .host import CONFIG_ATTACHMENT, ComfyHost, load_for_sampling, open_landmark_cache
-from .types import CATEGORY, FaceRestoreModel, Model, Whisper
+from .types import CATEGORY, FaceRestoreModel, JobOptions, Model, Whisper
 from .widgets import options_of, widget
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,9 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
                 widget("landmark_cache"),
                 widget("landmark_cache_max"),
                 widget("allow_stylised"),
+                JobOptions.Input("job_options", optional=True,
+                                 tooltip="Optional: a jobs-file row's options from LatentSync Job List; they replace "
+                                 "the widgets' values."),
             ],
             outputs=[io.Video.Output(display_name="video",
                                      tooltip="The lip-synced video with the speech fitted to its length, written to "
@@ -159,12 +163,13 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
     def execute(cls, video, audio, model, whisper, vae, steps, guidance, seed, chunk_size, deepcache, length_mode,
                 sr_ratio, fidelity, mask_smooth, color_match, region, backend, batch_size, window, crf, gfpgan=None,
                 codeformer=None, landmark_cache=True, landmark_cache_max=OPTIONS["landmark_cache_max"].default,
-                allow_stylised=False) -> io.NodeOutput:
+                allow_stylised=False, job_options=None) -> io.NodeOutput:
         options = options_of(
             steps=steps, guidance=guidance, seed=seed, chunk_size=chunk_size, deepcache=deepcache, length_mode=length_mode,
             sr_ratio=sr_ratio, fidelity=fidelity, mask_smooth=mask_smooth, color_match=color_match, region=region,
             batch_size=batch_size, window=window, crf=crf,
         )
+        options = with_overrides(options, job_options or {})
         options.validate()
         restore_models = _restorers(gfpgan, codeformer)
         config = model.get_attachment(CONFIG_ATTACHMENT) if isinstance(model, ModelPatcher) else None
@@ -173,7 +178,8 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
         restore_memory = max((restorer_activation_bytes(r.restorer.arch, restorer_batch_size(options.batch_size, r.patcher.load_device),
                                                         next(r.restorer.net.parameters()).dtype, options.roi_size)
                               for r in restore_models), default=0)
-        sampling = load_for_sampling(model, vae, config.resolution, chunk_size, guidance > 1.0,
+        sampling = load_for_sampling(model, vae, config.resolution, options.sampler.chunk_size,
+                                     options.sampler.guidance_scale > 1.0,
                                      others=[whisper, *(r.patcher for r in restore_models)], other_memory=restore_memory)
         models = LipSyncModels(unet=sampling.unet, vae=sampling.vae, whisper=whisper.model, device=sampling.device,
                                dtype=sampling.dtype)

@@ -21,3 +21,6 @@ FaceRestoreModel = io.Custom("LATENTSYNC_FACE_RESTORE_MODEL")
 """Value: :class:`nodes.restore.PatchedFaceRestorer` (a GFPGAN or CodeFormer restorer and its ModelPatcher)."""
 
 CATEGORY = "LatentSync"
+
+JobOptions = io.Custom("LATENTSYNC_JOB_OPTIONS")
+"""Value: ``dict`` option name -> value, a jobs-file row's options (``LatentSync Job List`` -> the streaming node)."""

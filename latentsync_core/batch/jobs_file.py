@@ -9,13 +9,14 @@ output path is relative to the output folder.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from ..errors import BadInputError
-from ..run.options import JOB, LIPSYNC, OPTIONS, SAMPLER, TABLE, Option
+from ..run.options import JOB, LIPSYNC, LIPSYNC_VIDEO_NODE, OPTIONS, SAMPLER, TABLE, JobOptions, Option
 
 PATH_COLUMNS = ("video", "audio", "output")
 """The columns that are not options."""
@@ -28,6 +29,12 @@ COLUMN_ALIASES: dict[str, str] = {
     option.cli.dest: name for name, option in ROW_OPTIONS.items() if option.cli is not None and option.cli.dest != name
 }
 """Command-line names of row options that differ from the option's name (``inference_steps`` -> ``steps``)."""
+NODE_ROW_OPTIONS: tuple[str, ...] = tuple(
+    name for name, option in ROW_OPTIONS.items()
+    if option.target in (JOB, SAMPLER) and option.node is not None and LIPSYNC_VIDEO_NODE in option.node.nodes
+)
+"""The options a row may set in ComfyUI (the Job List node): the streaming node's job and sampler options. The
+others (version, precision, restorers, detector) are the loaders' and the streaming node's own choices there."""
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -147,3 +154,37 @@ def _jsonl_rows(text: str, path: str) -> list[JobRow]:
             raise BadInputError(f"row {number} of '{path}' is not a JSON object; write one object per line.")
         rows.append(_row(number, record, path))
     return rows
+
+
+def job_row(path: str, index: int) -> JobRow:
+    """Row ``index`` (1 = the first) of the jobs file ``path``.
+
+    Raises:
+        BadInputError: as :func:`read_job_rows`, or ``index`` is past the last row.
+    """
+    rows = read_job_rows(path)
+    if not 1 <= index <= len(rows):
+        raise BadInputError(f"row {index} is past the end of {path} ({len(rows)} rows); the list is done. Set index "
+                            "back to 1 to run it again.")
+    return rows[index - 1]
+
+
+def check_node_overrides(row: JobRow, path: str) -> dict[str, Any]:
+    """``row``'s option values, all of them options the streaming node takes per row (:data:`NODE_ROW_OPTIONS`),
+    each checked against its range.
+
+    Raises:
+        BadInputError: naming a column the node cannot take per row, or a value out of range.
+    """
+    for name, value in row.overrides.items():
+        if name not in NODE_ROW_OPTIONS:
+            raise BadInputError(f"row {row.number} of '{path}' sets '{name}', which a row cannot set in ComfyUI (set it "
+                                f"on the loader or the node); the option columns there are: {', '.join(NODE_ROW_OPTIONS)}.")
+        OPTIONS[name].check(value, f"row {row.number} of '{path}': ")
+    return dict(row.overrides)
+
+
+def with_overrides(options: JobOptions, overrides: Mapping[str, Any]) -> JobOptions:
+    """``options`` with the job and sampler option values ``overrides`` (option name -> value) in their place."""
+    of = lambda target: {k: v for k, v in overrides.items() if OPTIONS[k].target == target}  # noqa: E731
+    return dataclasses.replace(options, sampler=dataclasses.replace(options.sampler, **of(SAMPLER)), **of(JOB))

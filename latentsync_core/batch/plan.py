@@ -46,11 +46,16 @@ def row_values(base_values: Mapping[str, Any], overrides: Mapping[str, Any]) -> 
     return values
 
 
-def default_output(video: str, audio: str, crf: int) -> str:
-    """The output file name of a row without one: ``<video stem>__<audio stem>`` (one video dubbed into five
-    languages gives five files), ``.mkv`` when lossless, else ``.mp4``."""
+def output_name(video: str, audio: str) -> str:
+    """The output name of a row without one: ``<video stem>__<audio stem>`` (one video dubbed into five languages
+    gives five files)."""
     stem = lambda path: os.path.splitext(os.path.basename(path))[0]  # noqa: E731
-    return f"{stem(video)}__{stem(audio)}{LOSSLESS_EXT if crf == 0 else DEFAULT_EXT}"
+    return f"{stem(video)}__{stem(audio)}"
+
+
+def default_output(video: str, audio: str, crf: int) -> str:
+    """The output file of a row without one: :func:`output_name`, ``.mkv`` when lossless, else ``.mp4``."""
+    return output_name(video, audio) + (LOSSLESS_EXT if crf == 0 else DEFAULT_EXT)
 
 
 def plan_row(row: JobRow, base_values: Mapping[str, Any], output_dir: str) -> PlannedRow:

@@ -33,6 +33,7 @@ from latentsync_core.files.model_files import RESTORER_FILES, UNET, VAE, WHISPER
 
 SAMPLE_VIDEO = "astronaut_speech.mp4"
 SAMPLE_SPEECH = "speech.wav"
+SAMPLE_JOBS = "jobs.csv"
 """The bundled sample files (``example_workflows/sample/``) the workflows load from ComfyUI's input folder."""
 
 UPLOAD_WIDGETS = {"LoadVideo": ["image"], "LoadAudio": [None, None], "LoadImage": ["image"]}
@@ -75,6 +76,8 @@ class Node:
     size: tuple[float, float] | None = None
     models: list[dict[str, str]] = field(default_factory=list)
     title: str | None = None
+    controls: dict[str, str] = field(default_factory=dict)
+    """Control-after-generate values by widget name, where not :data:`CONTROL_AFTER_GENERATE`."""
 
     def __getitem__(self, output: str) -> tuple["Node", str]:
         return (self, output)
@@ -87,10 +90,11 @@ class Canvas:
     nodes: list[Node] = field(default_factory=list)
 
     def add(self, type_: str, pos: tuple[float, float], size: tuple[float, float] | None = None,
-            models: list[dict[str, str]] | None = None, title: str | None = None, **inputs: Any) -> Node:
+            models: list[dict[str, str]] | None = None, title: str | None = None,
+            controls: dict[str, str] | None = None, **inputs: Any) -> Node:
         links = {k: v for k, v in inputs.items() if isinstance(v, tuple) and v and isinstance(v[0], Node)}
         widgets = {k: v for k, v in inputs.items() if k not in links}
-        node = Node(len(self.nodes) + 1, type_, pos, widgets, links, size, models or [], title)
+        node = Node(len(self.nodes) + 1, type_, pos, widgets, links, size, models or [], title, controls or {})
         self.nodes.append(node)
         return node
 
@@ -125,7 +129,7 @@ class Canvas:
                     entry["widget"] = {"name": name}
                     values.append(node.widgets[name] if name in node.widgets else default_value(spec))
                     if spec_options(spec).get("control_after_generate"):
-                        values.append(CONTROL_AFTER_GENERATE)
+                        values.append(node.controls.get(name, CONTROL_AFTER_GENERATE))
                 elif name not in node.links and required:
                     raise ValueError(f"{node.type}: required input '{name}' is not linked")
                 entry["link"] = None
@@ -350,9 +354,37 @@ def lipsync_long_video() -> Canvas:
     return c
 
 
+def lipsync_job_list() -> Canvas:
+    """LatentSync Job List (row ``index``, incremented per queued run) -> the streaming node -> Save Video."""
+    c = Canvas()
+    rows = c.add("LatentSync_JobList", (0, 0), (300, 200), jobs_file=SAMPLE_JOBS, index=1,
+                 controls={"index": "increment"})
+    models, widgets = latentsync_models("1.5")
+    loader = c.add("LatentSync_ModelLoader", (0, 260), models=models, **widgets)
+    gfpgan = _restore_loader(c, (0, 550), GFPGAN_FILE)
+    job = c.add("LatentSync_LipSyncVideo", (360, 0), video=rows["video"], audio=rows["audio"], model=loader["model"],
+                whisper=loader["whisper"], vae=loader["vae"], gfpgan=gfpgan["face_restore_model"],
+                job_options=rows["job_options"])
+    c.add("SaveVideo", (740, 0), (320, 400), video=job["video"], filename_prefix=rows["filename_prefix"])
+    c.note((740, 440), (560, 520), "## Many videos: a jobs file, one row per queued run\n\n"
+           f"**LatentSync Job List** reads row `index` of `{SAMPLE_JOBS}` (the CSV or JSON Lines file of the "
+           "`batch` command: `video`, `audio`, optional `output` and option columns such as `seed`, `sr_ratio`, "
+           "`length_mode`) and gives the row's video, speech and options to **LatentSync Lip-Sync Video**; its "
+           "`index` is set to *increment*, so **Queue (N)** with N = the number of rows runs the whole list, one "
+           "row per run, each saved under the row's name. After the last row the node stops with an error saying "
+           "the list is done; set `index` back to 1 to run it again. The version, precision and restorers are the "
+           "loaders' (the same for every row); for many videos outside ComfyUI, or on several machines, see the "
+           "README's *Many videos*.\n\n"
+           f"**Inputs**: copy `{SAMPLE_JOBS}`, `{SAMPLE_VIDEO}` and `{SAMPLE_SPEECH}` from `example_workflows/sample/` "
+           "into ComfyUI's `input` folder (from the ComfyUI folder: `cp custom_nodes/comfyui-latentsync/"
+           f"example_workflows/sample/{{{SAMPLE_JOBS},{SAMPLE_VIDEO},{SAMPLE_SPEECH}}} input/`). The jobs file's "
+           "relative paths are relative to its own folder.\n\n" + MODELS_NOTE)
+    return c
+
+
 WORKFLOWS: dict[str, Callable[[], Canvas]] = {
     f.__name__: f for f in (face_align_roundtrip, enhance_lipsynced_video, lipsync_video, lipsync_gfpgan,
-                            lipsync_codeformer, lipsync_both, lipsync_long_video)
+                            lipsync_codeformer, lipsync_both, lipsync_long_video, lipsync_job_list)
 }
 """Every example workflow by file name (without ``.json``)."""
 

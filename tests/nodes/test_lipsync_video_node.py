@@ -151,3 +151,15 @@ def test_landmark_cache_skips_detection_when_run_again(env, tmp_path, monkeypatc
     assert len(calls) == FRAMES, "the second run detected faces again"
     _run(env, InputImpl.VideoFromFile(clip), seed=2, landmark_cache=False)
     assert len(calls) == 2 * FRAMES
+
+
+@pytest.mark.slow  # a whole run of the node (about as long as the first test of this file): with the slow tests
+def test_job_options_of_a_jobs_file_row_replace_the_widgets(env):
+    """LatentSync Job List's ``job_options``: a row's ``length_mode`` trim gives the 3 video frames, not the widget's
+    pingpong over the 4 frames of speech."""
+    from comfy_api.v0_0_2 import InputImpl
+
+    *_, clip, _frames, _speech, _temp = env
+    video = _run(env, InputImpl.VideoFromFile(clip), job_options={"length_mode": "trim", "guidance_scale": 1.0})
+    with av.open(video.get_stream_source()) as container:
+        assert sum(1 for _ in container.decode(video=0)) == FRAMES

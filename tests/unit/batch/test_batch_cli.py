@@ -1,6 +1,7 @@
 """``python -m latentsync_core batch``: rows on tiny random models (see tests/support/lipsync_cli.py), a bad row
 reported with its number while the others finish, the exit code, the table and JSON report, the record beside
-each output, and a rerun that skips complete rows but runs a row whose option or input changed.
+each output, and a rerun that skips complete rows but runs a row whose option or input changed or whose output
+is gone.
 
 Clips: 6 lossless frames of the sample (2 face frames, 4 of its cutaway), so a row takes about a second.
 """
@@ -89,14 +90,14 @@ def test_rows_run_a_bad_row_is_reported_the_others_finish_rerun_skips_change_rer
     assert [r["status"] for r in report.values()] == ["skipped"] * 3
     assert [os.stat(p).st_mtime_ns for p in outputs] == stamps
 
-    # A changed option (row 2's seed), a changed input (row 3's speech) and a changed command-line value rerun
-    # their rows only.
+    # A changed option (row 2's seed) reruns that row only; then a changed input (row 2's speech) and a deleted
+    # output (row 3's) rerun theirs.
     good[1] = {**rows[1], "seed": "3"}
     jobs = write_jobs(tmp_path / "jobs.csv", good)
     code, table, err, report = batch(capsys, jobs, out, lipsync_models)
     assert [r["status"] for r in report.values()] == ["skipped", "done", "skipped"], report
-    speech(en, 5)
+    speech(fr, 4)
+    os.remove(outputs[2])
     code, table, err, report = batch(capsys, jobs, out, lipsync_models)
-    assert [r["status"] for r in report.values()] == ["done", "skipped", "done"], report
-    code, table, err, report = batch(capsys, jobs, out, lipsync_models, "--mask_smooth", "0.25")
-    assert code == cli.EXIT_OK and [r["status"] for r in report.values()] == ["done"] * 3, report
+    assert code == cli.EXIT_OK and [r["status"] for r in report.values()] == ["skipped", "done", "done"], report
+    assert report[2]["frames"] == 4 and os.path.isfile(outputs[2])
