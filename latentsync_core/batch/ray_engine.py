@@ -62,17 +62,17 @@ SHARED_FOLDER = (
 
 def add_ray_options(parser: argparse.ArgumentParser) -> None:
     """``--cpus-per-job``, the option of ``batch`` that only ``--engine ray`` reads."""
-    parser.add_argument("--cpus-per-job", "--cpus_per_job", dest="cpus_per_job", type=_positive, default=DEFAULT_CPUS_PER_JOB,
-                        metavar="N", help="with --engine ray: the math threads of each Ray actor, and on a cluster without "
-                                          "GPUs the CPUs each one takes (one actor per N CPUs of a machine; with GPUs: "
-                                          "one actor per GPU) (default %(default)s)")
+    parser.add_argument(
+        "--cpus-per-job", "--cpus_per_job", dest="cpus_per_job", type=_positive, default=DEFAULT_CPUS_PER_JOB, metavar="N",
+        help="with --engine ray: the math threads of each Ray actor, and on a cluster without GPUs the CPUs each one "
+             "takes (one actor per N CPUs of a machine; with GPUs: one actor per GPU) (default %(default)s)",
+    )
 
 
 def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive whole number")
-    return value
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of CPUs (1 or more)")
+    return int(text)
 
 
 def import_ray() -> ModuleType:

@@ -23,6 +23,7 @@ import pytest
 import ray_workers
 from latentsync_core import cli
 from latentsync_core.batch import ray_engine
+from latentsync_core.errors import BadInputError
 from lipsync_cli import FAST, speech, write_lossless
 from repo_paths import ROOT
 from video_files import decode_video
@@ -139,7 +140,6 @@ def test_a_file_a_worker_cannot_see_stops_the_run_with_one_line_naming_the_share
     from latentsync_core.batch.plan import plan_rows
     from latentsync_core.batch.progress import BatchProgress
     from latentsync_core.batch.runner import RunSettings, find_model_files
-    from latentsync_core.errors import BadInputError
 
     gone = tmp_path / "only here.wav"
     gone.write_bytes((inputs / "en.wav").read_bytes())
@@ -165,3 +165,15 @@ def test_without_ray_engine_ray_names_pip_install_ray(tmp_path, capsys, monkeypa
     assert code == cli.EXIT_MISSING_DEPENDENCY, err
     assert len(err.strip().splitlines()) == 1 and "pip install ray" in err, err
     assert not os.path.exists(tmp_path / "out" / OUTPUTS[1])
+
+
+def test_one_actor_per_gpu_else_per_cpus_per_job_of_each_machine():
+    """The pool's size from the cluster's nodes as ``ray.nodes()`` lists them (dead nodes left out)."""
+    def node(cpus: int, gpus: int = 0, alive: bool = True) -> dict:
+        return {"Alive": alive, "Resources": {"CPU": float(cpus), **({"GPU": float(gpus)} if gpus else {})}}
+
+    assert ray_engine.actor_shape([node(16, 2), node(8, 1), node(64, 4, alive=False)], 4) == (
+        3, {"num_gpus": 1, "num_cpus": 1})
+    assert ray_engine.actor_shape([node(16), node(6), node(2)], 4) == (5, {"num_cpus": 4})  # 4 + 1 + 0
+    with pytest.raises(BadInputError, match=r"--cpus-per-job 8 is more than .* \(at most 6 CPUs\); give .* 6 or less"):
+        ray_engine.actor_shape([node(6), node(2)], 8)
