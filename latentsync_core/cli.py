@@ -358,7 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted; no output written", file=sys.stderr)
+        kept = "the rows finished are kept: run it again to go on" if args.command == BATCH else "no output written"
+        print(f"{prog}: interrupted; {kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the command line reports every failure as one line
         if os.environ.get("LATENTSYNC_DEBUG"):

@@ -78,7 +78,7 @@ class ModelPool:
         self._lipsync: dict[tuple[str, Any], tuple[LipSyncModels, int]] = {}
         self._restorers: dict[str, list[FaceRestorer]] = {}
         self._backends: dict[str, LandmarkBackend] = {}
-        self._background: list[FrameUpscaler | None] = []
+        self._background: dict[str | None, FrameUpscaler | None] = {}
 
     def _files(self, version: str, superres: str) -> RunFiles:
         return self.files[(version, superres)]
@@ -99,9 +99,10 @@ class ModelPool:
 
     def background(self, version: str, superres: str) -> FrameUpscaler | None:
         """The background upscaler of the settings (None without one)."""
-        if not self._background:
-            self._background.append(load_background(self._files(version, superres), self.host.device))
-        return self._background[0]
+        files = self._files(version, superres)
+        if files.upscaler not in self._background:
+            self._background[files.upscaler] = load_background(files, self.host.device)
+        return self._background[files.upscaler]
 
     def backend(self, name: str) -> LandmarkBackend:
         """The landmark backend ``name``, opened once, its tracking state forgotten (MediaPipe's ``reset``): a row's

@@ -33,6 +33,7 @@ NOT_IN_TABLE = {
     ("LatentSync_FaceRestoreModelLoader", "precision"),  # the dtype policy's (run/host.py)
     ("LatentSync_LoadWhisperEmbeds", "fps"), ("LatentSync_LoadWhisperEmbeds", "frame_count"),
     ("LatentSync_LipSyncQuality", "fps"),  # facts about the connected frames, not settings
+    ("LatentSync_JobList", "jobs_file"), ("LatentSync_JobList", "index"),  # which row of which list: the rows hold options
 }
 """Node widgets that are not options of the table, and why."""
 

@@ -101,3 +101,12 @@ def test_rows_run_a_bad_row_is_reported_the_others_finish_rerun_skips_change_rer
     code, table, err, report = batch(capsys, jobs, out, lipsync_models)
     assert code == cli.EXIT_OK and [r["status"] for r in report.values()] == ["skipped", "done", "done"], report
     assert report[2]["frames"] == 4 and os.path.isfile(outputs[2])
+
+
+def test_an_unknown_column_stops_before_any_row_exit_2_one_line(tmp_path, capsys, lipsync_models):
+    jobs = write_jobs(tmp_path / "jobs.csv", [{"video": "a.mp4", "audio": "b.wav", "sead": "3"}])
+    code = cli.main(["batch", jobs, "--output-dir", str(tmp_path / "out"), "--models-dir", str(lipsync_models), *FAST])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_BAD_INPUT and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("latentsync batch: bad input: ") and "unknown column 'sead'" in err and "seed" in err
+    assert not (tmp_path / "out").exists()
