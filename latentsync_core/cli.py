@@ -27,6 +27,7 @@ import torch
 from . import job
 from .batch.engine import ENGINES
 from .batch.jobs_file import ROW_OPTIONS
+from .batch.ray_engine import add_ray_options, import_ray
 from .errors import BadInputError, LatentSyncError, MissingDependencyError, MissingModelError
 from .files.run_files import RunFiles, run_files
 from .media.video_io import check_output_path
@@ -116,6 +117,7 @@ def _add_batch(commands: argparse._SubParsersAction) -> None:
                    help="local: the rows one after another in this process; ray: on a Ray cluster (pip install ray)")
     p.add_argument("--ray-address", "--ray_address", dest="ray_address", default=None,
                    help="the Ray cluster to join with --engine ray (default: a local one)")
+    add_ray_options(p)
     _add_options(p, LIPSYNC)
     _add_run_options(p, LIPSYNC_LAYOUT)
 
@@ -294,6 +296,8 @@ def batch(args: argparse.Namespace) -> list[RowReport]:
     from .batch.runner import RunSettings, find_model_files
 
     job_options(args)  # the command line's values, checked once (errors name the --option)
+    if args.engine == "ray":
+        import_ray()  # installed? (before any row is checked or model file downloaded)
     rows = read_job_rows(args.jobs)
     if not rows:
         raise BadInputError(f"Jobs file '{args.jobs}' has no rows; write one row per (video, audio) pair.")
@@ -308,7 +312,8 @@ def batch(args: argparse.Namespace) -> list[RowReport]:
         for report in bad:
             print(f"row {report.row}: bad input: {report.error}", file=sys.stderr)
     files = find_model_files(planned, settings)
-    reports = sorted(bad + run_batch(planned, settings, files, args.engine, args.ray_address), key=lambda r: r.row)
+    reports = sorted(bad + run_batch(planned, settings, files, args.engine, args.ray_address,
+                                     args.cpus_per_job), key=lambda r: r.row)
     write_report(reports, report_path)
     if not args.quiet:
         print_table(reports, sys.stdout)

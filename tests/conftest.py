@@ -6,7 +6,7 @@ repository's scripts (install.py, .ci/, bench/). Helpers shared by several test 
 ``support/`` (imported by module name: ``from clips import astronaut``); fixtures shared by several
 test modules are defined below. No test module imports another.
 """
-import dataclasses
+import functools
 import os
 import sys
 from collections.abc import Iterator
@@ -85,13 +85,10 @@ def tiny_architectures(monkeypatch):
     """
     from latentsync_core.lipsync import checkpoints
     from latentsync_core.lipsync import vae as vae_module
-    from latentsync_core.lipsync.unet import LatentSyncUNetConfig
-    from latentsync_core.lipsync.vae import TINY_VAE_CONFIG
+    from ray_workers import use_tiny_architectures
 
-    tiny = LatentSyncUNetConfig.tiny()
-    monkeypatch.setitem(checkpoints.CONFIGS, "1.5", lambda: dataclasses.replace(tiny, resolution=256))
-    monkeypatch.setitem(checkpoints.CONFIGS, "1.6", lambda: dataclasses.replace(tiny, resolution=512))
-    monkeypatch.setattr(vae_module, "SD_VAE_CONFIG", TINY_VAE_CONFIG)
+    use_tiny_architectures(functools.partial(monkeypatch.setitem, checkpoints.CONFIGS),
+                           functools.partial(monkeypatch.setattr, vae_module, "SD_VAE_CONFIG"))
     with _single_thread():
         yield
 
