@@ -24,9 +24,9 @@ import tempfile
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
 
-from colour_clips import player_rgb, reencode, tags  # noqa: E402
+from player import player_rgb, reencode, tags  # noqa: E402
 
 TAGS = ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
 X264 = ["-c:v", "libx264", "-crf", "10", "-preset", "veryfast"]
@@ -73,7 +73,7 @@ def main() -> None:
                     plain = os.path.join(folder, "plain.mp4")
                     codec, pix_fmt = (encoding.codec, encoding.pix_fmt) if encoding else ("libx264", "yuv420p")
                     options = encoding.options if encoding else {"crf": "18", "preset": "medium"}
-                    reencode(src, plain, codec, pix_fmt, options)
+                    reencode(src, plain, ("-c:v", codec, *(x for k, v in options.items() for x in (f"-{k}", v))), pix_fmt)
                     diff = np.abs(player_rgb(plain) - source)
                     print(f"  plain re-encode crf {crf:2d}: mean {diff.mean():.2f}, max {diff.max():.1f} levels")
 

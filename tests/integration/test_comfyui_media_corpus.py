@@ -1,4 +1,4 @@
-"""The media-fidelity corpus (tests/media_corpus.py) through the streaming node and core Save Video in a
+"""The media-fidelity corpus (tests/support/media_corpus.py) through the streaming node and core Save Video in a
 real ComfyUI: what the user saves keeps what a viewer sees of the source.
 
 ``example_workflows/lipsync_long_video`` as saved (GFPGAN disconnected, 2 sampler steps,

@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 
 import pytest
 import torch
 
 import media_corpus as mc
 from comfy_nodes import core, node_module, only_model_folders, requires_comfyui
+from player import ffmpeg_installed, player_rgb, reencode
 from repo_paths import ROOT
 
 pytestmark = [
     *requires_comfyui, pytest.mark.slow,
-    pytest.mark.skipif(not (shutil.which("ffmpeg") and shutil.which("ffprobe")),
+    pytest.mark.skipif(not ffmpeg_installed(),
                        reason="the corpus is made and judged by the ffmpeg command line: apt-get install ffmpeg"),
 ]
 
@@ -102,8 +102,8 @@ def test_video_case_keeps_what_a_viewer_sees(node_env, video, mode):
     source = mc.make_video(corpus, video)
     speech = mc.make_speech(corpus, "stereo")
     output = run_node(node_env, source, speech, 0 if mode == "lossless" else 18)
-    reference = mc.reference_reencode(source, corpus / f"{video}.reference.mp4")
-    figures, failures = mc.measure_video(source, output, mode, (mc.player_rgb(source), mc.player_rgb(reference)))
+    reference = reencode(source, corpus / f"{video}.reference.mp4", mc.REFERENCE_SETTINGS)
+    figures, failures = mc.measure_video(source, output, mode, (player_rgb(source), player_rgb(reference)))
     sound, sound_failures = mc.measure_sound(speech, output, seconds=mc.durations(source)["video"])
     mc.record(f"node-{video}-{mode}", {**figures, **sound}, failures + sound_failures)
 

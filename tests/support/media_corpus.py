@@ -9,14 +9,10 @@ the video cases, :data:`SPEECH` the speech cases (channel layouts in AAC, sample
 22,000 and 192,000 Hz are rates AAC cannot encode). :func:`make_video`, :func:`make_speech` and
 :func:`make_video_with_speech` write them into a folder (each once; seconds for all).
 
-Checks, all on the ffmpeg command line's decode (it honours the tags; where a file has none it
-is decoded as players do: HD as BT.709, SD as BT.601, tv range; rotation applied):
+Checks, all on the ffmpeg command line's decode as a player shows the file (:mod:`player`: its tags,
+frames as RGB, planes, and a plain re-encode at :data:`REFERENCE_SETTINGS`, ``libx264 -crf 18 -preset
+medium``, the yardstick for "within codec noise", :data:`NOISE_MARGIN`):
 
-- :func:`tags`: matrix, range, primaries, transfer, pixel format and the rotation a viewer sees;
-- :func:`player_rgb`: frames as RGB in 8-bit levels (float, 10-bit kept as fractions of a level);
-- :func:`planes`: the decoded planes in the file's own pixel format (lossless: must be equal);
-- :func:`reference_reencode`: a plain ``libx264 -crf 18 -preset medium`` re-encode of the source with
-  its tags, the yardstick for "within codec noise" (:data:`NOISE_MARGIN`);
 - :func:`speech_power_db`: the sound's mean power summed over channels;
 - :func:`frame_times`, :func:`durations`;
 - :func:`measure_video`, :func:`measure_sound`: every check of one run measured before any is asserted,
@@ -27,13 +23,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from clips import FACE_CENTRE, FACE_WIDTH, astronaut, cutaway, jitter_affines, render
+from player import VIEWED, planes, player_rgb, probe, reencode, run_tool, scale_matrix, stored_pix_fmt, tags
 
 FPS = 25
 FRAMES = 8
@@ -57,9 +53,6 @@ _X265 = ("-c:v", "libx265", "-crf", "14", "-preset", "ultrafast", "-x265-params"
 _PRORES = ("-c:v", "prores_ks", "-profile:v", "2")
 _FFV1 = ("-c:v", "ffv1",)
 _VP9 = ("-c:v", "libvpx-vp9", "-crf", "20", "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8")
-#: ffprobe's matrix names -> the scale filter's.
-_SCALE_MATRIX = {"bt709": "bt709", "smpte170m": "smpte170m", "bt470bg": "bt470", "bt2020nc": "bt2020",
-                 "bt2020c": "bt2020", "fcc": "fcc", "smpte240m": "smpte240m"}
 
 
 @dataclass(frozen=True)
@@ -124,14 +117,6 @@ _AMPLITUDES = {"mono": (0.3,), "stereo": (0.3, 0.25), "5.1": (0.08, 0.08, 0.4, 0
                "7.1": (0.08, 0.08, 0.4, 0.03, 0.05, 0.05, 0.04, 0.04)}
 
 
-def run_tool(args: list[str], stdin: bytes | None = None) -> bytes:
-    """Run ffmpeg or ffprobe (``args[0]``); its stdout, or a RuntimeError with the end of its stderr."""
-    done = subprocess.run(args, input=stdin, capture_output=True, timeout=120)
-    if done.returncode:
-        raise RuntimeError(f"{' '.join(args[:12])} ... failed: {done.stderr.decode(errors='replace')[-800:]}")
-    return done.stdout
-
-
 # ----- making the corpus -----
 
 def faces_and_cutaway(size: tuple[int, int], seed: int = 0) -> np.ndarray:
@@ -192,7 +177,7 @@ def make_video(folder: str | os.PathLike, name: str) -> Path:
     source = (stored.astype(np.uint16) * 257).astype("<u2") if case.ten_bit else stored
     speech = make_speech(folder, "stereo")
     tags = f"colorspace={case.matrix}:range={case.range}:color_primaries={case.primaries}:color_trc={case.transfer}"
-    convert = f"scale=out_color_matrix={_SCALE_MATRIX[case.matrix]}:out_range={case.range},format={case.pix_fmt}"
+    convert = f"scale=out_color_matrix={scale_matrix(case.matrix, w, h)}:out_range={case.range},format={case.pix_fmt}"
     target = path.with_suffix(".stored" + case.ext) if case.rotation or case.vfr else path
     run_tool(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb48le" if case.ten_bit else "rgb24",
           "-s", f"{w}x{h}", "-r", str(FPS), "-i", "-", "-i", os.fspath(speech), "-vf", f"{convert},setparams={tags}",
@@ -237,95 +222,8 @@ def make_video_with_speech(folder: str | os.PathLike, speech: str, video: str = 
 
 # ----- reading files as a player does -----
 
-def probe(path: str | os.PathLike) -> dict:
-    """ffprobe's streams (with side data) and format of ``path``."""
-    return json.loads(run_tool(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", os.fspath(path)]))
-
-
-def _video_stream(info: dict) -> dict:
-    return next(s for s in info["streams"] if s["codec_type"] == "video")
-
-
 def _audio_stream(info: dict) -> dict | None:
     return next((s for s in info["streams"] if s["codec_type"] == "audio"), None)
-
-
-def _rotation(stream: dict) -> int:
-    """Counter-clockwise display rotation in 0..270 (ffprobe reports the display matrix's angle)."""
-    for side in stream.get("side_data_list", []):
-        if "rotation" in side:
-            return round(float(side["rotation"])) % 360
-    return round(float(stream.get("tags", {}).get("rotate", 0))) % 360
-
-
-def tags(path: str | os.PathLike) -> dict[str, object]:
-    """What a viewer's colour and orientation depend on: ``matrix``, ``range``, ``primaries``, ``transfer``
-    ("unknown" when untagged), ``pix_fmt`` (``yuvj*`` named ``yuv*``: the range says it), ``bits``,
-    ``shown`` (WxH as displayed) and ``rotation`` (of the stored frames)."""
-    stream = _video_stream(probe(path))
-    rotation = _rotation(stream)
-    w, h = int(stream["width"]), int(stream["height"])
-    pix_fmt = stream.get("pix_fmt", "unknown")
-    colour_range = stream.get("color_range", "unknown")
-    if pix_fmt.startswith("yuvj"):
-        pix_fmt, colour_range = pix_fmt.replace("yuvj", "yuv"), "pc"
-    return {
-        "matrix": stream.get("color_space", "unknown"), "range": colour_range,
-        "primaries": stream.get("color_primaries", "unknown"), "transfer": stream.get("color_transfer", "unknown"),
-        "pix_fmt": pix_fmt, "bits": int(stream.get("bits_per_raw_sample") or (10 if "10" in pix_fmt else 8)),
-        "shown": f"{h}x{w}" if rotation in (90, 270) else f"{w}x{h}", "rotation": rotation,
-    }
-
-
-#: The tags a viewer's picture depends on (the stored rotation may differ when the frames are stored upright).
-VIEWED = ("matrix", "range", "primaries", "transfer", "pix_fmt", "bits", "shown")
-
-
-def _decode_filter(path: str | os.PathLike) -> tuple[list[str], int, int]:
-    """The ffmpeg arguments (input and filter) that decode ``path`` as a player does, and the shown size."""
-    t = tags(path)
-    w, h = map(int, str(t["shown"]).split("x"))
-    hd = w >= 1280 or h >= 720
-    matrix = _SCALE_MATRIX.get(str(t["matrix"])) or ("bt709" if hd else "smpte170m")
-    colour_range = t["range"] if t["range"] in ("tv", "pc") else "tv"
-    return ["-i", os.fspath(path), "-fps_mode", "passthrough", "-vf",
-            f"scale=in_color_matrix={matrix}:in_range={colour_range}:flags=accurate_rnd+full_chroma_int,format=rgb48le"], w, h
-
-
-def player_rgb(path: str | os.PathLike) -> np.ndarray:
-    """``(N, H, W, 3)`` float32 RGB in 8-bit levels (0..255), as a player shows ``path``: upright, with its
-    tagged matrix and range (untagged: BT.709 for HD, BT.601 for SD, tv range)."""
-    args, w, h = _decode_filter(path)
-    raw = run_tool(["ffmpeg", "-v", "error", *args, "-f", "rawvideo", "-"])
-    return (np.frombuffer(raw, "<u2").reshape(-1, h, w, 3) / 257.0).astype(np.float32)
-
-
-def planes(path: str | os.PathLike, pix_fmt: str) -> list[bytes]:
-    """Each frame's decoded planes of ``path`` in ``pix_fmt`` (``path``'s own for a plane-by-plane
-    comparison: :func:`stored_pix_fmt`), upright, as bytes."""
-    t = tags(path)
-    w, h = map(int, str(t["shown"]).split("x"))
-    raw = run_tool(["ffmpeg", "-v", "error", "-i", os.fspath(path), "-fps_mode", "passthrough",
-                "-f", "rawvideo", "-pix_fmt", pix_fmt, "-"])
-    one = len(run_tool(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"color=size={w}x{h}", "-frames:v", "1",
-                    "-f", "rawvideo", "-pix_fmt", pix_fmt, "-"]))
-    return [raw[i:i + one] for i in range(0, len(raw), one)]
-
-
-def stored_pix_fmt(path: str | os.PathLike) -> str:
-    """The pixel format ``path``'s video decodes to (``yuvj*`` as such)."""
-    return _video_stream(probe(path))["pix_fmt"]
-
-
-def reference_reencode(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
-    """A plain re-encode of ``src``'s video at the job's lossy settings (:data:`REFERENCE_SETTINGS`) in its own
-    pixel format, every frame at its timestamp, tags and rotation kept: the yardstick of "within codec noise"."""
-    t = tags(src)
-    colour = [x for flag, key in (("-colorspace", "matrix"), ("-color_range", "range"), ("-color_primaries", "primaries"),
-                                  ("-color_trc", "transfer")) if t[key] != "unknown" for x in (flag, str(t[key]))]
-    run_tool(["ffmpeg", "-v", "error", "-y", "-i", os.fspath(src), "-an", "-fps_mode", "passthrough", "-enc_time_base", "-1",
-          *REFERENCE_SETTINGS, "-pix_fmt", stored_pix_fmt(src), *colour, os.fspath(dst)])
-    return Path(dst)
 
 
 def faceless_difference(source: np.ndarray, output: np.ndarray, frames=CUTAWAY) -> tuple[float, float]:
@@ -398,7 +296,8 @@ def speech_power_db(path: str | os.PathLike, seconds: float | None = None) -> fl
 def measure_video(source, output, mode: str, decoded: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[dict, list[str]]:
     """Figures of ``output`` (``mode`` "lossy" or "lossless") against ``source``, and the list of what is not kept.
 
-    ``decoded``: the :func:`player_rgb` of ``source`` and of its :func:`reference_reencode` when already made."""
+    ``decoded``: the :func:`player.player_rgb` of ``source`` and of its :func:`player.reencode` at
+    :data:`REFERENCE_SETTINGS` when already made."""
     failures: list[str] = []
     before, after = tags(source), tags(output)
     keys = VIEWED if mode == "lossless" else tuple(k for k in VIEWED if k != "pix_fmt")
@@ -416,7 +315,7 @@ def measure_video(source, output, mode: str, decoded: tuple[np.ndarray, np.ndarr
         if shift > TIME_TOLERANCE:
             failures.append(f"frame timestamps moved by up to {shift:.3f} s")
     if decoded is None:
-        reference = reference_reencode(source, Path(output).with_name(Path(output).stem + ".reference.mp4"))
+        reference = reencode(source, Path(output).with_name(Path(output).stem + ".reference.mp4"), REFERENCE_SETTINGS)
         decoded = player_rgb(source), player_rgb(reference)
     source_rgb, reference_rgb = decoded
     output_rgb = player_rgb(output)

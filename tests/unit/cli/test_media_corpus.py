@@ -1,4 +1,4 @@
-"""The media-fidelity corpus (tests/media_corpus.py) through ``python -m latentsync_core enhance`` and
+"""The media-fidelity corpus (tests/support/media_corpus.py) through ``python -m latentsync_core enhance`` and
 ``lipsync``: only the mouth may change.
 
 Each source is decoded as a player shows it (the ffmpeg command line honouring its tags) and so is
@@ -18,7 +18,6 @@ is measured before any is asserted, so a failure names all that is wrong; with
 from __future__ import annotations
 
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -26,10 +25,11 @@ import pytest
 import media_corpus as mc
 from latentsync_core import cli
 from lipsync_cli import FAST
+from player import ffmpeg_installed, player_rgb, reencode, run_tool
 
 pytestmark = [
     pytest.mark.usefixtures("tiny_architectures"),
-    pytest.mark.skipif(not (shutil.which("ffmpeg") and shutil.which("ffprobe")),
+    pytest.mark.skipif(not ffmpeg_installed(),
                        reason="the corpus is made and judged by the ffmpeg command line: apt-get install ffmpeg"),
 ]
 
@@ -63,8 +63,8 @@ def references(corpus):
     def get(source) -> tuple[np.ndarray, np.ndarray]:
         key = os.fspath(source)
         if key not in cache:
-            reencode = mc.reference_reencode(source, corpus / f"{os.path.basename(key)}.reference.mp4")
-            cache[key] = (mc.player_rgb(source), mc.player_rgb(reencode))
+            reference = reencode(source, corpus / f"{os.path.basename(key)}.reference.mp4", mc.REFERENCE_SETTINGS)
+            cache[key] = (player_rgb(source), player_rgb(reference))
         return cache[key]
 
     return get
@@ -128,14 +128,14 @@ def test_checks_pass_a_faithful_copy_and_catch_a_wrong_matrix_and_a_lost_channel
     tags and the level rule;
     a standard downmix of 5.1 keeps the power, keeping only the front pair does not."""
     source = mc.make_video(corpus, "bt601_sd")
-    reencode = mc.reference_reencode(source, tmp_path / "reencode.mp4")
-    figures, failures = mc.measure_video(source, reencode, "lossy", references(source))
+    plain = reencode(source, tmp_path / "reencode.mp4", mc.REFERENCE_SETTINGS)
+    figures, failures = mc.measure_video(source, plain, "lossy", references(source))
     assert not failures and figures["faceless_mean"] == figures["reencode_mean"] < 1.5
     lossless = tmp_path / "lossless.mkv"
-    mc.run_tool(["ffmpeg", "-v", "error", "-i", os.fspath(source), "-c:v", "ffv1", "-c:a", "copy", os.fspath(lossless)])
+    run_tool(["ffmpeg", "-v", "error", "-i", os.fspath(source), "-c:v", "ffv1", "-c:a", "copy", os.fspath(lossless)])
     assert mc.measure_video(source, lossless, "lossless", references(source))[1] == []
     wrong = tmp_path / "bt709_untagged.mp4"
-    mc.run_tool(["ffmpeg", "-v", "error", "-i", os.fspath(source), "-vf", "scale=in_color_matrix=bt601:out_color_matrix=bt709",
+    run_tool(["ffmpeg", "-v", "error", "-i", os.fspath(source), "-vf", "scale=in_color_matrix=bt601:out_color_matrix=bt709",
              *mc.REFERENCE_SETTINGS, "-color_primaries", "unknown", "-color_trc", "unknown", "-colorspace", "unknown",
              os.fspath(wrong)])
     figures, failures = mc.measure_video(source, wrong, "lossy", references(source))
@@ -144,5 +144,5 @@ def test_checks_pass_a_faithful_copy_and_catch_a_wrong_matrix_and_a_lost_channel
     for mix, keeps in (("-ac", True), ("pan", False)):
         out = tmp_path / f"{mix}.m4a"
         how = ["-ac", "2"] if mix == "-ac" else ["-af", "pan=stereo|c0=FL|c1=FR"]
-        mc.run_tool(["ffmpeg", "-v", "error", "-i", os.fspath(surround), *how, "-c:a", "aac", os.fspath(out)])
+        run_tool(["ffmpeg", "-v", "error", "-i", os.fspath(surround), *how, "-c:a", "aac", os.fspath(out)])
         assert (mc.measure_sound(surround, out)[1] == []) == keeps, mc.measure_sound(surround, out)

@@ -18,8 +18,8 @@ import av
 import numpy as np
 import pytest
 
-from colour_clips import ffmpeg
 from latentsync_core.media.video_io import VideoWriter, probe, read_windows
+from player import ffmpeg_installed
 from video_files import make_clip
 
 RATE = 48000
@@ -30,7 +30,7 @@ CONTAINERS = (".mp4", ".m4v", ".mov", ".mkv")
 
 @pytest.fixture(autouse=True)
 def _needs_ffmpeg():
-    if not ffmpeg():
+    if not ffmpeg_installed():
         pytest.fail("These tests need the ffmpeg command line (Debian: apt-get install ffmpeg).")
 
 
