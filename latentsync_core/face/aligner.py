@@ -6,7 +6,7 @@ similarity to the three anchors with the reference's nose-offset smoothing,
 warp the template crop and resize it. Frames where no face is kept are
 flagged and later pass through untouched; a dropout of at most ``max_gap``
 frames inside one shot is bridged by interpolating its neighbours'
-transforms. A shot cut is a large change between 16x16 thumbnails of
+transforms. A shot cut (:mod:`.shots`) is a large change between 16x16 thumbnails of
 consecutive frames; it resets tracking and smoothing.
 
 Detection runs only to (re)acquire a face: at a shot start, after a frame
@@ -37,12 +37,12 @@ from .geometry import REFERENCE_SMOOTHING, SUPPORTED_RESOLUTIONS, crop_size, fac
 from .human_gate import HumanFaceGate, TrackGate
 from .landmark_cache import FrameHasher, LandmarkCache, TrackRecord, backend_signature
 from .landmarks.base import FaceLandmarks, LandmarkBackend
+from .shots import CutDetector
 from .warp import aligned_faces, warp_to_crop
 
 SELECTION_MODES = ("largest", "index", "follow_first")
 _TRACK_MIN_IOU = 0.2
 _IDENTITY_MIN_SIMILARITY = 0.6
-_CUT_THRESHOLD = 0.15
 
 
 def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -55,13 +55,6 @@ def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def _box_area(face: FaceLandmarks) -> float:
     return float((face.bbox[2] - face.bbox[0]) * (face.bbox[3] - face.bbox[1]))
-
-
-def _thumbnail(frame: torch.Tensor) -> np.ndarray:
-    """16x16 grayscale thumbnail in 0..1 of an ``[H, W, 3]`` float frame (every 8th pixel), for shot-cut detection."""
-    sparse = np.ascontiguousarray(frame[::8, ::8].cpu().numpy(), dtype=np.float32)
-    gray = cv2.cvtColor(np.clip(sparse, 0.0, 1.0), cv2.COLOR_RGB2GRAY)
-    return cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA)
 
 
 def _identity(frame: np.ndarray, face: FaceLandmarks, resolution: int) -> np.ndarray | None:
@@ -129,7 +122,7 @@ class FaceAligner:
         self._track_frame = -1
         self._nose_offset: np.ndarray | None = None
         self._identity: np.ndarray | None = None
-        self._prev_thumb: np.ndarray | None = None
+        self._cuts = CutDetector()
         self._frame_counter = 0
         self.cache = cache
         settings = f"{backend_signature(backend)}|{resolution}|{selection}|{face_index}|{self.max_gap}|{self._follow is not None}"
@@ -174,16 +167,9 @@ class FaceAligner:
         face = self._follow(frame, self._followed)
         return face if face is not None and _box_iou(face.bbox, self._track_box) >= _TRACK_MIN_IOU else None
 
-    def _is_cut(self, frame: torch.Tensor) -> bool:
-        """Whether ``frame`` starts a new shot; remembers its thumbnail for the next frame."""
-        thumb = _thumbnail(frame)
-        cut = self._prev_thumb is not None and float(np.abs(thumb - self._prev_thumb).mean()) > _CUT_THRESHOLD
-        self._prev_thumb = thumb
-        return cut
-
     def _face_of(self, frames: torch.Tensor, i: int, index: int, record: TrackRecord, searchable: bool) -> FaceLandmarks | None:
         """Follow, or detect and choose, the face of frame ``i`` (``index`` in the video), filling ``record``."""
-        record.cut_before[i] = self._is_cut(frames[i])
+        record.cut_before[i] = self._cuts.is_cut(frames[i])
         if record.cut_before[i]:
             self._new_shot()
             if self._gate is not None:
@@ -204,7 +190,7 @@ class FaceAligner:
         return self._gate is None or self._gate.human(frame, face, index)
 
     def _store(self, key: str, record: TrackRecord) -> None:
-        record.identity, record.last_thumb = self._identity, self._prev_thumb
+        record.identity, record.last_thumb = self._identity, self._cuts.previous
         try:
             self.cache.save(key, record)
         except OSError as exc:
@@ -259,7 +245,7 @@ class FaceAligner:
             affines[i], has_face[i], faces_kept[i] = fit.matrix, True, face
         self._frame_counter += n
         if cached is not None:
-            self._identity, self._prev_thumb = cached.identity, cached.last_thumb
+            self._identity, self._cuts.previous = cached.identity, cached.last_thumb
         elif key is not None:
             self._store(key, record)
 
