@@ -32,7 +32,9 @@ import torch
 
 from ..errors import BadInputError
 from ..face.alignment import Alignment
-from ..face.face_tracks import Describe, FaceTracker
+from ..face.face_tracks import FaceTracker
+from ..face.identity import FaceDescriber, FacePosition, Reference, reference_embedding
+from ..face.tracks import FaceTrack, shot_speakers
 from ..face.warp import aligned_faces
 from ..lipsync.audio import AudioPlan, plan_audio
 from ..lipsync.sampler import ChunkSampler, plan_chunks
@@ -52,8 +54,6 @@ if TYPE_CHECKING:
     from ..restorers import FaceRestorer
 
 MAX_SPEAKERS = 8
-Position = tuple[int, int]
-"""A face by position: (frame of the video, index of the face from the left, 0 = leftmost)."""
 
 
 @dataclass(frozen=True)
@@ -62,40 +62,31 @@ class Speaker:
 
     Attributes:
         face: an ``(H, W, 3)`` uint8 RGB image of their face (e.g. a frame grab; its largest face is
-            taken), or a :data:`Position` in the video.
+            taken), or a :class:`FacePosition` in the video (frame, index from the left).
         waveform: ``[T]`` or ``[C, T]`` float speech at ``sample_rate``.
         sample_rate: Hz.
     """
 
-    face: np.ndarray | Position
+    face: Reference
     waveform: torch.Tensor
     sample_rate: int
 
     @property
-    def position(self) -> Position | None:
-        return None if isinstance(self.face, np.ndarray) else (int(self.face[0]), int(self.face[1]))
+    def position(self) -> FacePosition | None:
+        return self.face if isinstance(self.face, FacePosition) else None
 
 
 @dataclass(frozen=True)
 class Recognition:
-    """The identify step: describe faces, and match face tracks to speakers.
+    """The identify step: a face describer, and the matching of one shot's face tracks to the speakers.
 
     Attributes:
-        describe: ``(frame uint8 RGB, boxes (k, 4)) -> (k, D)`` face descriptors.
-        match: ``(track descriptors (T, D), speaker descriptors (S, D)) -> [speaker index or None] * T``
-            for the tracks of one shot.
+        describer: describes faces (``describe_many(frame, boxes) -> [k, D]``), e.g. :class:`FaceDescriber`.
+        match: ``(tracks of one shot, speaker embeddings [S, D]) -> [speaker index or None]`` per track.
     """
 
-    describe: Describe
-    match: Callable[[np.ndarray, np.ndarray], Sequence[int | None]]
-
-
-def parse_position(text: str) -> Position | None:
-    """``"FRAME:INDEX"`` (two integers) as a :data:`Position`, or None when ``text`` is not of that form."""
-    parts = text.split(":")
-    if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
-        return int(parts[0]), int(parts[1])
-    return None
+    describer: FaceDescriber
+    match: Callable[[list[FaceTrack], np.ndarray], Sequence[int | None]] = shot_speakers
 
 
 class SpeakersJob(StreamedJob):
@@ -153,9 +144,9 @@ class SpeakersJob(StreamedJob):
         if self.plans:
             return
         aligner = self.aligner
-        positions = tuple(p for s in self.speakers if (p := s.position) is not None)
-        describe = self.recognition.describe if self.recognition is not None else None
-        tracker = FaceTracker(aligner.backend, aligner.max_gap, describe, positions)
+        positions = [(p.frame, p.index) for s in self.speakers if (p := s.position) is not None]
+        describer = self.recognition.describer if self.recognition is not None else None
+        tracker = FaceTracker(aligner.backend, aligner.max_gap, describer, positions)
         total = self.info.estimated_frames() or 0
         stamps = []
         for window in self.source.windows(self.options.window):
@@ -165,6 +156,7 @@ class SpeakersJob(StreamedJob):
             self._progress(STAGE_ALIGN, len(tracker), max(total, len(tracker)))
         if not stamps:
             raise BadInputError(f"'{self.info.path}' has no video frames. Give a video with at least one frame.")
+        tracker.finish()
         self.tracker = tracker
         self.assignment = self._assign(tracker)
         backend = getattr(aligner.backend, "name", type(aligner.backend).__name__)
@@ -179,54 +171,50 @@ class SpeakersJob(StreamedJob):
                 self.options.length_mode, times=times, scratch_dir=scratch, check_interrupt=self._check_interrupt,
             ))
 
-    def _reference_descriptor(self, k: int, tracker: FaceTracker) -> np.ndarray | None:
+    def _reference_embedding(self, k: int, tracker: FaceTracker) -> np.ndarray:
         speaker = self.speakers[k]
         if speaker.position is not None:
-            return tracker.tracks[self._position_track(k, tracker)].descriptor
-        image = np.ascontiguousarray(speaker.face)
-        faces = self.aligner.backend.detect(image)
-        if not faces:
-            raise BadInputError(f"No face was found in speaker {k + 1}'s reference image; give a clear frame grab of their face.")
-        largest = max(faces, key=lambda f: (f.bbox[2] - f.bbox[0]) * (f.bbox[3] - f.bbox[1]))
-        return np.asarray(self.recognition.describe(image, largest.bbox[None])[0], np.float32)
+            return tracker.tracks[self._position_track(k, tracker)].embedding
+        return reference_embedding(speaker.face, lambda _: None, self.recognition.describer, self._face_boxes)
+
+    def _face_boxes(self, image: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """The faces of a reference image, by the job's landmark backend, left to right."""
+        faces = sorted(self.aligner.backend.detect(np.ascontiguousarray(image)), key=lambda f: f.bbox[0] + f.bbox[2])
+        h, w = image.shape[:2]
+        return [(max(int(x0), 0), max(int(y0), 0), min(int(x1), w), min(int(y1), h)) for x0, y0, x1, y1 in (f.bbox for f in faces)]
 
     def _position_track(self, k: int, tracker: FaceTracker) -> int:
-        frame, index = self.speakers[k].position
-        found = tracker.faces_found(frame)
+        position = self.speakers[k].position
+        found = tracker.faces_found(position.frame)
         if found is None:
             raise BadInputError(
-                f"Speaker {k + 1}'s face is at frame {frame} but the video has {len(tracker)} frames; give a frame in it."
+                f"Speaker {k + 1}'s face {position}: the video has no frame {position.frame} ({len(tracker)} frames); "
+                "give a frame number inside the video."
             )
-        track = tracker.track_at(frame, index)
+        track = tracker.track_at(position.frame, position.index)
         if track is None:
             raise BadInputError(
-                f"Speaker {k + 1}'s face is face {index} of frame {frame}, but that frame has {found} face(s) "
-                f"(0 = leftmost); pick another frame or index (python -m latentsync_core faces VIDEO lists them)."
+                f"Speaker {k + 1}'s face {position}: frame {position.frame} shows {found} face(s), so there is no face "
+                f"{position.index} (counted from 0, from the left); list the faces with python -m latentsync_core faces VIDEO."
             )
         return track
 
     def _assign(self, tracker: FaceTracker) -> dict[int, int]:
-        """Track id -> speaker index: position references first, then recognition shot by shot."""
+        """Track -> speaker: position references name their track; recognition matches the rest shot by shot."""
         fixed = {self._position_track(k, tracker): k for k, s in enumerate(self.speakers) if s.position is not None}
-        assignment = dict(fixed)
+        assignment: dict[int, int] = {}
         if self.recognition is not None:
-            refs = [self._reference_descriptor(k, tracker) for k in range(len(self.speakers))]
-            usable = [k for k, r in enumerate(refs) if r is not None]
-            if usable:
-                speaker_desc = np.stack([refs[k] for k in usable])
-                for shot in sorted({t.shot for t in tracker.tracks}):
-                    tracks = [t for t in tracker.tracks if t.shot == shot and t.descriptor is not None and t.id not in fixed]
-                    if not tracks:
-                        continue
-                    matched = self.recognition.match(np.stack([t.descriptor for t in tracks]), speaker_desc)
-                    for track, which in zip(tracks, matched):
-                        if which is not None:
-                            assignment[track.id] = usable[which]
+            references = np.stack([self._reference_embedding(k, tracker) for k in range(len(self.speakers))])
+            for shot in sorted({t.shot for t in tracker.tracks}):
+                ids = [t for t, track in enumerate(tracker.tracks) if track.shot == shot]
+                matched = self.recognition.match([tracker.tracks[t] for t in ids], references)
+                assignment.update({t: k for t, k in zip(ids, matched) if k is not None})
+        assignment.update(fixed)
         for k in range(len(self.speakers)):
             if k not in assignment.values():
                 raise BadInputError(
                     f"Speaker {k + 1}'s reference matches no face in the video; give a frame grab of their face from "
-                    "this video, or their position as FRAME:INDEX."
+                    "this video, or their place in it as FRAME:INDEX."
                 )
         return assignment
 
