@@ -37,7 +37,6 @@ from ..face.identity import FaceDescriber, FacePosition, Reference, reference_em
 from ..face.tracks import FaceTrack, shot_speakers
 from ..face.warp import aligned_faces
 from ..lipsync.audio import AudioPlan, plan_audio
-from ..lipsync.sampler import ChunkSampler, plan_chunks
 from ..media.audio_io import Audio, conform_audio
 from ..media.audio_mix import common_tracks, mix_tracks
 from ..media.timeline import FrameTimes
@@ -246,6 +245,8 @@ class SpeakersJob(StreamedJob):
 
     def windows(self) -> Iterator[FrameWindow]:
         """The lip-synced output frames in order, at the source frames' timestamps."""
+        from ..lipsync.sampler import ChunkSampler, plan_chunks  # imports diffusers: only for lip-sync
+
         self.prepare()
         plan0 = self.plans[0]
         frame_map = plan0.frame_map.numpy()

@@ -24,11 +24,11 @@ SLOTS = {"left": 10, "middle": 220, "right": 430}
 
 # (frames, background level, {person: slot}); an empty dict is a cutaway
 SHOTS: tuple[tuple[int, int, dict[str, str]], ...] = (
-    (6, 30, {"astronaut": "left", "hopper": "right"}),
-    (6, 220, {"hopper": "left", "astronaut": "right"}),
-    (4, 30, {"astronaut": "middle"}),
-    (3, 0, {}),
-    (5, 220, {"astronaut": "left", "stranger": "middle", "hopper": "right"}),
+    (3, 30, {"astronaut": "left", "hopper": "right"}),
+    (3, 220, {"hopper": "left", "astronaut": "right"}),
+    (2, 30, {"astronaut": "middle"}),
+    (2, 0, {}),
+    (3, 220, {"astronaut": "left", "stranger": "middle", "hopper": "right"}),
 )
 PHOTO_FACES = {"astronaut": (178, 69, 271, 177), "hopper": (169, 131, 356, 334), "stranger": (53, 73, 177, 221)}
 """MediaPipe's face box in each source photograph."""

@@ -22,13 +22,13 @@ from latentsync_core.face.aligner import FaceAligner
 from latentsync_core.face.identity import FaceDescriber, FacePosition
 from latentsync_core.face.landmarks import get_backend
 from latentsync_core.job import IterableSource, JobOptions, LipSyncModels
-from latentsync_core.lipsync.sampler import SamplerSettings
+from latentsync_core.lipsync import sampler
+from latentsync_core.lipsync.sampler import SamplerSettings, plan_chunks
 from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet, map_reference_state_dict
 from latentsync_core.lipsync.whisper import load_whisper
 from latentsync_core.media.audio_io import Audio
 from latentsync_core.media.audio_mix import MIX_PEAK, common_tracks, mix_tracks
 from latentsync_core.media.video_io import probe, read_windows
-from latentsync_core.run import speakers_job
 from latentsync_core.run.speakers_job import Recognition, Speaker, SpeakersJob
 from sampler_fixtures import tiny_vae
 from speaker_clips import HEIGHT, WIDTH, face_box, tile, two_person_clip
@@ -76,7 +76,7 @@ class Recorder:
     def __init__(self, monkeypatch) -> None:
         self.calls: list[tuple[int, torch.Tensor]] = []
         self.made = 0
-        recorder, original = self, speakers_job.ChunkSampler
+        recorder, original = self, sampler.ChunkSampler
 
         class Recording(original):
             def __init__(self, *args, **kwargs) -> None:
@@ -88,7 +88,7 @@ class Recorder:
                 recorder.calls.append((self.number, embeddings.clone()))
                 return super().__call__(faces, embeddings)
 
-        monkeypatch.setattr(speakers_job, "ChunkSampler", Recording)
+        monkeypatch.setattr(sampler, "ChunkSampler", Recording)
 
 
 def source_of(frames: np.ndarray) -> IterableSource:
@@ -117,7 +117,7 @@ def test_each_face_is_sampled_only_with_its_own_speakers_tokens(tmp_path, models
     # speaker 1 by a picture of her face (not a frame of the clip), speaker 2 by position; speaker 2's track is shorter
     speakers = [
         Speaker(tile("astronaut"), speech(n, 140.0, seed=1), RATE),
-        Speaker(FacePosition(0, 1), speech(n - 8, 230.0, seed=2), RATE),
+        Speaker(FacePosition(0, 1), speech(n - 5, 230.0, seed=2), RATE),
     ]
     job = SpeakersJob(source_of(frames), speakers, models, FaceAligner(backend), OPTIONS, Recognition(FaceDescriber()))
     job.prepare()
@@ -128,7 +128,7 @@ def test_each_face_is_sampled_only_with_its_own_speakers_tokens(tmp_path, models
     assert out.shape == frames.shape and result.frames == n
 
     # every output frame's sampled faces, frame by frame: speaker k's sampler got speaker k's tokens of that frame
-    chunks = [speakers_job.plan_chunks(a.has_face, OPTIONS.sampler.chunk_size) for a in job.alignments]
+    chunks = [plan_chunks(a.has_face, OPTIONS.sampler.chunk_size) for a in job.alignments]
     sampled = {0: [], 1: []}
     for (number, embeddings), chunk in zip(recorder.calls, _in_call_order(recorder.calls, chunks)):
         assert torch.equal(embeddings, tokens[number][chunk]), f"speaker {number + 1}'s frames {chunk} got other tokens"
@@ -165,7 +165,7 @@ def test_position_references_without_recognition_follow_their_face_within_its_sh
     speakers = [Speaker(FacePosition(0, k), speech(n, 140.0 + 90 * k, seed=k), RATE) for k in range(2)]
     job = SpeakersJob(source_of(frames), speakers, models, FaceAligner(backend), OPTIONS)
     job.write(str(tmp_path / "out.mp4"))
-    first_shot = np.arange(n) < 6
+    first_shot = np.arange(n) < 3
     for alignment in job.alignments:
         assert np.array_equal(alignment.has_face, first_shot)
     out = decode(tmp_path / "out.mp4")
@@ -174,8 +174,8 @@ def test_position_references_without_recognition_follow_their_face_within_its_sh
 
 def test_a_silent_speaker_is_left_untouched_on_request_or_sampled_with_silence(tmp_path, models, backend, clip, monkeypatch):
     frames, who = clip
-    frames = frames[:6]  # the first shot: both seen
-    speakers = [Speaker(FacePosition(0, 0), speech(6, 140.0, seed=1), RATE), Speaker(FacePosition(0, 1), torch.zeros(1, 3840), RATE)]
+    frames = frames[:3]  # the first shot: both seen
+    speakers = [Speaker(FacePosition(0, 0), speech(3, 140.0, seed=1), RATE), Speaker(FacePosition(0, 1), torch.zeros(1, 1920), RATE)]
     recorder = Recorder(monkeypatch)
     job = SpeakersJob(source_of(frames), speakers, models, FaceAligner(backend), replace(OPTIONS, silent_speakers="untouched"))
     job.write(str(tmp_path / "untouched.mp4"))
@@ -198,16 +198,16 @@ def test_a_silent_speaker_is_left_untouched_on_request_or_sampled_with_silence(t
     (FacePosition(0, 2), "shows 2 face"),
 ])
 def test_a_reference_that_names_no_face_is_one_line(tmp_path, models, backend, clip, face, match):
-    frames = clip[0][:6]
-    speakers = [Speaker(face, speech(6, 140.0, seed=1), RATE)]
+    frames = clip[0][:3]
+    speakers = [Speaker(face, speech(3, 140.0, seed=1), RATE)]
     with pytest.raises(BadInputError, match=match):
         SpeakersJob(source_of(frames), speakers, models, FaceAligner(backend), OPTIONS).write(str(tmp_path / "o.mp4"))
     assert list(tmp_path.iterdir()) == []
 
 
 def test_an_image_reference_needs_recognition_and_must_match_a_face(tmp_path, models, backend, clip):
-    frames = clip[0][:6]
-    stranger = [Speaker(tile("stranger"), speech(6, 140.0, seed=1), RATE)]
+    frames = clip[0][:3]
+    stranger = [Speaker(tile("stranger"), speech(3, 140.0, seed=1), RATE)]
     with pytest.raises(BadInputError, match="needs face recognition"):
         SpeakersJob(source_of(frames), stranger, models, FaceAligner(backend), OPTIONS)
     job = SpeakersJob(source_of(frames), stranger, models, FaceAligner(backend), OPTIONS, Recognition(FaceDescriber()))
