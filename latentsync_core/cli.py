@@ -76,7 +76,12 @@ def _add_lipsync(commands: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--video", required=True, help="source video with a face (mp4, mov, mkv, ...)")
-    p.add_argument("--audio", required=True, help="speech: wav, mp3, m4a, flac, or a video whose sound track is used")
+    p.add_argument("--audio", help="speech: wav, mp3, m4a, flac, or a video whose sound track is used (or --speaker)")
+    p.add_argument("--speaker", nargs=2, action="append", metavar=("FACE", "SPEECH"),
+                   help="several speakers, each face to its own speech (repeat for each, instead of --audio): FACE is "
+                        "a picture of their face or FRAME:INDEX (the INDEX-th face from the left, from 0, in frame "
+                        "FRAME, from 0; python -m latentsync_core faces VIDEO lists them); SPEECH is their track")
+    p.add_argument("--mix", metavar="FILE", help="with --speaker: the sound to write (default: the speakers' tracks mixed)")
     p.add_argument("--output", required=True, help="video to write (.mp4, .m4v, .mov or .mkv); replaced only on success")
     _add_options(p, LIPSYNC)
     _add_run_options(p, "the LatentSync UNet, Whisper and VAE in latentsync/ and vae/, restorers in facerestore_models/")
@@ -235,9 +240,16 @@ class Progress:
 
 
 def lipsync(args: argparse.Namespace) -> job.JobResult:
-    """Run ``lipsync``: check the inputs, find (download) and load the models, run :class:`job.LipSyncJob`."""
+    """Run ``lipsync``: check the inputs, find (download) and load the models, run :class:`job.LipSyncJob`
+    (:class:`job.SpeakersJob` with ``--speaker``)."""
     from .media.audio_io import read_audio
 
+    if bool(args.audio) == bool(args.speaker):
+        raise BadInputError("Give either --audio (one speaker) or one --speaker FACE SPEECH per speaker, not both.")
+    if args.mix and not args.speaker:
+        raise BadInputError("--mix goes with --speaker; with --audio the speech is the sound written.")
+    if args.speaker:
+        return lipsync_speakers(args)
     options = job_options(args)
     source = job.open_source(args.video)
     check_output_path(args.output, args.video)
@@ -265,6 +277,41 @@ def lipsync(args: argparse.Namespace) -> job.JobResult:
         print(f"wrote {result.path}: {result.frames} frames at {float(result.fps):g} fps, {result.faces} lip-synced"
               f"{restored}, {result.audio_seconds:.2f} s of speech", file=sys.stderr)
     if args.eval:  # the new sound track is the speech; an upscaled output has no same-size source to compare
+        source = None if args.bg_upscale else args.video
+        print_report(evaluate_files(args, result.path, source=source, audio=None, device=host.device), args.json)
+    return result
+
+
+def lipsync_speakers(args: argparse.Namespace) -> job.JobResult:
+    """``lipsync --speaker FACE SPEECH ...``: every speaker's face to their own speech (:class:`job.SpeakersJob`)."""
+    from .face.identity import FaceDescriber, parse_reference
+    from .media.audio_io import read_audio
+
+    options = job_options(args)
+    source = job.open_source(args.video)
+    check_output_path(args.output, args.video)
+    speakers = []
+    for face, speech_path in args.speaker:
+        speech = read_audio(speech_path)
+        speakers.append(job.Speaker(parse_reference(face), speech.waveform, speech.sample_rate))
+    mix = read_audio(args.mix) if args.mix else None
+    host = _host(args)
+    dtypes = lipsync_dtypes(host, args.dtype)
+    files = run_files(host, args.version, args.superres, args.bg_upscale)
+    models, resolution = load_lipsync_models(files, args.version, host.device, dtypes)
+    restorers = load_restorers(files, host)
+    aligner = _aligner(args, host, resolution)
+    with contextlib.closing(aligner.backend), Progress("lipsync", args.quiet) as progress:
+        run = job.SpeakersJob(
+            source, speakers, models, aligner, options, job.Recognition(FaceDescriber()), mix, restorers,
+            load_background(files, host.device), on_progress=progress,
+        )
+        result = run.write(args.output)
+    if not args.quiet:
+        restored = f", {result.restored} mouths restored" if restorers else ""
+        print(f"wrote {result.path}: {result.frames} frames at {float(result.fps):g} fps, {len(speakers)} speakers, "
+              f"{result.faces} faces lip-synced{restored}, {result.audio_seconds:.2f} s of speech", file=sys.stderr)
+    if args.eval:
         source = None if args.bg_upscale else args.video
         print_report(evaluate_files(args, result.path, source=source, audio=None, device=host.device), args.json)
     return result
