@@ -25,6 +25,7 @@ import torch
 
 from . import job
 from .errors import BadInputError, LatentSyncError, MissingDependencyError, MissingModelError
+from .faces_cmd import FACES, add_faces_parser, run_faces
 from .files.run_files import RunFiles, run_files
 from .media.video_io import check_output_path
 from .metrics.cli import add_eval_flag, add_eval_parser, evaluate_files, print_report, run_eval
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lipsync(commands)
     _add_enhance(commands)
     add_eval_parser(commands)
+    add_faces_parser(commands)
     return parser
 
 
@@ -343,7 +345,7 @@ def evaluate(args: argparse.Namespace) -> None:
     run_eval(args, _device(args.device))
 
 
-COMMANDS = {"lipsync": lipsync, "enhance": enhance, "eval": evaluate}
+COMMANDS = {"lipsync": lipsync, "enhance": enhance, "eval": evaluate, FACES: run_faces}
 
 
 def _one_line(exc: BaseException) -> str:

@@ -1,0 +1,155 @@
+"""Recognition of speakers on real photographs: the right speaker on each face of a two-person test clip.
+
+Usage: OMP_NUM_THREADS=1 python bench/bench_face_identity.py [--sizes 140,220,340] [--shift 3] [--json FILE]
+
+People: every offline photograph of a real person whose licence allows it, as
+``bench/face_gate_set.py`` finds them installed (Eileen Collins, tests/data/astronaut.png,
+NASA; Grace Hopper, matplotlib's grace_hopper.jpg, US Navy; the cameraman of
+scikit-image's camera.png, CC0: public domain or CC0). Sources looked at and left out:
+scikit-image's ``lfw_subset`` (25x25 crops of Labeled Faces in the Wild, news photographs
+with no licence), the photographs in face_recognition's sdist (White House photographs
+whose terms forbid altering them), ComfyUI's template thumbnails (generated images).
+
+Each person's head (a square 2.2 face widths wide around dlib's HOG box on the photo) is
+their speaker reference as it is. The test clip (1280x720) shows two people side by side,
+every ordered pair, each in one of ``face_gate_set``'s variants (plain, mirrored, darker,
+brighter, warm, cool, low contrast, grayscale, JPEG-blocky, rotated +-12 degrees; the left
+and right variants differ, ``--shift`` apart in that list) at each head size, on a grey
+room. Every frame is on its own (the worst case: a face track's median over a few frames
+only helps): faces found by :class:`HogFaceDetector`, described by :class:`FaceDescriber`,
+matched by :func:`match_speakers` to the pair's two references (``2 speakers``) and to all
+references (``all speakers``). A face frame is right when its face is found and matched to
+its own speaker; misses of the detector are counted apart. Also printed: the largest
+distance from a person's variant to their reference and the smallest to another person's.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from face_gate_set import FRAME_H, FRAME_W, HUMAN_VARIANTS, _rotated, background, human_photos, variant  # noqa: E402
+from latentsync_core.face.identity import FaceDescriber, HogFaceDetector, distance_matrix, match_speakers  # noqa: E402
+
+
+def head_of(photo: np.ndarray, side: int = 320) -> tuple[np.ndarray, np.ndarray]:
+    """The head crop around the photo's best HOG face and that face's box in the crop."""
+    import dlib
+
+    rects, scores, _ = dlib.get_frontal_face_detector().run(photo, 1, -1.0)
+    rect = rects[int(np.argmax(scores))]
+    x0, y0, x1, y1 = rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1
+    half = 1.1 * (x1 - x0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    scale = side / (2 * half)
+    m = np.array([[scale, 0, side / 2 - cx * scale], [0, scale, side / 2 - cy * scale]])
+    head = cv2.warpAffine(photo, m, (side, side), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    box = np.array([x0, y0, x1, y1], float) * scale + np.array([m[0, 2], m[1, 2], m[0, 2], m[1, 2]])
+    return head, box
+
+
+def variant_of(head: np.ndarray, box: np.ndarray, name: str) -> np.ndarray:
+    return _rotated(head, box, float(name[3:])) if name.startswith("rot") else variant(head, name)
+
+
+def two_person_frame(left: np.ndarray, right: np.ndarray, side: int, seed: int) -> np.ndarray:
+    frame = background(seed)
+    for centre_x, head in ((FRAME_W * 0.3, left), (FRAME_W * 0.7, right)):
+        h = cv2.resize(head, (side, side), interpolation=cv2.INTER_AREA if side < head.shape[0] else cv2.INTER_CUBIC)
+        x, y = int(centre_x - side / 2), int(FRAME_H / 2 - side / 2)
+        frame[y : y + side, x : x + side] = h
+    return frame
+
+
+def mediapipe_boxes():
+    """The MediaPipe backend's faces as boxes, left to right."""
+    from latentsync_core.face.landmarks import get_backend
+
+    backend = get_backend("mediapipe")
+
+    def detect(frame: np.ndarray) -> list[tuple[int, int, int, int]]:
+        boxes = [tuple(int(round(v)) for v in face.bbox) for face in backend.detect(frame)]
+        return sorted(boxes, key=lambda b: (b[0] + b[2]) / 2)
+
+    return detect
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="140,220,340", help="head sizes in pixels (the face is 45 %% of it)")
+    parser.add_argument("--shift", type=int, default=3, help="the right face's variant is this many places after the left's")
+    parser.add_argument("--detector", choices=("hog", "mediapipe"), default="hog",
+                        help="who finds the faces: HogFaceDetector, or the MediaPipe landmark backend (the job's default) with its boxes")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    people = {name: head_of(photo) for name, photo, _ in human_photos()}
+    names = list(people)
+    describer, detector = FaceDescriber(), HogFaceDetector() if args.detector == "hog" else mediapipe_boxes()
+    refs = np.stack([describer.describe(h, tuple(int(v) for v in b)) for h, b in people.values()])
+    print(f"faces found by {args.detector}; {len(names)} people: {', '.join(names)}; {len(HUMAN_VARIANTS)} variants; head sizes {sizes}")
+
+    faces = found = 0
+    right = {"2 speakers": 0, "all speakers": 0}
+    same, other = [], []
+    start = time.process_time()
+    frames = 0
+    misses: dict[tuple[str, str, int], int] = {}
+    for (i, p), (j, q) in itertools.permutations(enumerate(names), 2):
+        for k, var in enumerate(HUMAN_VARIANTS):
+            var_right = HUMAN_VARIANTS[(k + args.shift) % len(HUMAN_VARIANTS)]
+            left, right_head = variant_of(*people[p], var), variant_of(*people[q], var_right)
+            for side in sizes:
+                frame = two_person_frame(left, right_head, side, seed=frames)
+                frames += 1
+                boxes = detector(frame)
+                emb = describer.describe_many(frame, boxes)
+                truth = [i if (b[0] + b[2]) / 2 < FRAME_W / 2 else j for b in boxes]
+                faces += 2
+                found += len(set(truth))  # a slot counts once
+                for who, var_name in ((i, var), (j, var_right)):
+                    if who not in truth:
+                        misses[names[who], var_name, side] = misses.get((names[who], var_name, side), 0) + 1
+                pair = match_speakers(emb, refs[[i, j]])
+                every = match_speakers(emb, refs)
+                for t, a2, a_all, e in zip(truth, pair, every, emb):
+                    right["2 speakers"] += a2 is not None and [i, j][a2] == t
+                    right["all speakers"] += a_all == t
+                    d = distance_matrix(e[None], refs)[0]
+                    same.append(float(d[t]))
+                    other.append(float(np.delete(d, t).min()))
+    seconds = time.process_time() - start
+    result = {
+        "people": names, "frames": frames, "face_frames": faces, "found": found,
+        "right_2_speakers": right["2 speakers"], "right_all_speakers": right["all speakers"],
+        "max_same_distance": max(same), "min_other_distance": min(other),
+        "cpu_s_per_frame": seconds / max(frames, 1),
+    }
+    print(f"{frames} frames, {faces} face frames; found by the detector {found} ({100 * found / faces:.1f} %)")
+    for key, value in right.items():
+        print(f"right speaker, {key}: {value}/{faces} of all face frames ({100 * value / faces:.2f} %), "
+              f"{value}/{found} of found faces ({100 * value / max(found, 1):.2f} %)")
+    print(f"distance to own reference: max {max(same):.3f}; to another person's: min {min(other):.3f} "
+          f"(threshold 0.6); CPU {result['cpu_s_per_frame']:.2f} s per frame (detect + describe)")
+    for key in ("person", "variant", "size"):
+        at = {"person": 0, "variant": 1, "size": 2}[key]
+        counts: dict = {}
+        for miss, n in misses.items():
+            counts[miss[at]] = counts.get(miss[at], 0) + n
+        print(f"detector misses by {key}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=str)))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
