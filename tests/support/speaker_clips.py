@@ -1,7 +1,7 @@
 """A two-person clip with cuts, a position swap, a one-person shot, a cutaway and a third, unknown face.
 
-Built from offline photographs: ``astronaut`` (tests/data/astronaut.png, Eileen Collins, NASA, public
-domain) and ``hopper`` (matplotlib's sample grace_hopper.jpg, US Navy photograph, public domain) are
+Built from offline photographs (people.py): ``astronaut`` (tests/data/astronaut.png, Eileen Collins, NASA,
+public domain) and ``hopper`` (matplotlib's sample grace_hopper.jpg, US Navy photograph, public domain) are
 the speakers; the third face is ``clipart_mlk_portrait.png`` (Open Clip Art Library, public domain; see
 tests/data/face_gate/LICENCES.txt). Each is cut to a tile around its face (about 90 px wide) and the
 tiles are placed on a plain background whose level changes at every cut, so each cut is found.
@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from clips import astronaut, cutaway
+from people import grace_hopper
 from repo_paths import DATA
 
 WIDTH, HEIGHT = 640, 360
@@ -39,12 +40,8 @@ def photo(person: str) -> np.ndarray:
     if person == "astronaut":
         return astronaut()
     if person == "hopper":
-        import matplotlib.cbook
-
-        path = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
-    else:
-        path = os.path.join(DATA, "face_gate", "clipart_mlk_portrait.png")
-    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        return grace_hopper()
+    return cv2.cvtColor(cv2.imread(os.path.join(DATA, "face_gate", "clipart_mlk_portrait.png")), cv2.COLOR_BGR2RGB)
 
 
 def tile(person: str) -> np.ndarray:
