@@ -21,3 +21,6 @@ FaceRestoreModel = io.Custom("LATENTSYNC_FACE_RESTORE_MODEL")
 """Value: :class:`nodes.restore.PatchedFaceRestorer` (a GFPGAN or CodeFormer restorer and its ModelPatcher)."""
 
 CATEGORY = "LatentSync"
+
+Speakers = io.Custom("LATENTSYNC_SPEAKERS")
+"""Value: a list of :class:`latentsync_core.run.speakers_job.Speaker` (LatentSync Speaker nodes chained)."""

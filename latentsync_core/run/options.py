@@ -254,7 +254,8 @@ TABLE: tuple[Option, ...] = (
     Option("silent_speakers", str, SILENT_SPEAKER_MODES[0], "With several speakers, a speaker whose track is silent "
            f"over a chunk of frames (RMS below {SILENCE_DBFS:g} dBFS): closed_mouth samples their face with that "
            "silence; untouched leaves their face as it is", choices=SILENT_SPEAKER_MODES, target=JOB,
-           cli=CliForm(("--silent_speakers",), (LIPSYNC,))),
+           cli=CliForm(("--silent_speakers",), (LIPSYNC,)),
+           node=NodeForm("silent_speakers", (LIPSYNC_VIDEO_NODE,), optional=True)),
     Option("deep_cache_interval", int, _SAMPLER.deep_cache_interval, _DEEP_CACHE_NODE_HELP, min=0, target=SAMPLER,
            cli=CliForm(("--deepcache", "--enable_deepcache"), (LIPSYNC,), metavar="N", const=DEEP_CACHE_INTERVAL,
                        show_default=False,

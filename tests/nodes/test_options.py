@@ -33,6 +33,7 @@ NOT_IN_TABLE = {
     ("LatentSync_FaceRestoreModelLoader", "precision"),  # the dtype policy's (run/host.py)
     ("LatentSync_LoadWhisperEmbeds", "fps"), ("LatentSync_LoadWhisperEmbeds", "frame_count"),
     ("LatentSync_LipSyncQuality", "fps"),  # facts about the connected frames, not settings
+    ("LatentSync_Speaker", "frame"), ("LatentSync_Speaker", "face_from_left"),  # who the speaker is, not a setting
 }
 """Node widgets that are not options of the table, and why."""
 
