@@ -25,6 +25,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -39,6 +40,9 @@ from .landmark_cache import FrameHasher, LandmarkCache, TrackRecord, backend_sig
 from .landmarks.base import FaceLandmarks, LandmarkBackend
 from .shots import CutDetector
 from .warp import aligned_faces, warp_to_crop
+
+if TYPE_CHECKING:
+    from .reference_face import ReferenceFace
 
 SELECTION_MODES = ("largest", "index", "follow_first")
 _TRACK_MIN_IOU = 0.2
@@ -88,6 +92,8 @@ class FaceAligner:
             the backend can) instead of detecting in every frame.
         human_gate: keep only faces this gate calls human (asked once per face track,
             see :class:`~.human_gate.TrackGate`); ``None`` keeps every face found.
+        reference: choose the face of this person (face recognition) wherever a face is
+            (re)acquired, instead of by ``selection``; ``None``: by ``selection``.
     """
 
     def __init__(
@@ -101,6 +107,7 @@ class FaceAligner:
         cache: LandmarkCache | None = None,
         follow: bool = True,
         human_gate: HumanFaceGate | None = None,
+        reference: ReferenceFace | None = None,
     ) -> None:
         if resolution not in SUPPORTED_RESOLUTIONS:
             raise BadInputError(f"resolution must be one of {SUPPORTED_RESOLUTIONS} (256 = LatentSync 1.5, 512 = 1.6), got {resolution}.")
@@ -130,6 +137,9 @@ class FaceAligner:
         self._gate = TrackGate(human_gate, _box_iou, _TRACK_MIN_IOU, self.max_gap) if human_gate is not None else None
         if self._gate is not None:
             settings += f"|human_gate={human_gate.signature}"
+        self.reference = reference
+        if reference is not None:
+            settings += f"|{reference.signature}"
         self._hasher = FrameHasher(settings) if cache is not None else None
 
     def _new_shot(self) -> None:
@@ -138,6 +148,8 @@ class FaceAligner:
         self._nose_offset = None
 
     def _acquire(self, faces: list[FaceLandmarks], frame: np.ndarray) -> FaceLandmarks | None:
+        if self.reference is not None:
+            return self.reference(frame, faces)
         if self.selection == "index":
             ordered = sorted(faces, key=lambda f: (f.bbox[0] + f.bbox[2]) / 2)
             return ordered[self.face_index] if self.face_index < len(ordered) else None

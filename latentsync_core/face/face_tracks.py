@@ -22,7 +22,8 @@ from .alignment import Alignment
 from .frames import MIN_FACE_FRAME_SIDE, as_rgb_frames, to_uint8
 from .geometry import REFERENCE_SMOOTHING, crop_size, face_template, fit_similarity
 from .identity import Box, FaceDescriber
-from .landmarks.base import FaceLandmarks, LandmarkBackend
+from .landmarks.base import LandmarkBackend
+from .reference_face import landmark_box
 from .shots import CutDetector
 from .tracks import FaceTrack, TrackBuilder
 
@@ -32,15 +33,6 @@ class _Undescribed:
 
     def describe_many(self, frame: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
         return np.zeros((len(boxes), 0), dtype=np.float32)
-
-
-def _box(face: FaceLandmarks, height: int, width: int) -> Box:
-    """The face's box in whole pixels, inside the frame."""
-    x0, y0, x1, y1 = face.bbox
-    return (
-        int(np.clip(round(x0), 0, width - 1)), int(np.clip(round(y0), 0, height - 1)),
-        int(np.clip(round(x1), 1, width)), int(np.clip(round(y1), 1, height)),
-    )
 
 
 class FaceTracker:
@@ -92,7 +84,7 @@ class FaceTracker:
             frame = to_uint8(frames[i])
             faces = [f for f in self.backend.detect(frame) if np.all(np.isfinite(f.anchors))] if searchable else []
             faces.sort(key=lambda f: (f.bbox[0] + f.bbox[2]) / 2)
-            boxes = [_box(f, h, w) for f in faces]
+            boxes = [landmark_box(f, h, w) for f in faces]
             self.tracks += self._builder.add(index, frame, boxes, cut)
             for face, box in zip(faces, boxes):
                 self._frame.append(index)

@@ -34,6 +34,7 @@ from ..errors import BadInputError
 from ..face.alignment import Alignment
 from ..face.face_tracks import FaceTracker
 from ..face.identity import FaceDescriber, FacePosition, Reference, reference_embedding
+from ..face.reference_face import face_boxes
 from ..face.tracks import FaceTrack, shot_speakers
 from ..face.warp import aligned_faces
 from ..lipsync.audio import AudioPlan, plan_audio
@@ -174,13 +175,8 @@ class SpeakersJob(StreamedJob):
         speaker = self.speakers[k]
         if speaker.position is not None:
             return tracker.tracks[self._position_track(k, tracker)].embedding
-        return reference_embedding(speaker.face, lambda _: None, self.recognition.describer, self._face_boxes)
-
-    def _face_boxes(self, image: np.ndarray) -> list[tuple[int, int, int, int]]:
-        """The faces of a reference image, by the job's landmark backend, left to right."""
-        faces = sorted(self.aligner.backend.detect(np.ascontiguousarray(image)), key=lambda f: f.bbox[0] + f.bbox[2])
-        h, w = image.shape[:2]
-        return [(max(int(x0), 0), max(int(y0), 0), min(int(x1), w), min(int(y1), h)) for x0, y0, x1, y1 in (f.bbox for f in faces)]
+        backend = self.aligner.backend
+        return reference_embedding(speaker.face, lambda _: None, self.recognition.describer, lambda im: face_boxes(backend, im))
 
     def _position_track(self, k: int, tracker: FaceTracker) -> int:
         position = self.speakers[k].position

@@ -106,3 +106,25 @@ def test_streaming_node_lip_syncs_each_speaker_and_writes_their_mix(env):
     assert abs(seconds - 0.08) < 0.07
     with pytest.raises(core("errors").BadInputError, match="audio input, or LatentSync Speaker"):
         _run(env)
+
+
+def test_face_align_follows_the_reference_picture():
+    from speaker_clips import face_box, tile, two_person_clip
+
+    node = node_module("face").FaceAlignAffine
+    frames = two_person_clip()[0][[0, 3]]  # hopper on the right, then (after a cut) on the left
+    inputs = {s.id: s.default for s in node.define_schema().inputs if hasattr(s, "default")}
+    inputs.update(images=torch.from_numpy(frames).float() / 255, landmark_cache=False,
+                  reference=torch.from_numpy(tile("hopper")).float()[None] / 255)
+    _, alignment, mask = _out_all(node.execute(**inputs))
+    assert mask.amax(dim=(1, 2)).tolist() == [1.0, 1.0]
+    r = alignment.resolution
+    for i, slot in enumerate(("right", "left")):
+        m = np.vstack([alignment.aligned_affines()[i], [0, 0, 1]])
+        x, y = (np.linalg.inv(m) @ np.array([r / 2, r / 2, 1.0]))[:2]
+        x0, y0, x1, y1 = face_box(slot)
+        assert x0 <= x <= x1 and y0 <= y <= y1, slot
+
+
+def _out_all(result):
+    return result.args if hasattr(result, "args") else result
