@@ -27,8 +27,10 @@ from . import job
 from .errors import BadInputError, LatentSyncError, MissingDependencyError, MissingModelError
 from .faces_cmd import FACES, add_faces_parser, run_faces
 from .files.run_files import RunFiles, run_files
-from .media.video_io import check_output_path
-from .metrics.cli import add_eval_flag, add_eval_parser, evaluate_files, print_report, run_eval
+from .media.video_io import check_output_path, probe, read_windows
+from .metrics.cli import (
+    add_eval_flag, add_eval_parser, evaluate_files, format_speaker_sync, load_syncnet_model, print_report, run_eval,
+)
 from .run.host import RESTORER, FolderHost, LipSyncDtypes, landmark_backend, lipsync_dtypes, model_dtype
 from .run.options import ENHANCE, LIPSYNC, TABLE, cli_values
 from .run.options import job_options as options_of
@@ -316,6 +318,11 @@ def lipsync_speakers(args: argparse.Namespace) -> job.JobResult:
     if args.eval:
         source = None if args.bg_upscale else args.video
         print_report(evaluate_files(args, result.path, source=source, audio=None, device=host.device), args.json)
+        if not args.no_sync:  # each speaker's face against their own track
+            model = load_syncnet_model(args, host.device)
+            again = lambda: (w.frames for w in read_windows(probe(result.path), options.window))  # noqa: E731
+            for k, (sync, note) in enumerate(run.speaker_sync(model, again, host.device)):
+                print(format_speaker_sync(k, sync, note))
     return result
 
 

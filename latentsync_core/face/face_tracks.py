@@ -114,6 +114,25 @@ class FaceTracker:
         box = found[index]
         return next(t for t, track in enumerate(self.tracks) if track.box_at(frame) == box)
 
+    def _chosen(self, tracks: set[int]) -> np.ndarray:
+        """``(N,)`` the face (row) of ``tracks`` taken in each frame, the largest where several; -1 where none."""
+        chosen = np.full(len(self), -1, dtype=np.int64)
+        if tracks and self._frame:
+            boxes = np.asarray(self._box, dtype=np.float64)
+            area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+            for row in np.flatnonzero(np.isin(self._track, list(tracks))):
+                f = self._frame[row]
+                if chosen[f] < 0 or area[row] > area[chosen[f]]:
+                    chosen[f] = row
+        return chosen
+
+    def boxes(self, tracks: set[int]) -> np.ndarray:
+        """``(N, 4)`` float box of the face of ``tracks`` in each frame (as :meth:`alignment` takes it), NaN where none."""
+        chosen = self._chosen(tracks)
+        out = np.full((len(self), 4), np.nan)
+        out[chosen >= 0] = np.asarray(self._box, dtype=np.float64)[chosen[chosen >= 0]] if self._box else out[chosen >= 0]
+        return out
+
     def alignment(
         self, tracks: set[int], resolution: int, smoothing: float = REFERENCE_SMOOTHING, backend: str = "",
     ) -> Alignment:
@@ -125,14 +144,7 @@ class FaceTracker:
         Landmarks are not kept (``K`` = 0, as :meth:`Alignment.for_paste`).
         """
         n = len(self)
-        chosen = np.full(n, -1, dtype=np.int64)
-        if tracks and self._frame:
-            boxes = np.asarray(self._box, dtype=np.float64)
-            area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-            for row in np.flatnonzero(np.isin(self._track, list(tracks))):
-                f = self._frame[row]
-                if chosen[f] < 0 or area[row] > area[chosen[f]]:
-                    chosen[f] = row
+        chosen = self._chosen(tracks)
         template = face_template(resolution)
         affines = np.zeros((n, 2, 3))
         affines[:, 0, 0] = affines[:, 1, 1] = 1.0

@@ -37,11 +37,12 @@ from ..face.identity import FaceDescriber, FacePosition, Reference, reference_em
 from ..face.reference_face import face_boxes
 from ..face.tracks import FaceTrack, shot_speakers
 from ..face.warp import aligned_faces
-from ..lipsync.audio import AudioPlan, plan_audio
+from ..lipsync.audio import AudioPlan, plan_audio, prepare_waveform
 from ..media.audio_io import Audio, conform_audio
 from ..media.audio_mix import common_tracks, mix_tracks
 from ..media.timeline import FrameTimes
 from ..media.video_io import FrameWindow, VideoWriter
+from ..metrics.evaluate import FrameSource as FrameWindows, track_sync
 from .hooks import STAGE_ALIGN, STAGE_SAMPLE, STAGE_WRITE, Background, InterruptCheck, ProgressCallback
 from .lipsync_job import LipSyncModels
 from .options import SILENCE_DBFS, JobOptions
@@ -50,6 +51,8 @@ from .stages import paste_faces
 from .streamed import JobResult, StreamedJob
 
 if TYPE_CHECKING:
+    from ..metrics.report import SyncResult
+    from ..metrics.syncnet import SyncNet
     from ..face.aligner import FaceAligner
     from ..restorers import FaceRestorer
 
@@ -309,6 +312,22 @@ class SpeakersJob(StreamedJob):
             n_mix = round(n * rate / self.sample_rate)
             return self.mix.waveform[:, :n_mix], rate, n_mix
         return mix_tracks(self.tracks)[:, :n], self.sample_rate, n
+
+    def speaker_sync(self, model: SyncNet, frames_again: FrameWindows, device: torch.device | str = "cpu") -> list[tuple[SyncResult | None, str | None]]:
+        """Each speaker's lip-sync scores (SyncNet LSE-C / LSE-D) after :meth:`write`: their face in the
+        output against their own track (:func:`track_sync`, the longest run of frames their face is in).
+
+        ``frames_again`` re-reads the output's frames, window by window.
+        """
+        frame_map = self.plans[0].frame_map.numpy()
+        out = []
+        for k, track in enumerate(self.tracks):
+            mine = {t for t, s in self.assignment.items() if s == k}
+            boxes = self.tracker.boxes(mine)[frame_map]
+            pcm = prepare_waveform(track[:, :self.plans[k].n_samples], self.sample_rate).reshape(-1).numpy()
+            has_face = np.all(np.isfinite(boxes), axis=1)
+            out.append(track_sync(model, pcm, float(self.info.fps), has_face, boxes, frames_again, device))
+        return out
 
     def _result(self, path: str, writer: VideoWriter) -> JobResult:
         restored = self.restorer.restored if self.restorer is not None else 0

@@ -81,3 +81,27 @@ def test_bad_speakers_exit_2_one_line_nothing_left(tmp_path, capsys, lipsync_mod
     assert code == cli.EXIT_BAD_INPUT, err
     assert_one_line_error(err, "bad input", *words)
     assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.slow  # about a minute on a shared 2-core CPU
+def test_eval_scores_each_speaker_against_their_own_track(tmp_path, capsys, lipsync_models):
+    """``lipsync --speaker ... --eval``: the table of the whole video, then one line per speaker: SyncNet
+    (random weights) on that speaker's face against their own track, over the frames their face is in."""
+    import torch
+
+    from latentsync_core.metrics.syncnet import SyncNet
+    from syncnet_fixtures import random_weights
+
+    syncnet = tmp_path / "syncnet_v2.model"
+    torch.save(random_weights(SyncNet().state_dict(), 3), syncnet)
+    frames = np.repeat(two_person_clip()[0][:1], 8, axis=0)
+    video = write_lossless(tmp_path / "two.mkv", frames)
+    code = cli.main(["lipsync", "--video", video, "--speaker", "0:0", speech(tmp_path / "a.wav", 8), "--speaker", "0:1",
+                     speech(tmp_path / "b.wav", 8), "--output", str(tmp_path / "out.mp4"), "--superres", "none",
+                     "--length_mode", "trim", "--models-dir", str(lipsync_models), *FAST, "--quiet", "--eval",
+                     "--syncnet", str(syncnet)])
+    out, err = capsys.readouterr()
+    assert code == cli.EXIT_OK, err
+    lines = [line for line in out.splitlines() if line.startswith("speaker ")]
+    assert [line.split(":")[0] for line in lines] == ["speaker 1", "speaker 2"]
+    assert all("LSE-C" in line and "(frames 0-7, their own track)" in line for line in lines), lines
