@@ -19,7 +19,6 @@ sampled with those silent tokens (a closed mouth), never with another speaker's,
 """
 from __future__ import annotations
 
-import functools
 import math
 import os
 import tempfile
