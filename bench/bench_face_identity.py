@@ -89,12 +89,16 @@ def main() -> None:
     parser.add_argument("--shift", type=int, default=3, help="the right face's variant is this many places after the left's")
     parser.add_argument("--detector", choices=("hog", "mediapipe"), default="hog",
                         help="who finds the faces: HogFaceDetector, or the MediaPipe landmark backend (the job's default) with its boxes")
+    parser.add_argument("--min-score", type=float, default=None, help="HogFaceDetector's min_score (default: its own)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     people = {name: head_of(photo) for name, photo, _ in human_photos()}
     names = list(people)
-    describer, detector = FaceDescriber(), HogFaceDetector() if args.detector == "hog" else mediapipe_boxes()
+    describer, detector = FaceDescriber(), (
+        (HogFaceDetector() if args.min_score is None else HogFaceDetector(min_score=args.min_score))
+        if args.detector == "hog" else mediapipe_boxes()
+    )
     refs = np.stack([describer.describe(h, tuple(int(v) for v in b)) for h, b in people.values()])
     print(f"faces found by {args.detector}; {len(names)} people: {', '.join(names)}; {len(HUMAN_VARIANTS)} variants; head sizes {sizes}")
 
@@ -104,6 +108,7 @@ def main() -> None:
     start = time.process_time()
     frames = 0
     misses: dict[tuple[str, str, int], int] = {}
+    extra = 0
     for (i, p), (j, q) in itertools.permutations(enumerate(names), 2):
         for k, var in enumerate(HUMAN_VARIANTS):
             var_right = HUMAN_VARIANTS[(k + args.shift) % len(HUMAN_VARIANTS)]
@@ -116,6 +121,7 @@ def main() -> None:
                 truth = [i if (b[0] + b[2]) / 2 < FRAME_W / 2 else j for b in boxes]
                 faces += 2
                 found += len(set(truth))  # a slot counts once
+                extra += len(truth) - len(set(truth))
                 for who, var_name in ((i, var), (j, var_right)):
                     if who not in truth:
                         misses[names[who], var_name, side] = misses.get((names[who], var_name, side), 0) + 1
@@ -129,12 +135,13 @@ def main() -> None:
                     other.append(float(np.delete(d, t).min()))
     seconds = time.process_time() - start
     result = {
-        "people": names, "frames": frames, "face_frames": faces, "found": found,
+        "people": names, "frames": frames, "face_frames": faces, "found": found, "extra_boxes": extra,
         "right_2_speakers": right["2 speakers"], "right_all_speakers": right["all speakers"],
         "max_same_distance": max(same), "min_other_distance": min(other),
         "cpu_s_per_frame": seconds / max(frames, 1),
     }
-    print(f"{frames} frames, {faces} face frames; found by the detector {found} ({100 * found / faces:.1f} %)")
+    print(f"{frames} frames, {faces} face frames; found by the detector {found} ({100 * found / faces:.1f} %), "
+          f"{extra} more boxes than faces")
     for key, value in right.items():
         print(f"right speaker, {key}: {value}/{faces} of all face frames ({100 * value / faces:.2f} %), "
               f"{value}/{found} of found faces ({100 * value / max(found, 1):.2f} %)")
