@@ -11,12 +11,13 @@ with no licence), the photographs in face_recognition's sdist (White House photo
 whose terms forbid altering them), ComfyUI's template thumbnails (generated images).
 
 Each person's head (a square 2.2 face widths wide around dlib's HOG box on the photo) is
-their speaker reference as it is. The test clip (1280x720) shows two people side by side,
+their speaker reference, described on that HOG box. The test clip (1280x720) shows two people side by side,
 every ordered pair, each in one of ``face_gate_set``'s variants (plain, mirrored, darker,
 brighter, warm, cool, low contrast, grayscale, JPEG-blocky, rotated +-12 degrees; the left
 and right variants differ, ``--shift`` apart in that list) at each head size, on a grey
 room. Every frame is on its own (the worst case: a face track's median over a few frames
-only helps): faces found by :class:`HogFaceDetector`, described by :class:`FaceDescriber`,
+only helps): faces found by the landmark backend (:class:`BackendFaces`, MediaPipe unless
+``--detector``; or dlib's HOG detector), described by :class:`FaceDescriber`,
 matched by :func:`match_speakers` to the pair's two references (``2 speakers``) and to all
 references (``all speakers``). A face frame is right when its face is found and matched to
 its own speaker; misses of the detector are counted apart. Also printed: the largest
@@ -38,7 +39,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from face_gate_set import FRAME_H, FRAME_W, HUMAN_VARIANTS, _rotated, background, human_photos, variant  # noqa: E402
-from latentsync_core.face.identity import FaceDescriber, HogFaceDetector, distance_matrix, match_speakers  # noqa: E402
+from latentsync_core.face.landmarks import get_backend  # noqa: E402
+from latentsync_core.face.identity import BackendFaces, FaceDescriber, distance_matrix, match_speakers  # noqa: E402
 
 
 def head_of(photo: np.ndarray, side: int = 320) -> tuple[np.ndarray, np.ndarray]:
@@ -70,14 +72,17 @@ def two_person_frame(left: np.ndarray, right: np.ndarray, side: int, seed: int) 
     return frame
 
 
-def mediapipe_boxes():
-    """The MediaPipe backend's faces as boxes, left to right."""
-    from latentsync_core.face.landmarks import get_backend
+def hog_boxes(min_score: float, max_side: int = 960):
+    """dlib's HOG frontal-face detector (upsampled once, on the frame shrunk to ``max_side``), boxes left to right."""
+    import dlib
 
-    backend = get_backend("mediapipe")
+    detector = dlib.get_frontal_face_detector()
 
     def detect(frame: np.ndarray) -> list[tuple[int, int, int, int]]:
-        boxes = [tuple(int(round(v)) for v in face.bbox) for face in backend.detect(frame)]
+        scale = min(1.0, max_side / max(frame.shape[:2]))
+        small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else frame
+        rects, _, _ = detector.run(small, 1, min_score)
+        boxes = [tuple(int(round(v / scale)) for v in (r.left(), r.top(), r.right() + 1, r.bottom() + 1)) for r in rects]
         return sorted(boxes, key=lambda b: (b[0] + b[2]) / 2)
 
     return detect
@@ -87,17 +92,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="140,220,340", help="head sizes in pixels (the face is 45 %% of it)")
     parser.add_argument("--shift", type=int, default=3, help="the right face's variant is this many places after the left's")
-    parser.add_argument("--detector", choices=("hog", "mediapipe"), default="hog",
-                        help="who finds the faces: HogFaceDetector, or the MediaPipe landmark backend (the job's default) with its boxes")
-    parser.add_argument("--min-score", type=float, default=None, help="HogFaceDetector's min_score (default: its own)")
+    parser.add_argument("--detector", choices=("mediapipe", "insightface", "hog"), default="mediapipe",
+                        help="who finds the faces: a landmark backend (BackendFaces, as the job and the faces command), "
+                             "or dlib's HOG detector")
+    parser.add_argument("--min-score", type=float, default=0.3, help="the HOG detector's smallest score (default 0.3)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     people = {name: head_of(photo) for name, photo, _ in human_photos()}
     names = list(people)
     describer, detector = FaceDescriber(), (
-        (HogFaceDetector() if args.min_score is None else HogFaceDetector(min_score=args.min_score))
-        if args.detector == "hog" else mediapipe_boxes()
+        hog_boxes(args.min_score) if args.detector == "hog" else BackendFaces(get_backend(args.detector))
     )
     refs = np.stack([describer.describe(h, tuple(int(v) for v in b)) for h, b in people.values()])
     print(f"faces found by {args.detector}; {len(names)} people: {', '.join(names)}; {len(HUMAN_VARIANTS)} variants; head sizes {sizes}")
