@@ -1,6 +1,7 @@
 """Recognition of speakers on real photographs: the right speaker on each face of a two-person test clip.
 
 Usage: OMP_NUM_THREADS=1 python bench/bench_face_identity.py [--sizes 140,220,340] [--shift 3] [--json FILE]
+       [--detector mediapipe|insightface|hog] [--min-score S] [--clip FRAMES_PER_SHOT]
 
 People: every offline photograph of a real person whose licence allows it, as
 ``bench/face_gate_set.py`` finds them installed (Eileen Collins, tests/data/astronaut.png,
@@ -22,6 +23,10 @@ matched by :func:`match_speakers` to the pair's two references (``2 speakers``) 
 references (``all speakers``). A face frame is right when its face is found and matched to
 its own speaker; misses of the detector are counted apart. Also printed: the largest
 distance from a person's variant to their reference and the smallest to another person's.
+With ``--clip`` the same pairs and variants are a clip instead: one shot each, heads moving a
+little from frame to frame, faces linked into tracks (:class:`TrackBuilder`, 3 descriptions
+per track) and matched per shot (:func:`shot_speakers`); a face frame is right when its
+track got its own speaker.
 """
 from __future__ import annotations
 
@@ -41,6 +46,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from face_gate_set import FRAME_H, FRAME_W, HUMAN_VARIANTS, _rotated, background, human_photos, variant  # noqa: E402
 from latentsync_core.face.landmarks import get_backend  # noqa: E402
 from latentsync_core.face.identity import BackendFaces, FaceDescriber, distance_matrix, match_speakers  # noqa: E402
+from latentsync_core.face.tracks import TrackBuilder, shot_speakers  # noqa: E402
 
 
 def head_of(photo: np.ndarray, side: int = 320) -> tuple[np.ndarray, np.ndarray]:
@@ -63,13 +69,61 @@ def variant_of(head: np.ndarray, box: np.ndarray, name: str) -> np.ndarray:
     return _rotated(head, box, float(name[3:])) if name.startswith("rot") else variant(head, name)
 
 
-def two_person_frame(left: np.ndarray, right: np.ndarray, side: int, seed: int) -> np.ndarray:
+def two_person_frame(left: np.ndarray, right: np.ndarray, side: int, seed: int, jitter: np.ndarray | None = None) -> np.ndarray:
+    """Two heads side by side; ``jitter`` ``(2, 3)``: each head's shift x, y (px) and scale factor."""
     frame = background(seed)
-    for centre_x, head in ((FRAME_W * 0.3, left), (FRAME_W * 0.7, right)):
-        h = cv2.resize(head, (side, side), interpolation=cv2.INTER_AREA if side < head.shape[0] else cv2.INTER_CUBIC)
-        x, y = int(centre_x - side / 2), int(FRAME_H / 2 - side / 2)
-        frame[y : y + side, x : x + side] = h
+    jitter = np.array([[0, 0, 1.0], [0, 0, 1.0]]) if jitter is None else jitter
+    for (centre_x, head), (dx, dy, zoom) in zip(((FRAME_W * 0.3, left), (FRAME_W * 0.7, right)), jitter):
+        size = int(round(side * zoom))
+        h = cv2.resize(head, (size, size), interpolation=cv2.INTER_AREA if size < head.shape[0] else cv2.INTER_CUBIC)
+        x, y = int(centre_x + dx - size / 2), int(FRAME_H / 2 + dy - size / 2)
+        frame[y : y + size, x : x + size] = h
     return frame
+
+
+def run_clip(args, people: dict, describer: FaceDescriber, detector, refs: np.ndarray) -> None:
+    """The test clip: one shot per ordered pair and variant, ``--clip`` frames each, heads moving a little;
+    faces linked into tracks, each track described on 3 frames (median), matched per shot."""
+    names = list(people)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rng = np.random.default_rng(0)
+    faces = 0
+    right = {"2 speakers": 0, "all speakers": 0}
+    wrong = {"2 speakers": 0, "all speakers": 0}
+    found = 0
+    frames_done = 0
+    start = time.process_time()
+    for shot, ((i, p), (j, q), (k, var)) in enumerate(
+        itertools.product(enumerate(names), enumerate(names), enumerate(HUMAN_VARIANTS))
+    ):
+        if i == j:
+            continue
+        var_right = HUMAN_VARIANTS[(k + args.shift) % len(HUMAN_VARIANTS)]
+        left, right_head = variant_of(*people[p], var), variant_of(*people[q], var_right)
+        side = sizes[shot % len(sizes)]
+        builder = TrackBuilder(describer, samples=3, sample_every=max(args.clip // 3, 1))
+        for f in range(args.clip):
+            jitter = np.column_stack([rng.uniform(-6, 6, 2), rng.uniform(-4, 4, 2), rng.uniform(0.96, 1.04, 2)])
+            frame = two_person_frame(left, right_head, side, seed=shot, jitter=jitter)
+            builder.add(f, frame, detector(frame), f == 0)
+            frames_done += 1
+        tracks = builder.close()
+        faces += 2 * args.clip
+        found += sum(len(t.frames) for t in tracks)
+        for key, speakers, ids in (("2 speakers", refs[[i, j]], [i, j]), ("all speakers", refs, list(range(len(names))))):
+            for track, who in zip(tracks, shot_speakers(tracks, speakers)):
+                truth = i if (track.boxes[0][0] + track.boxes[0][2]) / 2 < FRAME_W / 2 else j
+                if who is not None and ids[who] == truth:
+                    right[key] += len(track.frames)
+                elif who is not None:
+                    wrong[key] += len(track.frames)
+    seconds = time.process_time() - start
+    print(f"test clip: {frames_done} frames in {frames_done // args.clip} shots, {faces} face frames, "
+          f"{found} of them found ({100 * found / faces:.1f} %); "
+          f"CPU {seconds / max(frames_done, 1):.2f} s per frame")
+    for key, value in right.items():
+        print(f"right speaker, {key}: {value}/{faces} face frames ({100 * value / faces:.2f} %), "
+              f"{value}/{found} found ({100 * value / max(found, 1):.2f} %); wrong speaker {wrong[key]}")
 
 
 def hog_boxes(min_score: float, max_side: int = 960):
@@ -96,6 +150,8 @@ def main() -> None:
                         help="who finds the faces: a landmark backend (BackendFaces, as the job and the faces command), "
                              "or dlib's HOG detector")
     parser.add_argument("--min-score", type=float, default=0.3, help="the HOG detector's smallest score (default 0.3)")
+    parser.add_argument("--clip", type=int, default=0,
+                        help="instead: a test clip of shots of this many frames, faces in tracks described once per track")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -105,6 +161,8 @@ def main() -> None:
         hog_boxes(args.min_score) if args.detector == "hog" else BackendFaces(get_backend(args.detector))
     )
     refs = np.stack([describer.describe(h, tuple(int(v) for v in b)) for h, b in people.values()])
+    if args.clip:
+        return run_clip(args, people, describer, detector, refs)
     print(f"faces found by {args.detector}; {len(names)} people: {', '.join(names)}; {len(HUMAN_VARIANTS)} variants; head sizes {sizes}")
 
     faces = found = 0
