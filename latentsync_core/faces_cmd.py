@@ -3,7 +3,8 @@
 Two streamed passes over the video (one window of frames in memory at a time): the
 first finds the shots (:func:`~.face.shots.detect_shots`), the second looks at
 ``--samples`` frames of each shot (evenly spread; the middle one by default) and finds
-every face there with dlib's HOG detector, numbered from the left. Each face is printed
+every face there with the landmark backend (``--backend``, as ``lipsync`` uses it:
+:class:`~.face.identity.BackendFaces`), numbered from the left. Each face is printed
 as a row: shot, the shot's frames, ``FRAME:INDEX`` (what ``lipsync --speaker`` takes as
 a face position) and its box. A contact sheet (PNG: one row per shot, each face's crop
 labelled ``FRAME:INDEX``) is written to ``--sheet``, by default ``<video name>.faces.png``
@@ -20,9 +21,14 @@ import cv2
 import numpy as np
 
 from .errors import BadInputError
-from .face.identity import Box, FacePosition, HogFaceDetector
+from .face.identity import BackendFaces, Box, FaceBoxes, FacePosition
 from .face.shots import Shot, detect_shots
+from .files.downloads import offline_mode
 from .media.video_io import probe, read_windows
+from .run.host import FolderHost, landmark_backend
+from .run.options import TABLE
+
+BACKEND = next(option for option in TABLE if option.name == "backend")
 
 FACES = "faces"
 CELL = 112
@@ -53,8 +59,8 @@ def add_faces_parser(commands: argparse._SubParsersAction) -> None:
         FACES,
         help="list the shots of a video and the faces in each (FRAME:INDEX, box); write a contact sheet",
         description=(
-            "Find the shots of a video and every face on a few frames of each (dlib's HOG detector: frontal to "
-            "three-quarter faces), numbered from the left from 0. Prints one row per face: shot, its frames, "
+            "Find the shots of a video and every face on a few frames of each (the landmark backend lipsync uses), "
+            "numbered from the left from 0. Prints one row per face: shot, its frames, "
             "FRAME:INDEX (the face position lipsync --speaker takes) and the box x0,y0,x1,y1; writes a contact "
             "sheet PNG with each face's crop labelled FRAME:INDEX."
         ),
@@ -64,6 +70,12 @@ def add_faces_parser(commands: argparse._SubParsersAction) -> None:
                    help="contact sheet to write (.png; default: <video name>.faces.png in the current folder)")
     p.add_argument("--samples", type=int, default=1, help="frames looked at per shot, evenly spread (default 1: the middle)")
     p.add_argument("--window", type=int, default=32, help="frames decoded at a time (default 32)")
+    p.add_argument("--backend", choices=BACKEND.choices, default=BACKEND.default,
+                   help=f"{BACKEND.help[0].lower()}{BACKEND.help[1:]}; give lipsync's --backend so FRAME:INDEX names the "
+                        "same face (default %(default)s)")
+    p.add_argument("--models-dir", "--models_dir", dest="models_dir", default=None,
+                   help="models folder in ComfyUI's layout, for the backend's files (default: ./models)")
+    p.add_argument("--offline", action="store_true", help="never download the backend's files (also HF_HUB_OFFLINE=1)")
 
 
 def sampled_frames(shot: Shot, samples: int) -> list[int]:
@@ -82,15 +94,14 @@ def face_crop(frame: np.ndarray, box: Box, side: int = CELL) -> np.ndarray:
     return cv2.warpAffine(frame, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
 
 
-def list_faces(path: str, samples: int = 1, window: int = 32, detector: HogFaceDetector | None = None) -> list[ShotFaces]:
-    """The shots of the video at ``path`` and the faces on ``samples`` frames of each (two streamed passes)."""
+def list_faces(path: str, detector: FaceBoxes, samples: int = 1, window: int = 32) -> list[ShotFaces]:
+    """The shots of the video at ``path`` and the faces ``detector`` finds on ``samples`` frames of each (two streamed passes)."""
     if samples < 1:
         raise BadInputError(f"--samples must be at least 1, got {samples}.")
     info = probe(path)
     shots = detect_shots(w.frames for w in read_windows(info, window))
     listing = [ShotFaces(shot) for shot in shots]
     wanted = {frame: n for n, entry in enumerate(listing) for frame in sampled_frames(entry.shot, samples)}
-    detector = detector or HogFaceDetector()
     for w in read_windows(info, window):
         for i, frame in enumerate(w.frames):
             n = wanted.get(w.start + i)
@@ -148,7 +159,12 @@ def run_faces(args: argparse.Namespace) -> None:
     sheet_path = args.sheet or default_sheet(args.video)
     if not sheet_path.lower().endswith(".png"):
         raise BadInputError(f"--sheet '{sheet_path}' must end in .png.")
-    listing = list_faces(args.video, args.samples, args.window)
+    online = not (args.offline or offline_mode())
+    backend = landmark_backend(FolderHost(args.models_dir, online, quiet=True), args.backend, download=online)
+    try:
+        listing = list_faces(args.video, BackendFaces(backend), args.samples, args.window)
+    finally:
+        backend.close()
     print(f"{'shot':>4}  {'frames':<13}  {'FRAME:INDEX':<11}  box (x0,y0,x1,y1)")
     for n, entry in enumerate(listing):
         frames = f"{entry.shot[0]}-{entry.shot[1] - 1}"

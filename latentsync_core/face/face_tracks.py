@@ -21,9 +21,8 @@ from .aligner import bridge_gaps
 from .alignment import Alignment
 from .frames import MIN_FACE_FRAME_SIDE, as_rgb_frames, to_uint8
 from .geometry import REFERENCE_SMOOTHING, crop_size, face_template, fit_similarity
-from .identity import Box, FaceDescriber
+from .identity import Box, FaceDescriber, face_box, left_to_right
 from .landmarks.base import LandmarkBackend
-from .reference_face import landmark_box
 from .shots import CutDetector
 from .tracks import FaceTrack, TrackBuilder
 
@@ -82,9 +81,8 @@ class FaceTracker:
             cut = self._cuts.is_cut(frames[i])
             self._cut_list.append(cut)
             frame = to_uint8(frames[i])
-            faces = [f for f in self.backend.detect(frame) if np.all(np.isfinite(f.anchors))] if searchable else []
-            faces.sort(key=lambda f: (f.bbox[0] + f.bbox[2]) / 2)
-            boxes = [landmark_box(f, h, w) for f in faces]
+            faces = left_to_right(self.backend.detect(frame)) if searchable else []
+            boxes = [face_box(f, h, w) for f in faces]
             self.tracks += self._builder.add(index, frame, boxes, cut)
             for face, box in zip(faces, boxes):
                 self._frame.append(index)

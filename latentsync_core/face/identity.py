@@ -5,17 +5,18 @@ on a 150x150 chip aligned by dlib's 5-point shape predictor
 (``shape_predictor_5_face_landmarks.dat``): a 128-number embedding in which two photographs
 of the same person lie closer than :data:`SAME_PERSON` (Euclidean; dlib's own threshold,
 99.38 % on the LFW benchmark). Both model files come with the PyPI package
-``face-recognition-models`` (installs offline, pure data, any Python); they are opened by
-path (its ``__init__`` needs ``pkg_resources``, gone from recent setuptools). Licences:
+``face-recognition-models`` (an sdist of data files only, which pip builds on any Python
+without a compiler); they are opened by path (its ``__init__`` needs ``pkg_resources``,
+gone from recent setuptools). Measured on real photographs: README, "Recognising speakers". Licences:
 Davis King released both model files into the public domain (the dlib-models README; the
 ResNet was trained on FaceScrub, the VGG face data set and faces he gathered, the 5-point
 predictor on his own annotations of public images); the package is MIT. The 68-point
 predictor that the package also holds is trained on iBUG 300-W, whose licence excludes
 commercial use: it is not used here.
 
-Faces are found (all of them, for listing and references) by dlib's HOG frontal-face
-detector (:class:`HogFaceDetector`, built into dlib), on a copy of the frame at most
-``max_side`` pixels long, boxes sorted from the image's left to its right.
+Faces are found by the job's landmark backend (:class:`BackendFaces`: every face of a
+frame, numbered from the image's left), so the ``faces`` listing and a speaker's
+``FRAME:INDEX`` count faces the same way.
 
 A speaker's reference (:data:`Reference`) is an image of their face or a position in the
 video (:class:`FacePosition`: frame number, face index from the left);
@@ -36,6 +37,7 @@ import numpy as np
 
 from ..errors import BadInputError, MissingDependencyError
 from .human_gate import _import_dlib
+from .landmarks.base import FaceLandmarks, LandmarkBackend
 
 Box = tuple[int, int, int, int]
 """``x0, y0, x1, y1`` of a face in frame pixels (x1, y1 excluded)."""
@@ -110,42 +112,40 @@ class FaceDescriber:
         return np.asarray(self._net.compute_face_descriptor(image, shapes, self.jitters), dtype=np.float32)
 
 
-class HogFaceDetector:
-    """Every frontal-to-three-quarter face in a frame, by dlib's HOG detector, sorted left to right.
+def face_box(face: FaceLandmarks, height: int, width: int) -> Box:
+    """A located face's box in whole pixels, inside a ``height`` x ``width`` frame."""
+    x0, y0, x1, y1 = face.bbox
+    return (
+        int(np.clip(round(x0), 0, width - 1)), int(np.clip(round(y0), 0, height - 1)),
+        int(np.clip(round(x1), 1, width)), int(np.clip(round(y1), 1, height)),
+    )
 
-    Args:
-        max_side: the frame is shrunk to at most this many pixels on its longer side first.
-        upsample: dlib's upsampling passes (1 finds faces from about 40 px in the shrunk frame).
-        min_score: smallest HOG score kept (dlib keeps scores over 0 by default; 0.3 drops the false faces
-            it finds in textures when upsampling, at the price of small faces looking down).
+
+def left_to_right(faces: Sequence[FaceLandmarks]) -> list[FaceLandmarks]:
+    """``faces`` with usable anchors, ordered by the centre of their box from the image's left: index 0 is the leftmost."""
+    usable = [f for f in faces if np.all(np.isfinite(f.anchors))]
+    return sorted(usable, key=lambda f: (f.bbox[0] + f.bbox[2]) / 2)
+
+
+class BackendFaces:
+    """Every face of a frame by a landmark backend, as boxes from left to right: what ``FRAME:INDEX`` counts.
+
+    The ``faces`` listing, speakers' position references and the speakers' face tracks all
+    number faces this way, so an index read off the listing names the same face in the job.
     """
 
-    def __init__(self, max_side: int = 960, upsample: int = 1, min_score: float = 0.3) -> None:
-        self.max_side = max_side
-        self.upsample = upsample
-        self.min_score = min_score
-        self._detector = None
+    def __init__(self, backend: LandmarkBackend) -> None:
+        self.backend = backend
 
     def __call__(self, frame: np.ndarray) -> list[Box]:
-        """Boxes of the faces in ``frame`` (``(H, W, 3)`` uint8 RGB), sorted by their centre from left to right."""
-        if self._detector is None:
-            self._detector = _import_dlib().get_frontal_face_detector()
+        """Boxes of the faces in ``frame`` (``(H, W, 3)`` uint8 RGB), leftmost first."""
         image = _rgb(frame)
         height, width = image.shape[:2]
-        scale = min(1.0, self.max_side / max(height, width))
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1.0 else image
-        rects, _, _ = self._detector.run(small, self.upsample, self.min_score)
-        boxes = []
-        for rect in rects:
-            x0, y0 = max(int(round(rect.left() / scale)), 0), max(int(round(rect.top() / scale)), 0)
-            x1, y1 = min(int(round((rect.right() + 1) / scale)), width), min(int(round((rect.bottom() + 1) / scale)), height)
-            if x1 > x0 and y1 > y0:
-                boxes.append((x0, y0, x1, y1))
-        return sorted(boxes, key=lambda b: (b[0] + b[2]) / 2)
+        return [face_box(f, height, width) for f in left_to_right(self.backend.detect(image))]
 
 
 FaceBoxes = Callable[[np.ndarray], list[Box]]
-"""Finds the faces of a frame, sorted left to right (e.g. a :class:`HogFaceDetector`)."""
+"""Finds the faces of a frame, sorted left to right (e.g. a :class:`BackendFaces`)."""
 
 
 def identity_distance(a: np.ndarray, b: np.ndarray) -> float:

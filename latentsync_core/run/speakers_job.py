@@ -32,8 +32,7 @@ import torch
 from ..errors import BadInputError
 from ..face.alignment import Alignment
 from ..face.face_tracks import FaceTracker
-from ..face.identity import FaceDescriber, FacePosition, Reference, reference_embedding
-from ..face.reference_face import face_boxes
+from ..face.identity import BackendFaces, FaceDescriber, FacePosition, Reference, reference_embedding
 from ..face.tracks import FaceTrack, shot_speakers
 from ..face.warp import aligned_faces
 from ..lipsync.audio import AudioPlan, plan_audio, prepare_waveform
@@ -177,8 +176,7 @@ class SpeakersJob(StreamedJob):
         speaker = self.speakers[k]
         if speaker.position is not None:
             return tracker.tracks[self._position_track(k, tracker)].embedding
-        backend = self.aligner.backend
-        return reference_embedding(speaker.face, lambda _: None, self.recognition.describer, lambda im: face_boxes(backend, im))
+        return reference_embedding(speaker.face, lambda _: None, self.recognition.describer, BackendFaces(self.aligner.backend))
 
     def _position_track(self, k: int, tracker: FaceTracker) -> int:
         position = self.speakers[k].position

@@ -11,9 +11,10 @@ import pytest
 from clips import cutaway
 from latentsync_core.errors import BadInputError
 from latentsync_core.face.identity import (
-    SAME_PERSON, FaceDescriber, FacePosition, HogFaceDetector, distance_matrix, identity_distance,
+    SAME_PERSON, BackendFaces, FaceDescriber, FacePosition, identity_distance,
     match_speakers, parse_reference, reference_embedding, unmatched_speakers,
 )
+from latentsync_core.face.landmarks import get_backend
 from latentsync_core.face.shots import detect_shots, shot_of
 from latentsync_core.face.tracks import TrackBuilder, shot_speakers, track_identities
 from people import head, scene
@@ -25,8 +26,11 @@ def describer() -> FaceDescriber:
 
 
 @pytest.fixture(scope="module")
-def detector() -> HogFaceDetector:
-    return HogFaceDetector()
+def detector() -> BackendFaces:
+    """Faces as the job finds them: the default landmark backend's, left to right."""
+    backend = get_backend("mediapipe")
+    yield BackendFaces(backend)
+    backend.close()
 
 
 def relit(image: np.ndarray, gain: float, gamma: float) -> np.ndarray:
