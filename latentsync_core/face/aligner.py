@@ -134,6 +134,7 @@ class FaceAligner:
         self.cache = cache
         settings = f"{backend_signature(backend)}|{resolution}|{selection}|{face_index}|{self.max_gap}|{self._follow is not None}"
         # Human-face gate (issue 15): its verdicts are remembered per face track.
+        self.human_gate = human_gate
         self._gate = TrackGate(human_gate, _box_iou, _TRACK_MIN_IOU, self.max_gap) if human_gate is not None else None
         if self._gate is not None:
             settings += f"|human_gate={human_gate.signature}"

@@ -17,10 +17,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .aligner import bridge_gaps
+from .aligner import _TRACK_MIN_IOU, _box_iou, bridge_gaps
 from .alignment import Alignment
 from .frames import MIN_FACE_FRAME_SIDE, as_rgb_frames, to_uint8
 from .geometry import REFERENCE_SMOOTHING, crop_size, face_template, fit_similarity
+from .human_gate import HumanFaceGate, TrackGate
 from .identity import Box, FaceDescriber, face_box, left_to_right
 from .landmarks.base import LandmarkBackend
 from .shots import CutDetector
@@ -42,6 +43,8 @@ class FaceTracker:
         max_gap: frames a track may miss and still continue (the aligner's ``max_gap``).
         describer: describes each track on a few of its frames (None: tracks are not described).
         positions: ``(frame, index from the left)`` of faces whose track is wanted (:meth:`track_at`).
+        human_gate: keep only the faces this gate calls human, asked once per face track as the aligner
+            asks it (:class:`~.human_gate.TrackGate`); None: every face found.
 
     After every frame is :meth:`add` ed and :meth:`finish` ed: ``tracks`` (:class:`FaceTrack` s,
     ``track_id`` their index), ``cut_before``.
@@ -49,13 +52,14 @@ class FaceTracker:
 
     def __init__(
         self, backend: LandmarkBackend, max_gap: int = 4, describer: FaceDescriber | None = None,
-        positions: Sequence[tuple[int, int]] = (),
+        positions: Sequence[tuple[int, int]] = (), human_gate: HumanFaceGate | None = None,
     ) -> None:
         self.backend = backend
         self.max_gap = max(0, int(max_gap))
         self.described = describer is not None
         self._builder = TrackBuilder(describer or _Undescribed(), max_gap=self.max_gap)
         self._cuts = CutDetector()
+        self._gate = TrackGate(human_gate, _box_iou, _TRACK_MIN_IOU, self.max_gap) if human_gate is not None else None
         self.tracks: list[FaceTrack] = []
         self.cut_before = np.zeros(0, dtype=bool)
         self._cut_list: list[bool] = []
@@ -80,8 +84,12 @@ class FaceTracker:
             index = len(self._cut_list)
             cut = self._cuts.is_cut(frames[i])
             self._cut_list.append(cut)
+            if cut and self._gate is not None:
+                self._gate.reset()
             frame = to_uint8(frames[i])
             faces = left_to_right(self.backend.detect(frame)) if searchable else []
+            if self._gate is not None:
+                faces = [f for f in faces if self._gate.human(frame, f, index)]
             boxes = [face_box(f, h, w) for f in faces]
             self.tracks += self._builder.add(index, frame, boxes, cut)
             for face, box in zip(faces, boxes):

@@ -98,7 +98,8 @@ class SpeakersJob(StreamedJob):
         speakers: the :class:`Speaker` s, in order (the first is speaker 1).
         models: the loaded :class:`LipSyncModels`.
         aligner: a :class:`FaceAligner` at the UNet's resolution: its backend, ``resolution``,
-            ``smoothing`` and ``max_gap`` are used (its face selection is not: every face is found).
+            ``smoothing``, ``max_gap`` and human-face gate are used (its face selection and landmark
+            cache are not: every face is found, in every frame).
         options: see :class:`JobOptions` (``silent_speakers`` too).
         recognition: the identify step; None: only position references, each naming the track it
             points at (the speaker's face is then followed only within that shot).
@@ -147,7 +148,7 @@ class SpeakersJob(StreamedJob):
         aligner = self.aligner
         positions = [(p.frame, p.index) for s in self.speakers if (p := s.position) is not None]
         describer = self.recognition.describer if self.recognition is not None else None
-        tracker = FaceTracker(aligner.backend, aligner.max_gap, describer, positions)
+        tracker = FaceTracker(aligner.backend, aligner.max_gap, describer, positions, aligner.human_gate)
         total = self.info.estimated_frames() or 0
         stamps = []
         for window in self.source.windows(self.options.window):

@@ -19,6 +19,7 @@ import torch
 
 from latentsync_core.errors import BadInputError
 from latentsync_core.face.aligner import FaceAligner
+from latentsync_core.face.face_tracks import FaceTracker
 from latentsync_core.face.identity import FaceDescriber, FacePosition
 from latentsync_core.face.landmarks import get_backend
 from latentsync_core.job import IterableSource, JobOptions, LipSyncModels
@@ -213,6 +214,32 @@ def test_an_image_reference_needs_recognition_and_must_match_a_face(tmp_path, mo
     job = SpeakersJob(source_of(frames), stranger, models, FaceAligner(backend), OPTIONS, Recognition(FaceDescriber()))
     with pytest.raises(BadInputError, match="matches no face in the video"):
         job.write(str(tmp_path / "o.mp4"))
+
+
+def test_the_human_face_gate_keeps_the_real_faces_and_drops_a_cartoon(models, backend, clip):
+    """The aligner's human-face gate is asked for every face track: the two real people keep their faces, a cartoon
+    face (a Noto emoji, tests/data/face_gate) pasted between them is no face at all, so no position can name it."""
+    import cv2
+
+    from latentsync_core.face.human_gate import HumanFaceGate
+    from repo_paths import DATA
+
+    frames = clip[0][-3:].copy()  # the astronaut left, the stranger in the middle, hopper right
+    emoji = cv2.cvtColor(cv2.imread(f"{DATA}/face_gate/emoji_1F466.png"), cv2.COLOR_BGR2RGB)
+    emoji = cv2.resize(emoji, (150, 150), interpolation=cv2.INTER_AREA)
+    frames[:, 105:255, 245:395] = emoji
+    speakers = [Speaker(FacePosition(0, k), speech(3, 140.0 + 90 * k, seed=k), RATE) for k in (0, 1)]
+    job = SpeakersJob(source_of(frames), speakers, models, FaceAligner(backend, human_gate=HumanFaceGate()), OPTIONS)
+    job.prepare()
+    job.close()
+    for alignment, slot in zip(job.alignments, ("left", "right")):
+        assert alignment.has_face.all()
+        assert inside(centre_of_face(alignment, 0), face_box(slot)), slot
+    assert len(job.tracker.tracks) == 2
+    ungated = FaceTracker(backend)
+    ungated.add(torch.from_numpy(frames).float() / 255)
+    ungated.finish()
+    assert len(ungated.tracks) == 3, "the cartoon face is not found without the gate: the test tests nothing"
 
 
 def test_tracks_are_brought_to_one_layout_and_mixed_without_clipping():
