@@ -29,9 +29,12 @@ from .batch.engine import ENGINES
 from .batch.jobs_file import ROW_OPTIONS
 from .batch.ray_engine import add_ray_options, import_ray
 from .errors import BadInputError, LatentSyncError, MissingDependencyError, MissingModelError
-from .files.run_files import RunFiles, run_files
-from .media.video_io import check_output_path
-from .metrics.cli import add_eval_flag, add_eval_parser, evaluate_files, print_report, run_eval
+from .faces_cmd import FACES, add_faces_parser, run_faces
+from .files.run_files import run_files
+from .media.video_io import check_output_path, probe, read_windows
+from .metrics.cli import (
+    add_eval_flag, add_eval_parser, evaluate_files, format_speaker_sync, load_syncnet_model, print_report, run_eval,
+)
 from .run.host import FolderHost, landmark_backend, lipsync_dtypes
 from .run.lipsync_file import lip_sync_file
 from .run.loading import face_aligner, load_background, load_lipsync_models, load_restorers
@@ -69,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_enhance(commands)
     _add_batch(commands)
     add_eval_parser(commands)
+    add_faces_parser(commands)
     return parser
 
 
@@ -86,7 +90,12 @@ def _add_lipsync(commands: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--video", required=True, help="source video with a face (mp4, mov, mkv, ...)")
-    p.add_argument("--audio", required=True, help="speech: wav, mp3, m4a, flac, or a video whose sound track is used")
+    p.add_argument("--audio", help="speech: wav, mp3, m4a, flac, or a video whose sound track is used (or --speaker)")
+    p.add_argument("--speaker", nargs=2, action="append", metavar=("FACE", "SPEECH"),
+                   help="several speakers, each face to its own speech (repeat for each, instead of --audio): FACE is "
+                        "a picture of their face or FRAME:INDEX (the INDEX-th face from the left, from 0, in frame "
+                        "FRAME, from 0; python -m latentsync_core faces VIDEO lists them); SPEECH is their track")
+    p.add_argument("--mix", metavar="FILE", help="with --speaker: the sound to write (default: the speakers' tracks mixed)")
     p.add_argument("--output", required=True, help="video to write (.mp4, .m4v, .mov or .mkv); replaced only on success")
     _add_options(p, LIPSYNC)
     _add_run_options(p, LIPSYNC_LAYOUT)
@@ -239,9 +248,16 @@ class Progress:
 
 
 def lipsync(args: argparse.Namespace) -> job.JobResult:
-    """Run ``lipsync``: check the inputs, find (download) and load the models, run :class:`job.LipSyncJob`."""
+    """Run ``lipsync``: check the inputs, find (download) and load the models, run :class:`job.LipSyncJob`
+    (:class:`job.SpeakersJob` with ``--speaker``)."""
     from .media.audio_io import read_audio
 
+    if bool(args.audio) == bool(args.speaker):
+        raise BadInputError("Give either --audio (one speaker) or one --speaker FACE SPEECH per speaker, not both.")
+    if args.mix and not args.speaker:
+        raise BadInputError("--mix goes with --speaker; with --audio the speech is the sound written.")
+    if args.speaker:
+        return lipsync_speakers(args)
     options = job_options(args)
     source = job.open_source(args.video)
     check_output_path(args.output, args.video)
@@ -262,6 +278,46 @@ def lipsync(args: argparse.Namespace) -> job.JobResult:
     if args.eval:  # the new sound track is the speech; an upscaled output has no same-size source to compare
         source = None if args.bg_upscale else args.video
         print_report(evaluate_files(args, result.path, source=source, audio=None, device=host.device), args.json)
+    return result
+
+
+def lipsync_speakers(args: argparse.Namespace) -> job.JobResult:
+    """``lipsync --speaker FACE SPEECH ...``: every speaker's face to their own speech (:class:`job.SpeakersJob`)."""
+    from .face.identity import FaceDescriber, parse_reference
+    from .media.audio_io import read_audio
+
+    options = job_options(args)
+    source = job.open_source(args.video)
+    check_output_path(args.output, args.video)
+    speakers = []
+    for face, speech_path in args.speaker:
+        speech = read_audio(speech_path)
+        speakers.append(job.Speaker(parse_reference(face), speech.waveform, speech.sample_rate))
+    mix = read_audio(args.mix) if args.mix else None
+    host = _host(args)
+    dtypes = lipsync_dtypes(host, args.dtype)
+    files = run_files(host, args.version, args.superres, args.bg_upscale)
+    models, resolution = load_lipsync_models(files, args.version, host.device, dtypes)
+    restorers = load_restorers(files, host)
+    aligner = _aligner(args, host, resolution)
+    with contextlib.closing(aligner.backend), Progress("lipsync", args.quiet) as progress:
+        run = job.SpeakersJob(
+            source, speakers, models, aligner, options, job.Recognition(FaceDescriber()), mix, restorers,
+            load_background(files, host.device), on_progress=progress,
+        )
+        result = run.write(args.output)
+    if not args.quiet:
+        restored = f", {result.restored} mouths restored" if restorers else ""
+        print(f"wrote {result.path}: {result.frames} frames at {float(result.fps):g} fps, {len(speakers)} speakers, "
+              f"{result.faces} faces lip-synced{restored}, {result.audio_seconds:.2f} s of speech", file=sys.stderr)
+    if args.eval:
+        source = None if args.bg_upscale else args.video
+        print_report(evaluate_files(args, result.path, source=source, audio=None, device=host.device), args.json)
+        if not args.no_sync:  # each speaker's face against their own track
+            model = load_syncnet_model(args, host.device)
+            again = lambda: (w.frames for w in read_windows(probe(result.path), options.window))  # noqa: E731
+            for k, (sync, note) in enumerate(run.speaker_sync(model, again, host.device)):
+                print(format_speaker_sync(k, sync, note))
     return result
 
 
@@ -327,7 +383,7 @@ def evaluate(args: argparse.Namespace) -> None:
     run_eval(args, _device(args.device))
 
 
-COMMANDS = {"lipsync": lipsync, "enhance": enhance, BATCH: batch, "eval": evaluate}
+COMMANDS = {"lipsync": lipsync, "enhance": enhance, BATCH: batch, "eval": evaluate, FACES: run_faces}
 
 
 def _one_line(exc: BaseException) -> str:

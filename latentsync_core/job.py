@@ -56,6 +56,9 @@ Public API (stable):
   size (e.g. a 2x/4x upscaler): faces are pasted at the new size.
 - :class:`MouthRestorer`, :func:`restore_and_paste`: the restore + paste stage.
 - :func:`lip_sync` (:class:`LipSyncResult`): the in-memory form.
+- :class:`SpeakersJob` / :func:`lip_sync_speakers`: several speakers (:class:`Speaker`: a reference
+  face and a speech track), each face sampled with its own speaker's tokens; :class:`Recognition`
+  tells the faces apart (see :mod:`latentsync_core.run.speakers_job`).
 """
 from .run.enhance_job import EnhanceJob, enhance_video
 from .run.hooks import STAGE_ALIGN, STAGE_SAMPLE, STAGE_WRITE, Background, InterruptCheck, ProgressCallback
@@ -73,6 +76,7 @@ from .run.options import (
     JobOptions,
 )
 from .run.sources import FileSource, FrameSource, IterableSource, TimeSpan, open_source
+from .run.speakers_job import Recognition, Speaker, SpeakersJob, lip_sync_speakers
 from .run.stages import MouthRestorer, restore_and_paste
 from .run.streamed import JobResult
 
@@ -81,5 +85,6 @@ __all__ = [
     "DEFAULT_ROI_SIZE", "DEFAULT_SR_RATIO", "DEFAULT_WINDOW", "STAGE_ALIGN", "STAGE_SAMPLE", "STAGE_WRITE",
     "Background", "EnhanceJob", "FileSource", "FrameSource", "InterruptCheck", "IterableSource", "JobOptions",
     "JobResult", "LipSyncJob", "LipSyncModels", "LipSyncResult", "MouthRestorer", "ProgressCallback",
-    "TimeSpan", "enhance_video", "lip_sync", "lip_sync_video", "open_source", "restore_and_paste",
+    "Recognition", "Speaker", "SpeakersJob", "TimeSpan", "enhance_video", "lip_sync", "lip_sync_speakers",
+    "lip_sync_video", "open_source", "restore_and_paste",
 ]

@@ -9,9 +9,11 @@ from comfy_api.v0_0_2 import io
 import comfy.model_management
 import comfy.utils
 from ..latentsync_core.face.aligner import FaceAligner
+from ..latentsync_core.face.frames import as_rgb_frames, to_uint8
 from ..latentsync_core.face.human_gate import HumanFaceGate
 from ..latentsync_core.face.mouth_roi import crop_mouth
 from ..latentsync_core.face.paste import paste_back
+from ..latentsync_core.face.reference_face import ReferenceFace
 from ..latentsync_core.run.host import landmark_backend
 from ..latentsync_core.run.options import NODE_OPTIONS, OPTIONS
 from .host import ComfyHost, open_landmark_cache
@@ -42,6 +44,10 @@ class FaceAlignAffine(io.ComfyNode):
                 widget("landmark_cache"),
                 widget("landmark_cache_max"),
                 widget("allow_stylised"),
+                io.Image.Input("reference", optional=True,
+                               tooltip="A picture of the person to follow (e.g. a frame grab): wherever a face is found "
+                               "anew, the one recognised as this person is taken, instead of by face_selection; frames "
+                               "without them get no face."),
             ],
             outputs=[
                 io.Image.Output("aligned_faces", display_name="aligned_faces", tooltip="Aligned faces [N,res,res,3]; gray where no face was found."),
@@ -53,8 +59,11 @@ class FaceAlignAffine(io.ComfyNode):
     @classmethod
     def execute(cls, images, resolution, backend, face_selection, face_index, smoothing, max_gap, download_models,
                 landmark_cache=True, landmark_cache_max=OPTIONS["landmark_cache_max"].default,
-                allow_stylised=False) -> io.NodeOutput:
+                allow_stylised=False, reference=None) -> io.NodeOutput:
         landmarks = landmark_backend(ComfyHost(), backend, download_models)
+        chooser = None
+        if reference is not None:
+            chooser = ReferenceFace(to_uint8(as_rgb_frames(reference, "reference")[0]), landmarks)
         aligner = FaceAligner(
             landmarks,
             resolution=NODE_OPTIONS["resolution"].from_widget(resolution),
@@ -64,6 +73,7 @@ class FaceAlignAffine(io.ComfyNode):
             max_gap=max_gap,
             cache=open_landmark_cache(landmark_cache, landmark_cache_max),
             human_gate=HumanFaceGate(allow_stylised=allow_stylised),
+            reference=chooser,
         )
         bar = comfy.utils.ProgressBar(images.shape[0])
 

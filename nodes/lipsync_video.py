@@ -25,13 +25,17 @@ from ..latentsync_core.batch.jobs_file import with_overrides
 from ..latentsync_core.errors import BadInputError
 from ..latentsync_core.face.aligner import FaceAligner
 from ..latentsync_core.face.human_gate import HumanFaceGate
-from ..latentsync_core.job import FileSource, LipSyncModels, TimeSpan, lip_sync_video, open_source
+from ..latentsync_core.face.identity import FaceDescriber
+from ..latentsync_core.job import (
+    FileSource, LipSyncModels, Recognition, TimeSpan, lip_sync_speakers, lip_sync_video, open_source,
+)
+from ..latentsync_core.media.audio_io import Audio
 from ..latentsync_core.media.video_io import probe
 from ..latentsync_core.restorers import CODEFORMER, GFPGAN, restorer_activation_bytes
 from ..latentsync_core.run.host import landmark_backend
 from ..latentsync_core.run.options import OPTIONS, restorer_batch_size
 from .host import CONFIG_ATTACHMENT, ComfyHost, load_for_sampling, open_landmark_cache
-from .types import CATEGORY, FaceRestoreModel, JobOptions, Model, Whisper
+from .types import CATEGORY, FaceRestoreModel, JobOptions, Model, Speakers, Whisper
 from .widgets import options_of, widget
 
 log = logging.getLogger(__name__)
@@ -123,7 +127,9 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
             "grow with the video's length; connect Save Video (or Preview) to the output.",
             inputs=[
                 io.Video.Input("video", tooltip="The video from core Load Video; it is read from its file in windows."),
-                io.Audio.Input("audio", tooltip="The speech to lip-sync to (any sample rate, mono or stereo)."),
+                io.Audio.Input("audio", optional=True,
+                               tooltip="The speech to lip-sync to (any sample rate, mono or stereo). With speakers "
+                               "connected: the sound to write (left out: the speakers' tracks mixed)."),
                 Model.Input("model", tooltip="LatentSync UNet from LatentSync Model Loader (1.5: 256 px faces, 1.6: 512 px)."),
                 Whisper.Input("whisper", tooltip="The Whisper encoder from LatentSync Model Loader."),
                 io.Vae.Input("vae", tooltip="The SD 1.x VAE from LatentSync Model Loader (or core Load VAE)."),
@@ -152,6 +158,10 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
                 JobOptions.Input("job_options", optional=True,
                                  tooltip="Optional: a jobs-file row's options from LatentSync Job List; they replace "
                                  "the widgets' values."),
+                Speakers.Input("speakers", optional=True,
+                               tooltip="Several speakers (LatentSync Speaker nodes chained): each face is lip-synced to "
+                               "its own speaker's track; faces of no speaker are left as they are."),
+                widget("silent_speakers"),
             ],
             outputs=[io.Video.Output(display_name="video",
                                      tooltip="The lip-synced video with the speech fitted to its length, written to "
@@ -160,17 +170,20 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
 
     @classmethod
     @override
-    def execute(cls, video, audio, model, whisper, vae, steps, guidance, seed, chunk_size, deepcache, length_mode,
-                sr_ratio, fidelity, mask_smooth, color_match, region, backend, batch_size, window, crf, gfpgan=None,
-                codeformer=None, landmark_cache=True, landmark_cache_max=OPTIONS["landmark_cache_max"].default,
-                allow_stylised=False, job_options=None) -> io.NodeOutput:
+    def execute(cls, video, model, whisper, vae, steps, guidance, seed, chunk_size, deepcache, length_mode,
+                sr_ratio, fidelity, mask_smooth, color_match, region, backend, batch_size, window, crf, audio=None,
+                gfpgan=None, codeformer=None, landmark_cache=True,
+                landmark_cache_max=OPTIONS["landmark_cache_max"].default, allow_stylised=False, speakers=None,
+                silent_speakers=OPTIONS["silent_speakers"].default, job_options=None) -> io.NodeOutput:
         options = options_of(
             steps=steps, guidance=guidance, seed=seed, chunk_size=chunk_size, deepcache=deepcache, length_mode=length_mode,
             sr_ratio=sr_ratio, fidelity=fidelity, mask_smooth=mask_smooth, color_match=color_match, region=region,
-            batch_size=batch_size, window=window, crf=crf,
+            batch_size=batch_size, window=window, crf=crf, silent_speakers=silent_speakers,
         )
         options = with_overrides(options, job_options or {})
         options.validate()
+        if audio is None and not speakers:
+            raise BadInputError("Connect the speech to the audio input, or LatentSync Speaker nodes to speakers.")
         restore_models = _restorers(gfpgan, codeformer)
         config = model.get_attachment(CONFIG_ATTACHMENT) if isinstance(model, ModelPatcher) else None
         if config is None:
@@ -193,13 +206,19 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
         bar = comfy.utils.ProgressBar(1)
         source, copy = _source(video, temp_dir)
         try:
+            hooks = {
+                "restorers": [r.restorer for r in restore_models],
+                "on_progress": lambda stage, done, total: bar.update_absolute(done, max(total, done, 1)),
+                "check_interrupt": mm.throw_exception_if_processing_interrupted,
+            }
             with contextlib.closing(landmarks):
-                result = lip_sync_video(
-                    source, audio["waveform"][0], int(audio["sample_rate"]), output, models, aligner, options,
-                    restorers=[r.restorer for r in restore_models],
-                    on_progress=lambda stage, done, total: bar.update_absolute(done, max(total, done, 1)),
-                    check_interrupt=mm.throw_exception_if_processing_interrupted,
-                )
+                if speakers:
+                    mix = Audio(audio["waveform"][0], int(audio["sample_rate"])) if audio is not None else None
+                    result = lip_sync_speakers(source, speakers, output, models, aligner, options,
+                                               Recognition(FaceDescriber()), mix, **hooks)
+                else:
+                    result = lip_sync_video(source, audio["waveform"][0], int(audio["sample_rate"]), output, models,
+                                            aligner, options, **hooks)
         finally:
             if copy is not None:
                 os.remove(copy)

@@ -24,3 +24,5 @@ CATEGORY = "LatentSync"
 
 JobOptions = io.Custom("LATENTSYNC_JOB_OPTIONS")
 """Value: ``dict`` option name -> value, a jobs-file row's options (``LatentSync Job List`` -> the streaming node)."""
+Speakers = io.Custom("LATENTSYNC_SPEAKERS")
+"""Value: a list of :class:`latentsync_core.run.speakers_job.Speaker` (LatentSync Speaker nodes chained)."""

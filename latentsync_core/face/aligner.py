@@ -6,7 +6,7 @@ similarity to the three anchors with the reference's nose-offset smoothing,
 warp the template crop and resize it. Frames where no face is kept are
 flagged and later pass through untouched; a dropout of at most ``max_gap``
 frames inside one shot is bridged by interpolating its neighbours'
-transforms. A shot cut is a large change between 16x16 thumbnails of
+transforms. A shot cut (:mod:`.shots`) is a large change between 16x16 thumbnails of
 consecutive frames; it resets tracking and smoothing.
 
 Detection runs only to (re)acquire a face: at a shot start, after a frame
@@ -25,6 +25,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -37,12 +38,15 @@ from .geometry import REFERENCE_SMOOTHING, SUPPORTED_RESOLUTIONS, crop_size, fac
 from .human_gate import HumanFaceGate, TrackGate
 from .landmark_cache import FrameHasher, LandmarkCache, TrackRecord, backend_signature
 from .landmarks.base import FaceLandmarks, LandmarkBackend
+from .shots import CutDetector
 from .warp import aligned_faces, warp_to_crop
+
+if TYPE_CHECKING:
+    from .reference_face import ReferenceFace
 
 SELECTION_MODES = ("largest", "index", "follow_first")
 _TRACK_MIN_IOU = 0.2
 _IDENTITY_MIN_SIMILARITY = 0.6
-_CUT_THRESHOLD = 0.15
 
 
 def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -55,13 +59,6 @@ def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def _box_area(face: FaceLandmarks) -> float:
     return float((face.bbox[2] - face.bbox[0]) * (face.bbox[3] - face.bbox[1]))
-
-
-def _thumbnail(frame: torch.Tensor) -> np.ndarray:
-    """16x16 grayscale thumbnail in 0..1 of an ``[H, W, 3]`` float frame (every 8th pixel), for shot-cut detection."""
-    sparse = np.ascontiguousarray(frame[::8, ::8].cpu().numpy(), dtype=np.float32)
-    gray = cv2.cvtColor(np.clip(sparse, 0.0, 1.0), cv2.COLOR_RGB2GRAY)
-    return cv2.resize(gray, (16, 16), interpolation=cv2.INTER_AREA)
 
 
 def _identity(frame: np.ndarray, face: FaceLandmarks, resolution: int) -> np.ndarray | None:
@@ -95,6 +92,8 @@ class FaceAligner:
             the backend can) instead of detecting in every frame.
         human_gate: keep only faces this gate calls human (asked once per face track,
             see :class:`~.human_gate.TrackGate`); ``None`` keeps every face found.
+        reference: choose the face of this person (face recognition) wherever a face is
+            (re)acquired, instead of by ``selection``; ``None``: by ``selection``.
     """
 
     def __init__(
@@ -108,6 +107,7 @@ class FaceAligner:
         cache: LandmarkCache | None = None,
         follow: bool = True,
         human_gate: HumanFaceGate | None = None,
+        reference: ReferenceFace | None = None,
     ) -> None:
         if resolution not in SUPPORTED_RESOLUTIONS:
             raise BadInputError(f"resolution must be one of {SUPPORTED_RESOLUTIONS} (256 = LatentSync 1.5, 512 = 1.6), got {resolution}.")
@@ -129,14 +129,18 @@ class FaceAligner:
         self._track_frame = -1
         self._nose_offset: np.ndarray | None = None
         self._identity: np.ndarray | None = None
-        self._prev_thumb: np.ndarray | None = None
+        self._cuts = CutDetector()
         self._frame_counter = 0
         self.cache = cache
         settings = f"{backend_signature(backend)}|{resolution}|{selection}|{face_index}|{self.max_gap}|{self._follow is not None}"
         # Human-face gate (issue 15): its verdicts are remembered per face track.
+        self.human_gate = human_gate
         self._gate = TrackGate(human_gate, _box_iou, _TRACK_MIN_IOU, self.max_gap) if human_gate is not None else None
         if self._gate is not None:
             settings += f"|human_gate={human_gate.signature}"
+        self.reference = reference
+        if reference is not None:
+            settings += f"|{reference.signature}"
         self._hasher = FrameHasher(settings) if cache is not None else None
 
     def _new_shot(self) -> None:
@@ -145,6 +149,8 @@ class FaceAligner:
         self._nose_offset = None
 
     def _acquire(self, faces: list[FaceLandmarks], frame: np.ndarray) -> FaceLandmarks | None:
+        if self.reference is not None:
+            return self.reference(frame, faces)
         if self.selection == "index":
             ordered = sorted(faces, key=lambda f: (f.bbox[0] + f.bbox[2]) / 2)
             return ordered[self.face_index] if self.face_index < len(ordered) else None
@@ -174,16 +180,9 @@ class FaceAligner:
         face = self._follow(frame, self._followed)
         return face if face is not None and _box_iou(face.bbox, self._track_box) >= _TRACK_MIN_IOU else None
 
-    def _is_cut(self, frame: torch.Tensor) -> bool:
-        """Whether ``frame`` starts a new shot; remembers its thumbnail for the next frame."""
-        thumb = _thumbnail(frame)
-        cut = self._prev_thumb is not None and float(np.abs(thumb - self._prev_thumb).mean()) > _CUT_THRESHOLD
-        self._prev_thumb = thumb
-        return cut
-
     def _face_of(self, frames: torch.Tensor, i: int, index: int, record: TrackRecord, searchable: bool) -> FaceLandmarks | None:
         """Follow, or detect and choose, the face of frame ``i`` (``index`` in the video), filling ``record``."""
-        record.cut_before[i] = self._is_cut(frames[i])
+        record.cut_before[i] = self._cuts.is_cut(frames[i])
         if record.cut_before[i]:
             self._new_shot()
             if self._gate is not None:
@@ -204,7 +203,7 @@ class FaceAligner:
         return self._gate is None or self._gate.human(frame, face, index)
 
     def _store(self, key: str, record: TrackRecord) -> None:
-        record.identity, record.last_thumb = self._identity, self._prev_thumb
+        record.identity, record.last_thumb = self._identity, self._cuts.previous
         try:
             self.cache.save(key, record)
         except OSError as exc:
@@ -259,7 +258,7 @@ class FaceAligner:
             affines[i], has_face[i], faces_kept[i] = fit.matrix, True, face
         self._frame_counter += n
         if cached is not None:
-            self._identity, self._prev_thumb = cached.identity, cached.last_thumb
+            self._identity, self._cuts.previous = cached.identity, cached.last_thumb
         elif key is not None:
             self._store(key, record)
 

@@ -335,7 +335,8 @@ def _check_inputs(faces: torch.Tensor, embeddings: torch.Tensor, has_face: np.nd
 class ChunkSampler:
     """Samples a video chunk by chunk, in order, with one generator: the chunk-level API.
 
-    Use as a context manager (it attaches DeepCache to the UNet for its lifetime).
+    Use as a context manager (it attaches DeepCache to the UNet while entered; it may be entered
+    again, e.g. around each call, so that samplers sharing a UNet take turns).
     Creating it seeds the generator and draws the noise frame shared by every chunk;
     each call then samples the next chunk, drawing its VAE posterior samples, so
     calling it on the chunks of :func:`plan_chunks` in order gives exactly the frames
@@ -388,10 +389,12 @@ class ChunkSampler:
                 f"The keep mask is {keep_np.shape}, the faces are {resolution} x {resolution}; give a mask of the face size."
             )
         self.keep = torch.from_numpy(np.array(keep_np)).to(self.device)
-        self._cache_context = _maybe_deep_cache(unet, settings.deep_cache_interval)
+        self._cache_context: Any = None
         self._cache: DeepCache | None = None
 
     def __enter__(self) -> "ChunkSampler":
+        # attached anew on every entry: samplers of one UNet can take turns (one entered at a time)
+        self._cache_context = _maybe_deep_cache(self.unet, self.settings.deep_cache_interval)
         self._cache = self._cache_context.__enter__()
         return self
 

@@ -17,7 +17,7 @@ from ..files.downloads import offline_mode
 from ..media.video_io import probe, read_windows
 from .evaluate import QualityEvaluator
 from .pcm import read_pcm16k
-from .report import QualityReport, format_table, to_json
+from .report import QualityReport, SyncResult, format_table, to_json
 from .syncnet import SYNCNET_FOLDER, load_syncnet, syncnet_path
 
 
@@ -68,7 +68,8 @@ def _models_root(args: argparse.Namespace) -> str:
     return os.path.abspath(args.models_dir or "models")
 
 
-def _load_model(args: argparse.Namespace, device: torch.device):
+def load_syncnet_model(args: argparse.Namespace, device: torch.device):
+    """SyncNet from ``--syncnet`` or the models folder (downloaded unless offline), on ``device``."""
     path = args.syncnet or syncnet_path(_models_root(args), download=not (args.offline or offline_mode()))
     return load_syncnet(path, device)
 
@@ -104,7 +105,7 @@ def evaluate_files(
         note = "the video has no audio track; give the speech with --audio"
     else:
         pcm = read_pcm16k(audio or video)
-        model = _load_model(args, device)
+        model = load_syncnet_model(args, device)
 
     backend = get_backend("mediapipe", model_dir=os.path.join(_models_root(args), MODEL_SUBFOLDER))
     aligner = FaceAligner(backend)
@@ -119,6 +120,15 @@ def evaluate_files(
     if model is not None:
         sync, note = evaluator.score_sync(model, pcm, lambda: (w.frames for w in read_windows(info, window)), device)
     return evaluator.report(sync, note)
+
+
+def format_speaker_sync(k: int, sync: SyncResult | None, note: str | None) -> str:
+    """One line of a speaker's lip-sync scores (their face against their own track), or why there are none."""
+    if sync is None:
+        return f"speaker {k + 1}: lip-sync not measured: {note}"
+    s = sync.scores
+    return (f"speaker {k + 1}: LSE-C {s.confidence:.3f}, LSE-D {s.distance:.3f}, offset {s.offset} "
+            f"(frames {sync.first_frame}-{sync.last_frame}, their own track)")
 
 
 def print_report(report: QualityReport, json_path: str | None) -> None:

@@ -118,31 +118,53 @@ class QualityEvaluator:
         """
         has_face = np.concatenate(self._has_face) if self._has_face else np.zeros(0, bool)
         boxes = np.concatenate(self._boxes) if self._boxes else np.zeros((0, 4))
-        index = resample_index(len(has_face), self.fps)
-        start, stop = longest_run(has_face[index])
-        audio = np.asarray(pcm16k)[start * SAMPLES_PER_FRAME:]
-        windows = window_count(stop - start, len(audio))
-        if windows < 1:
-            return None, f"needs {WINDOW + 1}+ consecutive face frames at 25 fps with audio (longest track: {stop - start})"
-        track = index[start:stop]
-        smoothed = smooth_track(boxes[track])
-        needed = windows + WINDOW - 1
-        lips = LipEmbedder(model, windows, batch_size, device)
-        offset, fed = 0, 0
-        for window in frames_again():
-            lo = np.searchsorted(track[:needed], offset)
-            hi = np.searchsorted(track[:needed], offset + len(window))
-            if hi > lo:
-                lips.add(np.stack([face_crop(window[track[j] - offset], *smoothed[j]) for j in range(lo, hi)]))
-                fed = hi
-            offset += len(window)
-            if fed >= needed:
-                break
-        scores = offset_scores(lips.finish(), embed_audio(model, audio, windows, batch_size, device))
-        return SyncResult(scores, int(track[0]), int(track[-1])), None
+        return track_sync(model, pcm16k, self.fps, has_face, boxes, frames_again, device, batch_size)
 
     def report(self, sync: SyncResult | None, sync_note: str | None) -> QualityReport:
         return QualityReport(frames=self.frames, fps=self.fps, sync=sync, sync_note=sync_note, image=self._meter.result())
+
+
+def track_sync(
+    model: SyncNet,
+    pcm16k: np.ndarray,
+    fps: float,
+    has_face: np.ndarray,
+    boxes: np.ndarray,
+    frames_again: FrameSource,
+    device: torch.device | str = "cpu",
+    batch_size: int = BATCH_SIZE,
+) -> tuple[SyncResult | None, str | None]:
+    """LSE-C / LSE-D / offset of the longest run of ``has_face`` at 25 fps, its crops cut around ``boxes``.
+
+    Args:
+        has_face: ``(N,)`` bool per frame of the video; boxes: ``(N, 4)`` ``x0, y0, x1, y1`` of the face
+            (e.g. one speaker's face in each frame); pcm16k: the speech to score it against.
+
+    Returns:
+        The result, or None and why it could not be measured.
+    """
+    index = resample_index(len(has_face), fps)
+    start, stop = longest_run(has_face[index])
+    audio = np.asarray(pcm16k)[start * SAMPLES_PER_FRAME:]
+    windows = window_count(stop - start, len(audio))
+    if windows < 1:
+        return None, f"needs {WINDOW + 1}+ consecutive face frames at 25 fps with audio (longest track: {stop - start})"
+    track = index[start:stop]
+    smoothed = smooth_track(boxes[track])
+    needed = windows + WINDOW - 1
+    lips = LipEmbedder(model, windows, batch_size, device)
+    offset, fed = 0, 0
+    for window in frames_again():
+        lo = np.searchsorted(track[:needed], offset)
+        hi = np.searchsorted(track[:needed], offset + len(window))
+        if hi > lo:
+            lips.add(np.stack([face_crop(window[track[j] - offset], *smoothed[j]) for j in range(lo, hi)]))
+            fed = hi
+        offset += len(window)
+        if fed >= needed:
+            break
+    scores = offset_scores(lips.finish(), embed_audio(model, audio, windows, batch_size, device))
+    return SyncResult(scores, int(track[0]), int(track[-1])), None
 
 
 def _uint8_windows(frames: torch.Tensor, window: int) -> Iterable[np.ndarray]:

@@ -57,6 +57,9 @@ DEEP_CACHE_INTERVAL = 3
 """LatentSync's DeepCache setting (``cache_interval=3, cache_branch_id=0``): ``--deepcache`` alone, the node's on."""
 CUDA_BATCH_SIZE, CPU_BATCH_SIZE = 4, 1
 """Mouth crops per restorer call when ``batch_size`` is left to the run (None; 0 on the nodes)."""
+SILENT_SPEAKER_MODES = ("closed_mouth", "untouched")
+SILENCE_DBFS = -50.0
+"""A chunk of a speaker's track whose RMS is below this (dB of full scale) is silent (``silent_speakers``)."""
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
@@ -248,6 +251,11 @@ TABLE: tuple[Option, ...] = (
     Option("length_mode", str, "pingpong", _LENGTH_MODE_HELP, choices=LENGTH_MODES, target=JOB,
            cli=CliForm(("--length_mode",), (LIPSYNC,)),
            node=NodeForm("length_mode", (LIPSYNC_VIDEO_NODE, EMBEDS_NODE))),
+    Option("silent_speakers", str, SILENT_SPEAKER_MODES[0], "With several speakers, a speaker whose track is silent "
+           f"over a chunk of frames (RMS below {SILENCE_DBFS:g} dBFS): closed_mouth samples their face with that "
+           "silence; untouched leaves their face as it is", choices=SILENT_SPEAKER_MODES, target=JOB,
+           cli=CliForm(("--silent_speakers",), (LIPSYNC,)),
+           node=NodeForm("silent_speakers", (LIPSYNC_VIDEO_NODE,), optional=True)),
     Option("deep_cache_interval", int, _SAMPLER.deep_cache_interval, _DEEP_CACHE_NODE_HELP, min=0, target=SAMPLER,
            cli=CliForm(("--deepcache", "--enable_deepcache"), (LIPSYNC,), metavar="N", const=DEEP_CACHE_INTERVAL,
                        show_default=False,
@@ -356,6 +364,8 @@ class JobOptions:
         sampler: steps, guidance scale, seed, chunk size, DeepCache (LatentSync's defaults).
         length_mode: how audio and video lengths are matched: ``pingpong``, ``loop``,
             ``trim`` or ``pad_audio`` (see :func:`latentsync_core.lipsync.audio.plan_length`).
+        silent_speakers: several speakers: ``closed_mouth`` (a silent speaker's face is sampled with their
+            silence) or ``untouched`` (left as it is) where their track is silent over a chunk.
         sr_ratio: restore a mouth only when its crop was enlarged more than this.
         fidelity: CodeFormer's fidelity weight.
         batch_size: mouth crops per restorer call; None: 4 on CUDA, 1 on the CPU.
@@ -369,6 +379,7 @@ class JobOptions:
 
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
     length_mode: LengthMode = DEFAULT_LENGTH_MODE
+    silent_speakers: str = OPTIONS["silent_speakers"].default
     sr_ratio: float = DEFAULT_SR_RATIO
     fidelity: float = DEFAULT_FIDELITY
     batch_size: int | None = OPTIONS["batch_size"].default

@@ -118,17 +118,38 @@ def finish_window(
     is still decided against the source frames, so only the lip-synced region replaces the
     background's pixels.
     """
+    return paste_faces(frames, [] if faces is None else [(faces, rows)], restorer, options, background)
+
+
+def paste_faces(
+    frames: np.ndarray,
+    pastes: Sequence[tuple[torch.Tensor, Alignment]],
+    restorer: MouthRestorer | None,
+    options: JobOptions,
+    background: Background | None,
+) -> np.ndarray:
+    """:func:`finish_window` with several faces per frame (one ``(faces, rows)`` pair per speaker).
+
+    Each pair is restored and pasted in turn; what changed in each face is decided against the
+    source frames (never against a mouth pasted before it), so the order does not matter where
+    faces do not overlap.
+    """
     reference = None
     if background is not None:
+        n = frames.shape[0]
         reference = torch.from_numpy(frames).float().div_(255.0)
         frames = np.asarray(background(frames))
-        if frames.ndim != 4 or frames.shape[0] != len(rows) or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise BadInputError(f"The background step must return ({len(rows)}, H, W, 3) uint8 frames, got {frames.shape} {frames.dtype}.")
-    if faces is None or not rows.has_face.any():
+        if frames.ndim != 4 or frames.shape[0] != n or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise BadInputError(f"The background step must return ({n}, H, W, 3) uint8 frames, got {frames.shape} {frames.dtype}.")
+    pastes = [(faces, rows) for faces, rows in pastes if rows.has_face.any()]
+    if not pastes:
         return frames
     source = torch.from_numpy(frames).float().div_(255.0)
-    out = restore_and_paste(source, faces, rows, restorer, options, inplace=True, reference=reference)
-    return out.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).numpy()
+    if reference is None and len(pastes) > 1:
+        reference = source.clone()
+    for faces, rows in pastes:
+        source = restore_and_paste(source, faces, rows, restorer, options, inplace=True, reference=reference)
+    return source.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).numpy()
 
 
 def follow_frame_map(

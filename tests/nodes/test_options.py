@@ -21,7 +21,7 @@ from latentsync_core.run.options import BOOLEAN, ENHANCE, JOB, LIPSYNC, OPTIONS,
 
 REQUIRED = {LIPSYNC: ["--video", "v.mp4", "--audio", "a.wav", "--output", "o.mp4"],
             ENHANCE: ["--input", "v.mp4", "--output", "o.mp4"]}
-HOST_ARGUMENTS = {"help", "video", "audio", "input", "output", "models_dir", "offline", "bg_upscale", "device", "quiet",
+HOST_ARGUMENTS = {"help", "video", "audio", "speaker", "mix", "input", "output", "models_dir", "offline", "bg_upscale", "device", "quiet",
                   "eval", "json", "syncnet", "no_sync"}
 """Arguments that are not options of the table: the files of the run and where it runs (the host's settings)."""
 NOT_IN_TABLE = {
@@ -34,6 +34,7 @@ NOT_IN_TABLE = {
     ("LatentSync_LoadWhisperEmbeds", "fps"), ("LatentSync_LoadWhisperEmbeds", "frame_count"),
     ("LatentSync_LipSyncQuality", "fps"),  # facts about the connected frames, not settings
     ("LatentSync_JobList", "jobs_file"), ("LatentSync_JobList", "index"),  # which row of which list: the rows hold options
+    ("LatentSync_Speaker", "frame"), ("LatentSync_Speaker", "face_from_left"),  # who the speaker is, not a setting
 }
 """Node widgets that are not options of the table, and why."""
 

@@ -1,6 +1,6 @@
 """The calibrated MediaPipe anchors agree with dlib's 68-point model on a real photo.
 
-dlib (``dlib-bin`` + ``face-recognition-models``, test requirements) is an
+dlib (``dlib-bin`` + ``face-recognition-models``, both in requirements.txt) is an
 independent landmark model with shipped weights; bench/calibrate_anchors.py
 measures the offsets and the stated residual (anchors.py docstring).
 """
@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("dlib")
 if importlib.util.find_spec("face_recognition_models") is None:  # its __init__ needs pkg_resources: not imported
-    pytest.skip("face-recognition-models is not installed (requirements-test.txt)", allow_module_level=True)
+    pytest.skip("face-recognition-models is not installed (requirements.txt)", allow_module_level=True)
 
 from bench.calibrate_anchors import UPPER_BROWS, anchor_offsets, dlib_predictor  # noqa: E402
 from latentsync_core.face.landmarks import get_backend  # noqa: E402
