@@ -33,7 +33,7 @@ from .faces_cmd import FACES, add_faces_parser, run_faces
 from .files.run_files import run_files
 from .media.video_io import check_output_path, probe, read_windows
 from .metrics.cli import (
-    add_eval_flag, add_eval_parser, evaluate_files, format_speaker_sync, load_syncnet_model, print_report, run_eval,
+    add_eval_flag, add_eval_parser, evaluate_files, load_syncnet_model, print_report, run_eval,
 )
 from .run.host import FolderHost, landmark_backend, lipsync_dtypes
 from .run.lipsync_file import lip_sync_file
@@ -312,12 +312,12 @@ def lipsync_speakers(args: argparse.Namespace) -> job.JobResult:
               f"{result.faces} faces lip-synced{restored}, {result.audio_seconds:.2f} s of speech", file=sys.stderr)
     if args.eval:
         source = None if args.bg_upscale else args.video
-        print_report(evaluate_files(args, result.path, source=source, audio=None, device=host.device), args.json)
-        if not args.no_sync:  # each speaker's face against their own track
+        report = evaluate_files(args, result.path, source=source, audio=None, device=host.device)
+        if not args.no_sync:  # each speaker's face against their own track, as the job found it
             model = load_syncnet_model(args, host.device)
             again = lambda: (w.frames for w in read_windows(probe(result.path), options.window))  # noqa: E731
-            for k, (sync, note) in enumerate(run.speaker_sync(model, again, host.device)):
-                print(format_speaker_sync(k, sync, note))
+            report.speakers = run.speaker_sync(model, again, host.device)
+        print_report(report, args.json)
     return result
 
 

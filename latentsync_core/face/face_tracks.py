@@ -9,23 +9,43 @@ what the paste needs (box, the three template anchors, the outer lip): a few hun
 :meth:`FaceTracker.alignment` then fits the LatentSync template to the faces of the tracks one
 speaker was given, as the aligner fits its one face (nose-offset smoothing along a track, dropouts
 of at most ``max_gap`` frames inside a shot bridged).
+
+Which tracks are whose: :func:`speaker_tracker` makes the tracker for a list of speakers' references
+and :func:`assign_speakers` gives each track the speaker it is (a position reference names its track,
+:class:`Recognition` matches the rest shot by shot); :func:`speaker_boxes` then gives each speaker's
+face box per frame. The several-speaker job and the per-speaker quality report both find faces so.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ..errors import BadInputError
 from .aligner import _TRACK_MIN_IOU, _box_iou, bridge_gaps
 from .alignment import Alignment
 from .frames import MIN_FACE_FRAME_SIDE, as_rgb_frames, to_uint8
 from .geometry import REFERENCE_SMOOTHING, crop_size, face_template, fit_similarity
 from .human_gate import HumanFaceGate, TrackGate
-from .identity import Box, FaceDescriber, face_box, left_to_right
+from .identity import BackendFaces, Box, FaceDescriber, FacePosition, Reference, face_box, left_to_right, reference_embedding
 from .landmarks.base import LandmarkBackend
 from .shots import CutDetector
-from .tracks import FaceTrack, TrackBuilder
+from .tracks import FaceTrack, TrackBuilder, shot_speakers
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """The identify step: a face describer, and the matching of one shot's face tracks to the speakers.
+
+    Attributes:
+        describer: describes faces (``describe_many(frame, boxes) -> [k, D]``), e.g. :class:`FaceDescriber`.
+        match: ``(tracks of one shot, speaker embeddings [S, D]) -> [speaker index or None]`` per track.
+    """
+
+    describer: FaceDescriber
+    match: Callable[[list[FaceTrack], np.ndarray], Sequence[int | None]] = shot_speakers
 
 
 class _Undescribed:
@@ -176,3 +196,73 @@ class FaceTracker:
         )
         return bridge_gaps(located, self.max_gap)
 
+
+
+def speaker_tracker(
+    backend: LandmarkBackend, references: Sequence[Reference], recognition: Recognition | None = None,
+    max_gap: int = 4, human_gate: HumanFaceGate | None = None,
+) -> FaceTracker:
+    """A :class:`FaceTracker` that describes its tracks when ``recognition`` is given and keeps the faces at the
+    position references, for :func:`assign_speakers`."""
+    positions = [(r.frame, r.index) for r in references if isinstance(r, FacePosition)]
+    describer = recognition.describer if recognition is not None else None
+    return FaceTracker(backend, max_gap, describer, positions, human_gate)
+
+
+def _position_track(k: int, position: FacePosition, tracker: FaceTracker) -> int:
+    found = tracker.faces_found(position.frame)
+    if found is None:
+        raise BadInputError(
+            f"Speaker {k + 1}'s face {position}: the video has no frame {position.frame} ({len(tracker)} frames); "
+            "give a frame number inside the video."
+        )
+    track = tracker.track_at(position.frame, position.index)
+    if track is None:
+        raise BadInputError(
+            f"Speaker {k + 1}'s face {position}: frame {position.frame} shows {found} face(s), so there is no face "
+            f"{position.index} (counted from 0, from the left); list the faces with python -m latentsync_core faces VIDEO."
+        )
+    return track
+
+
+def assign_speakers(
+    tracker: FaceTracker, references: Sequence[Reference], recognition: Recognition | None = None,
+) -> dict[int, int]:
+    """Track (index into ``tracker.tracks``) -> speaker (index into ``references``), after :meth:`FaceTracker.finish`.
+
+    A position reference names its track; with ``recognition`` every track is matched to the references'
+    embeddings shot by shot (an image reference's largest face, found with the tracker's backend).
+
+    Raises:
+        BadInputError: a position names no face, an image reference needs ``recognition``, or a reference
+            matches no face in the video.
+    """
+    fixed = {_position_track(k, r, tracker): k for k, r in enumerate(references) if isinstance(r, FacePosition)}
+    assignment: dict[int, int] = {}
+    if recognition is not None:
+        detector = BackendFaces(tracker.backend)
+        embeddings = np.stack([
+            tracker.tracks[_position_track(k, r, tracker)].embedding if isinstance(r, FacePosition)
+            else reference_embedding(r, lambda _: None, recognition.describer, detector)
+            for k, r in enumerate(references)
+        ])
+        for shot in sorted({t.shot for t in tracker.tracks}):
+            ids = [t for t, track in enumerate(tracker.tracks) if track.shot == shot]
+            matched = recognition.match([tracker.tracks[t] for t in ids], embeddings)
+            assignment.update({t: k for t, k in zip(ids, matched) if k is not None})
+    elif any(not isinstance(r, FacePosition) for r in references):
+        k = next(k for k, r in enumerate(references) if not isinstance(r, FacePosition))
+        raise BadInputError(f"Speaker {k + 1}'s face is an image, which needs face recognition; give their face as FRAME:INDEX.")
+    assignment.update(fixed)
+    for k in range(len(references)):
+        if k not in assignment.values():
+            raise BadInputError(
+                f"Speaker {k + 1}'s reference matches no face in the video; give a frame grab of their face from "
+                "this video, or their place in it as FRAME:INDEX."
+            )
+    return assignment
+
+
+def speaker_boxes(tracker: FaceTracker, assignment: dict[int, int], speakers: int) -> list[np.ndarray]:
+    """Each speaker's ``(N, 4)`` face box per frame (:meth:`FaceTracker.boxes` of their tracks), NaN where not seen."""
+    return [tracker.boxes({t for t, s in assignment.items() if s == k}) for k in range(speakers)]

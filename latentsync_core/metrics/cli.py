@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import os
 import sys
+from collections.abc import Sequence
 
 import torch
 
@@ -17,7 +18,8 @@ from ..files.downloads import offline_mode
 from ..media.video_io import probe, read_windows
 from .evaluate import QualityEvaluator
 from .pcm import read_pcm16k
-from .report import QualityReport, SyncResult, format_table, to_json
+from .report import QualityReport, SpeakerSync, format_table, to_json
+from .speakers import SpeakerSpeech, score_speakers
 from .syncnet import SYNCNET_FOLDER, load_syncnet, syncnet_path
 
 
@@ -60,6 +62,10 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     parser.add_argument("--offline", action="store_true",
                         help="never download syncnet_v2.model: stop and say where to get it (also HF_HUB_OFFLINE=1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--speaker", nargs=2, action="append", metavar=("FACE", "SPEECH"),
+                        help="several speakers (repeat, speaker 1 first): FACE a picture of their face or FRAME:INDEX "
+                             "(as lipsync takes it), SPEECH their own speech; adds each one's lip sync, their face "
+                             "against their own track")
     add_eval_options(parser)
     return parser
 
@@ -75,12 +81,14 @@ def load_syncnet_model(args: argparse.Namespace, device: torch.device):
 
 
 def evaluate_files(
-    args: argparse.Namespace, video: str, source: str | None, audio: str | None, device: torch.device
+    args: argparse.Namespace, video: str, source: str | None, audio: str | None, device: torch.device,
+    speakers: Sequence[SpeakerSpeech] = (),
 ) -> QualityReport:
     """Measure ``video`` (against ``source`` and the speech in ``audio`` or the video) with ``args``' options.
 
     ``args`` holds the options of :func:`add_eval_options` and ``models_dir``
-    (``window`` and ``quiet`` when present); SyncNet runs on ``device``.
+    (``window`` and ``quiet`` when present); SyncNet runs on ``device``. With ``speakers`` the report
+    also holds each one's lip sync (:func:`~.speakers.score_speakers`).
     """
     from tqdm import tqdm
 
@@ -105,6 +113,7 @@ def evaluate_files(
         note = "the video has no audio track; give the speech with --audio"
     else:
         pcm = read_pcm16k(audio or video)
+    if not args.no_sync and (pcm is not None or speakers):
         model = load_syncnet_model(args, device)
 
     backend = get_backend("mediapipe", model_dir=os.path.join(_models_root(args), MODEL_SUBFOLDER))
@@ -112,23 +121,21 @@ def evaluate_files(
     evaluator = QualityEvaluator(float(info.fps), lambda frames: aligner.align(frames)[1])
     sources = (w.frames for w in read_windows(source_info, window)) if source_info is not None else iter(())
     quiet = getattr(args, "quiet", False)
-    with contextlib.closing(backend), tqdm(total=info.estimated_frames(), unit="frame", desc="eval", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
-        for w in read_windows(info, window):
-            evaluator.add(w.frames, next(sources, None))
-            bar.update(len(w))
-    sync = None
-    if model is not None:
-        sync, note = evaluator.score_sync(model, pcm, lambda: (w.frames for w in read_windows(info, window)), device)
-    return evaluator.report(sync, note)
-
-
-def format_speaker_sync(k: int, sync: SyncResult | None, note: str | None) -> str:
-    """One line of a speaker's lip-sync scores (their face against their own track), or why there are none."""
-    if sync is None:
-        return f"speaker {k + 1}: lip-sync not measured: {note}"
-    s = sync.scores
-    return (f"speaker {k + 1}: LSE-C {s.confidence:.3f}, LSE-D {s.distance:.3f}, offset {s.offset} "
-            f"(frames {sync.first_frame}-{sync.last_frame}, their own track)")
+    with contextlib.closing(backend):
+        with tqdm(total=info.estimated_frames(), unit="frame", desc="eval", disable=quiet, file=sys.stderr, dynamic_ncols=True) as bar:
+            for w in read_windows(info, window):
+                evaluator.add(w.frames, next(sources, None))
+                bar.update(len(w))
+        sync, again = None, lambda: (w.frames for w in read_windows(info, window))
+        if pcm is not None:
+            sync, note = evaluator.score_sync(model, pcm, again, device)
+        report = evaluator.report(sync, note)
+        if speakers:  # each speaker's face, found as the several-speaker job finds it, against their own speech
+            report.speakers = (
+                [SpeakerSync(None, note) for _ in speakers] if model is None
+                else score_speakers(model, speakers, float(info.fps), again, backend, device)
+            )
+    return report
 
 
 def print_report(report: QualityReport, json_path: str | None) -> None:
@@ -139,6 +146,14 @@ def print_report(report: QualityReport, json_path: str | None) -> None:
             f.write(to_json(report) + "\n")
 
 
+def read_speakers(pairs: Sequence[Sequence[str]]) -> list[SpeakerSpeech]:
+    """``--speaker FACE SPEECH`` pairs as :class:`SpeakerSpeech` (FACE a picture or ``FRAME:INDEX``, as ``lipsync`` takes it)."""
+    from ..face.identity import parse_reference
+
+    return [SpeakerSpeech(parse_reference(face), read_pcm16k(speech)) for face, speech in pairs]
+
+
 def run_eval(args: argparse.Namespace, device: torch.device) -> None:
     """Run ``eval`` with SyncNet on ``device`` (the command line checks ``--device``)."""
-    print_report(evaluate_files(args, args.video, args.source, args.audio, device), args.json)
+    speakers = read_speakers(args.speaker or [])
+    print_report(evaluate_files(args, args.video, args.source, args.audio, device, speakers), args.json)

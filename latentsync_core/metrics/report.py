@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .image_quality import ImageQuality, Sharpness
 from .sync_eval import SyncScores
@@ -24,6 +24,14 @@ class SyncResult:
 
 
 @dataclass
+class SpeakerSync:
+    """One speaker's lip-sync scores (their face against their own speech), or None with the reason in ``note``."""
+
+    sync: SyncResult | None
+    note: str | None = None
+
+
+@dataclass
 class QualityReport:
     """Everything ``eval`` measured.
 
@@ -31,6 +39,7 @@ class QualityReport:
         frames, fps: length and rate of the video.
         sync: SyncNet scores, or None with the reason in ``sync_note``.
         image: identity, sharpness and stability (see :mod:`.image_quality`).
+        speakers: with several speakers, each one's lip sync (speaker 1 first; :mod:`.speakers`).
     """
 
     frames: int
@@ -38,6 +47,7 @@ class QualityReport:
     sync: SyncResult | None
     sync_note: str | None
     image: ImageQuality
+    speakers: list[SpeakerSync] = field(default_factory=list)
 
 
 def _number(value: float | None, digits: int = 3) -> float | str | None:
@@ -53,21 +63,25 @@ def _sharpness(s: Sharpness | None) -> dict | None:
     return None if s is None else {"laplacian_variance": _number(s.laplacian_variance), "gradient_energy": _number(s.gradient_energy)}
 
 
+def _sync(sync: SyncResult | None) -> dict | None:
+    if sync is None:
+        return None
+    s = sync.scores
+    return {
+        "lse_c": _number(s.confidence, 4),
+        "lse_d": _number(s.distance, 4),
+        "av_offset_frames": s.offset,
+        "windows": s.windows,
+        "first_frame": sync.first_frame,
+        "last_frame": sync.last_frame,
+    }
+
+
 def to_dict(report: QualityReport) -> dict:
     """The report as plain JSON-able values (``None`` for what was not measured)."""
     image = report.image
-    sync = None
-    if report.sync is not None:
-        s = report.sync.scores
-        sync = {
-            "lse_c": _number(s.confidence, 4),
-            "lse_d": _number(s.distance, 4),
-            "av_offset_frames": s.offset,
-            "windows": s.windows,
-            "first_frame": report.sync.first_frame,
-            "last_frame": report.sync.last_frame,
-        }
-    return {
+    sync = _sync(report.sync)
+    out = {
         "frames": report.frames,
         "fps": _number(report.fps),
         "face_frames": image.face_frames,
@@ -80,6 +94,11 @@ def to_dict(report: QualityReport) -> dict:
         "source_mouth_change": _number(image.source_mouth_change),
         "stability_ratio": _number(image.stability_ratio),
     }
+    if report.speakers:
+        out["speakers"] = [
+            {"speaker": k + 1, "sync": _sync(s.sync), "sync_note": s.note} for k, s in enumerate(report.speakers)
+        ]
+    return out
 
 
 def to_json(report: QualityReport) -> str:
@@ -127,4 +146,14 @@ def format_table(report: QualityReport) -> str:
     width = max(len(r[0]) for r in rows)
     lines = [head, f"{'metric'.ljust(width)}  {'value':>9}  {'source':>9}  note"]
     lines += [f"{name.ljust(width)}  {value:>9}  {source:>9}  {note}" for name, value, source, note in rows]
+    lines += [format_speaker_sync(k, s) for k, s in enumerate(report.speakers)]
     return "\n".join(lines)
+
+
+def format_speaker_sync(k: int, speaker: SpeakerSync) -> str:
+    """One line of speaker ``k``'s lip-sync scores (their face against their own track), or why there are none."""
+    if speaker.sync is None:
+        return f"speaker {k + 1}: lip-sync not measured: {speaker.note}"
+    s = speaker.sync.scores
+    return (f"speaker {k + 1}: LSE-C {s.confidence:.3f}, LSE-D {s.distance:.3f}, offset {s.offset} "
+            f"(frames {speaker.sync.first_frame}-{speaker.sync.last_frame}, their own track)")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -31,16 +31,17 @@ import torch
 
 from ..errors import BadInputError
 from ..face.alignment import Alignment
-from ..face.face_tracks import FaceTracker
-from ..face.identity import BackendFaces, FaceDescriber, FacePosition, Reference, reference_embedding
-from ..face.tracks import FaceTrack, shot_speakers
+from ..face.face_tracks import FaceTracker, Recognition, assign_speakers, speaker_boxes, speaker_tracker
+from ..face.identity import FacePosition, Reference
 from ..face.warp import aligned_faces
-from ..lipsync.audio import AudioPlan, plan_audio, prepare_waveform
+from ..lipsync.audio import AudioPlan, plan_audio
 from ..media.audio_io import Audio, conform_audio
 from ..media.audio_mix import common_tracks, mix_tracks
 from ..media.timeline import FrameTimes
 from ..media.video_io import FrameWindow, VideoWriter
-from ..metrics.evaluate import FrameSource as FrameWindows, track_sync
+from ..metrics.evaluate import FrameSource as FrameWindows
+from ..metrics.pcm import waveform_to_pcm16k
+from ..metrics.speakers import speakers_sync
 from .hooks import STAGE_ALIGN, STAGE_SAMPLE, STAGE_WRITE, Background, InterruptCheck, ProgressCallback
 from .lipsync_job import LipSyncModels
 from .options import SILENCE_DBFS, JobOptions
@@ -49,7 +50,7 @@ from .stages import paste_faces
 from .streamed import JobResult, StreamedJob
 
 if TYPE_CHECKING:
-    from ..metrics.report import SyncResult
+    from ..metrics.report import SpeakerSync
     from ..metrics.syncnet import SyncNet
     from ..face.aligner import FaceAligner
     from ..restorers import FaceRestorer
@@ -75,19 +76,6 @@ class Speaker:
     @property
     def position(self) -> FacePosition | None:
         return self.face if isinstance(self.face, FacePosition) else None
-
-
-@dataclass(frozen=True)
-class Recognition:
-    """The identify step: a face describer, and the matching of one shot's face tracks to the speakers.
-
-    Attributes:
-        describer: describes faces (``describe_many(frame, boxes) -> [k, D]``), e.g. :class:`FaceDescriber`.
-        match: ``(tracks of one shot, speaker embeddings [S, D]) -> [speaker index or None]`` per track.
-    """
-
-    describer: FaceDescriber
-    match: Callable[[list[FaceTrack], np.ndarray], Sequence[int | None]] = shot_speakers
 
 
 class SpeakersJob(StreamedJob):
@@ -146,9 +134,8 @@ class SpeakersJob(StreamedJob):
         if self.plans:
             return
         aligner = self.aligner
-        positions = [(p.frame, p.index) for s in self.speakers if (p := s.position) is not None]
-        describer = self.recognition.describer if self.recognition is not None else None
-        tracker = FaceTracker(aligner.backend, aligner.max_gap, describer, positions, aligner.human_gate)
+        references = [s.face for s in self.speakers]
+        tracker = speaker_tracker(aligner.backend, references, self.recognition, aligner.max_gap, aligner.human_gate)
         total = self.info.estimated_frames() or 0
         stamps = []
         for window in self.source.windows(self.options.window):
@@ -160,7 +147,7 @@ class SpeakersJob(StreamedJob):
             raise BadInputError(f"'{self.info.path}' has no video frames. Give a video with at least one frame.")
         tracker.finish()
         self.tracker = tracker
-        self.assignment = self._assign(tracker)
+        self.assignment = assign_speakers(tracker, references, self.recognition)
         backend = getattr(aligner.backend, "name", type(aligner.backend).__name__)
         for k in range(len(self.speakers)):
             mine = {t for t, s in self.assignment.items() if s == k}
@@ -172,47 +159,6 @@ class SpeakersJob(StreamedJob):
                 self.models.whisper, track, self.sample_rate, len(tracker), float(self.info.fps),
                 self.options.length_mode, times=times, scratch_dir=scratch, check_interrupt=self._check_interrupt,
             ))
-
-    def _reference_embedding(self, k: int, tracker: FaceTracker) -> np.ndarray:
-        speaker = self.speakers[k]
-        if speaker.position is not None:
-            return tracker.tracks[self._position_track(k, tracker)].embedding
-        return reference_embedding(speaker.face, lambda _: None, self.recognition.describer, BackendFaces(self.aligner.backend))
-
-    def _position_track(self, k: int, tracker: FaceTracker) -> int:
-        position = self.speakers[k].position
-        found = tracker.faces_found(position.frame)
-        if found is None:
-            raise BadInputError(
-                f"Speaker {k + 1}'s face {position}: the video has no frame {position.frame} ({len(tracker)} frames); "
-                "give a frame number inside the video."
-            )
-        track = tracker.track_at(position.frame, position.index)
-        if track is None:
-            raise BadInputError(
-                f"Speaker {k + 1}'s face {position}: frame {position.frame} shows {found} face(s), so there is no face "
-                f"{position.index} (counted from 0, from the left); list the faces with python -m latentsync_core faces VIDEO."
-            )
-        return track
-
-    def _assign(self, tracker: FaceTracker) -> dict[int, int]:
-        """Track -> speaker: position references name their track; recognition matches the rest shot by shot."""
-        fixed = {self._position_track(k, tracker): k for k, s in enumerate(self.speakers) if s.position is not None}
-        assignment: dict[int, int] = {}
-        if self.recognition is not None:
-            references = np.stack([self._reference_embedding(k, tracker) for k in range(len(self.speakers))])
-            for shot in sorted({t.shot for t in tracker.tracks}):
-                ids = [t for t, track in enumerate(tracker.tracks) if track.shot == shot]
-                matched = self.recognition.match([tracker.tracks[t] for t in ids], references)
-                assignment.update({t: k for t, k in zip(ids, matched) if k is not None})
-        assignment.update(fixed)
-        for k in range(len(self.speakers)):
-            if k not in assignment.values():
-                raise BadInputError(
-                    f"Speaker {k + 1}'s reference matches no face in the video; give a frame grab of their face from "
-                    "this video, or their place in it as FRAME:INDEX."
-                )
-        return assignment
 
     def close(self) -> None:
         """Remove the audio plans' temporary files (the job cannot run again after)."""
@@ -311,21 +257,16 @@ class SpeakersJob(StreamedJob):
             return self.mix.waveform[:, :n_mix], rate, n_mix
         return mix_tracks(self.tracks)[:, :n], self.sample_rate, n
 
-    def speaker_sync(self, model: SyncNet, frames_again: FrameWindows, device: torch.device | str = "cpu") -> list[tuple[SyncResult | None, str | None]]:
+    def speaker_sync(self, model: SyncNet, frames_again: FrameWindows, device: torch.device | str = "cpu") -> list[SpeakerSync]:
         """Each speaker's lip-sync scores (SyncNet LSE-C / LSE-D) after :meth:`write`: their face in the
-        output against their own track (:func:`track_sync`, the longest run of frames their face is in).
+        output against their own track (:func:`speakers_sync`, the longest run of frames their face is in).
 
         ``frames_again`` re-reads the output's frames, window by window.
         """
         frame_map = self.plans[0].frame_map.numpy()
-        out = []
-        for k, track in enumerate(self.tracks):
-            mine = {t for t, s in self.assignment.items() if s == k}
-            boxes = self.tracker.boxes(mine)[frame_map]
-            pcm = prepare_waveform(track[:, :self.plans[k].n_samples], self.sample_rate).reshape(-1).numpy()
-            has_face = np.all(np.isfinite(boxes), axis=1)
-            out.append(track_sync(model, pcm, float(self.info.fps), has_face, boxes, frames_again, device))
-        return out
+        boxes = [b[frame_map] for b in speaker_boxes(self.tracker, self.assignment, len(self.speakers))]
+        pcms = [waveform_to_pcm16k(track[:, :plan.n_samples].numpy(), self.sample_rate) for track, plan in zip(self.tracks, self.plans)]
+        return speakers_sync(model, pcms, float(self.info.fps), boxes, frames_again, device)
 
     def _result(self, path: str, writer: VideoWriter) -> JobResult:
         restored = self.restorer.restored if self.restorer is not None else 0
