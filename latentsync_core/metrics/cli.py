@@ -18,7 +18,7 @@ from ..files.downloads import offline_mode
 from ..media.video_io import probe, read_windows
 from .evaluate import QualityEvaluator
 from .pcm import read_pcm16k
-from .report import QualityReport, SpeakerSync, format_table, to_json
+from .report import QualityReport, format_table, to_json
 from .speakers import SpeakerSpeech, score_speakers
 from .syncnet import SYNCNET_FOLDER, load_syncnet, syncnet_path
 
@@ -131,10 +131,7 @@ def evaluate_files(
             sync, note = evaluator.score_sync(model, pcm, again, device)
         report = evaluator.report(sync, note)
         if speakers:  # each speaker's face, found as the several-speaker job finds it, against their own speech
-            report.speakers = (
-                [SpeakerSync(None, note) for _ in speakers] if model is None
-                else score_speakers(model, speakers, float(info.fps), again, backend, device)
-            )
+            report.speakers = score_speakers(model, speakers, float(info.fps), again, backend, device, note)
     return report
 
 

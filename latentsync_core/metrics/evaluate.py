@@ -6,7 +6,8 @@ smooths the face boxes over the whole track before cutting the crops.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,6 +21,10 @@ from .sync_eval import (
     BATCH_SIZE, FPS, SAMPLES_PER_FRAME, WINDOW, LipEmbedder, embed_audio, face_crop, offset_scores, smooth_track, window_count,
 )
 from .syncnet import SyncNet
+
+if TYPE_CHECKING:
+    from ..face.landmarks.base import LandmarkBackend
+    from .speakers import SpeakerSpeech
 
 #: Re-reads the video: yields its ``(n, H, W, 3)`` uint8 RGB frames in order, window by window.
 FrameSource = Callable[[], Iterable[np.ndarray]]
@@ -184,6 +189,8 @@ def evaluate_frames(
     sync_note: str | None = None,
     device: torch.device | str = "cpu",
     window: int = 32,
+    speakers: Sequence[SpeakerSpeech] = (),
+    backend: LandmarkBackend | None = None,
 ) -> QualityReport:
     """The quality report of in-memory frames (the ComfyUI node's path).
 
@@ -195,6 +202,8 @@ def evaluate_frames(
         source: ``[M, H, W, 3]`` original frames; frame ``i`` is compared with frame ``i``.
         model, pcm16k: SyncNet and the 16 kHz speech; without both, sync is not measured
             and ``sync_note`` says why.
+        speakers, backend: several speakers, each scored on their own face against their own speech
+            (:func:`~.speakers.score_speakers`, faces found with ``backend``); needs ``model``.
     """
     if alignment is not None and len(alignment) != frames.shape[0]:
         raise BadInputError(
@@ -213,7 +222,12 @@ def evaluate_frames(
     for start, chunk in zip(range(0, frames.shape[0], window), _uint8_windows(frames, window)):
         rows = None if alignment is None else alignment.select(np.arange(start, start + len(chunk)))
         evaluator.add(chunk, next(sources, None), rows)
-    sync = None
+    sync, again = None, lambda: _uint8_windows(frames, window)
     if model is not None and pcm16k is not None:
-        sync, sync_note = evaluator.score_sync(model, pcm16k, lambda: _uint8_windows(frames, window), device)
-    return evaluator.report(sync, sync_note)
+        sync, sync_note = evaluator.score_sync(model, pcm16k, again, device)
+    report = evaluator.report(sync, sync_note)
+    if speakers:
+        from .speakers import score_speakers  # it imports this module
+
+        report.speakers = score_speakers(model, speakers, fps, again, backend, device, sync_note)
+    return report

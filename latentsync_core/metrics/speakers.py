@@ -21,6 +21,7 @@ from ..face.human_gate import HumanFaceGate
 from ..face.identity import FaceDescriber, Reference
 from ..face.landmarks.base import LandmarkBackend
 from .evaluate import FrameSource, track_sync
+from .pcm import waveform_to_pcm16k
 from .report import SpeakerSync
 from .syncnet import SyncNet
 
@@ -36,6 +37,11 @@ class SpeakerSpeech:
 
     face: Reference
     pcm16k: np.ndarray
+
+    @classmethod
+    def of(cls, face: Reference, waveform: torch.Tensor | np.ndarray, sample_rate: int) -> SpeakerSpeech:
+        """From a ``[T]`` or ``[C, T]`` float waveform at ``sample_rate`` (e.g. a ``Speaker``'s)."""
+        return cls(face, waveform_to_pcm16k(torch.as_tensor(waveform).float().cpu().numpy(), int(sample_rate)))
 
 
 def locate_speakers(
@@ -69,9 +75,14 @@ def speakers_sync(
 
 
 def score_speakers(
-    model: SyncNet, speakers: Sequence[SpeakerSpeech], fps: float, frames: FrameSource, backend: LandmarkBackend,
-    device: torch.device | str = "cpu",
+    model: SyncNet | None, speakers: Sequence[SpeakerSpeech], fps: float, frames: FrameSource, backend: LandmarkBackend,
+    device: torch.device | str = "cpu", note: str | None = None,
 ) -> list[SpeakerSync]:
-    """Find each speaker's face in ``frames`` (:func:`locate_speakers`) and score it against their speech."""
+    """Find each speaker's face in ``frames`` (:func:`locate_speakers`) and score it against their speech.
+
+    Without a ``model`` nothing is measured: each entry says ``note`` (why not).
+    """
+    if model is None:
+        return [SpeakerSync(None, note) for _ in speakers]
     boxes = locate_speakers(backend, [s.face for s in speakers], frames)
     return speakers_sync(model, [s.pcm16k for s in speakers], fps, boxes, frames, device)
