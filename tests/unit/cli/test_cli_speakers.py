@@ -7,6 +7,8 @@ bit for bit, each face changed, and its one-line errors.
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -99,9 +101,11 @@ def test_eval_scores_each_speaker_against_their_own_track(tmp_path, capsys, lips
     code = cli.main(["lipsync", "--video", video, "--speaker", "0:0", speech(tmp_path / "a.wav", 8), "--speaker", "0:1",
                      speech(tmp_path / "b.wav", 8), "--output", str(tmp_path / "out.mp4"), "--superres", "none",
                      "--length_mode", "trim", "--models-dir", str(lipsync_models), *FAST, "--quiet", "--eval",
-                     "--syncnet", str(syncnet)])
+                     "--syncnet", str(syncnet), "--json", str(tmp_path / "r.json")])
     out, err = capsys.readouterr()
     assert code == cli.EXIT_OK, err
     lines = [line for line in out.splitlines() if line.startswith("speaker ")]
     assert [line.split(":")[0] for line in lines] == ["speaker 1", "speaker 2"]
     assert all("LSE-C" in line and "(frames 0-7, their own track)" in line for line in lines), lines
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [(e["speaker"], e["sync"]["first_frame"], e["sync"]["last_frame"]) for e in report["speakers"]] == [(1, 0, 7), (2, 0, 7)]
