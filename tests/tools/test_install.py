@@ -18,6 +18,10 @@ from repo_paths import ROOT
 
 REQUIREMENTS = os.path.join(ROOT, "requirements.txt")
 CONSTRAINTS = os.path.join(ROOT, "constraints.txt")
+SDIST_ONLY = ("face-recognition-models",)
+"""Requirements published as a source archive only: pip builds each into a pure-data wheel on any Python and
+platform (checked by ``test_sdist_only_requirements_build_pure_wheels_without_dependencies``), so the wheel-only
+resolutions below leave them out."""
 LINUX = tuple(f"manylinux_2_{minor}_x86_64" for minor in range(17, 40)) + ("manylinux2014_x86_64", "linux_x86_64")
 """A glibc 2.39 x86-64 Linux: pip matches --platform tags exactly, so every manylinux level is listed."""
 
@@ -57,12 +61,31 @@ def test_requirements_keep_onnxruntime_gpu_the_only_onnxruntime(tmp_path):
     assert int(names["numpy"].split(".")[0]) >= 2, "something pins numpy<2"
 
 
+def requirement_lines(skip: tuple[str, ...] = ()) -> list[str]:
+    """requirements.txt's requirements (comments dropped), without those whose name is in ``skip``."""
+    lines = [line.split("#")[0].strip() for line in open(REQUIREMENTS, encoding="utf-8")]
+    return [r for r in lines if r and not r.lower().startswith(skip)]
+
+
+def test_sdist_only_requirements_build_pure_wheels_without_dependencies():
+    """What this environment's pip built from each source-only requirement is a pure ``py3-none-any`` wheel
+    with no dependencies: it installs the same on Windows, macOS and Python 3.13."""
+    from importlib.metadata import distribution
+
+    for name in SDIST_ONLY:
+        assert any(name in r for r in requirement_lines()), f"{name} is no longer a requirement: drop it from SDIST_ONLY"
+        dist = distribution(name)
+        wheel = dist.read_text("WHEEL") or ""
+        assert "Root-Is-Purelib: true" in wheel and "Tag: py3-none-any" in wheel, f"{name}: {wheel}"
+        assert not dist.requires, f"{name} depends on {dist.requires}"
+
+
 @pytest.mark.network
 def test_python_3_13_linux_resolves_with_comfyui_torch(tmp_path):
     platforms = [a for p in LINUX for a in ("--platform", p)]
     names = resolve(
         tmp_path, "--only-binary=:all:", "--python-version", "3.13", *platforms, "--target", str(tmp_path / "t"),
-        "-c", CONSTRAINTS, "-r", REQUIREMENTS, "torch", "torchvision",
+        "-c", CONSTRAINTS, *requirement_lines(SDIST_ONLY), "torch", "torchvision",
     )
     assert names["torch"] == "2.14.1" and int(names["numpy"].split(".")[0]) >= 2
     assert "mediapipe" not in names and "onnxruntime" not in names
@@ -76,8 +99,7 @@ def test_python_3_13_wheels_exist_for_every_requirement_and_mediapipe(tmp_path, 
     ``--no-deps``: pip evaluates dependency markers for the running system, not the
     target, so only the top-level wheels are checked off Linux (torch is ComfyUI's).
     """
-    requirements = [line.split("#")[0].strip() for line in open(REQUIREMENTS, encoding="utf-8")]
-    requirements = [r for r in requirements if r] + [TASKS_RELEASE]
+    requirements = requirement_lines(SDIST_ONLY) + [TASKS_RELEASE]
     platform_args = [a for p in platforms for a in ("--platform", p)]
     names = resolve(
         tmp_path, "--no-deps", "--only-binary=:all:", "--python-version", "3.13", *platform_args,
