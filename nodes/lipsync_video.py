@@ -2,7 +2,9 @@
 
 The video is read from its file in windows, never as one IMAGE batch, and the result is
 written to a file in ComfyUI's temp folder that the returned VIDEO points to, so memory does
-not grow with the video's length. Its widgets come from the option table
+not grow with the video's length. The job's finished segments go to a work folder under ComfyUI's
+output folder (:data:`WORK_FOLDER`; temp/ is emptied when ComfyUI starts), so queueing the same
+graph again after a Cancel or a crash continues where it stopped. Its widgets come from the option table
 (:mod:`latentsync_core.run.options`), the same as the command line's ``lipsync``.
 """
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing_extensions import override
 from ..latentsync_core.errors import BadInputError
 from ..latentsync_core.face.aligner import FaceAligner
 from ..latentsync_core.face.human_gate import HumanFaceGate
-from ..latentsync_core.job import FileSource, LipSyncModels, TimeSpan, lip_sync_video, open_source
+from ..latentsync_core.job import FileSource, LipSyncJob, LipSyncModels, TimeSpan, open_source
 from ..latentsync_core.media.video_io import probe
 from ..latentsync_core.restorers import CODEFORMER, GFPGAN, restorer_activation_bytes
 from ..latentsync_core.run.host import landmark_backend
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 
 OUTPUT_SUBFOLDER = "latentsync"
 """Folder under ComfyUI's temp folder the node's videos are written to (emptied when ComfyUI starts)."""
+WORK_FOLDER = ".latentsync-work"
+"""Folder under ComfyUI's output folder holding the running jobs' finished segments (kept across restarts)."""
 
 
 def _restorers(gfpgan, codeformer) -> list:
@@ -183,17 +187,19 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
 
         temp_dir = os.path.join(folder_paths.get_temp_directory(), OUTPUT_SUBFOLDER)
         os.makedirs(temp_dir, exist_ok=True)
-        output = os.path.join(temp_dir, f"lipsync_{uuid.uuid4().hex}.mp4")
         bar = comfy.utils.ProgressBar(1)
         source, copy = _source(video, temp_dir)
         try:
             with contextlib.closing(landmarks):
-                result = lip_sync_video(
-                    source, audio["waveform"][0], int(audio["sample_rate"]), output, models, aligner, options,
+                job = LipSyncJob(
+                    source, audio["waveform"][0], int(audio["sample_rate"]), models, aligner, options,
                     restorers=[r.restorer for r in restore_models],
                     on_progress=lambda stage, done, total: bar.update_absolute(done, max(total, done, 1)),
                     check_interrupt=mm.throw_exception_if_processing_interrupted,
                 )
+                # named after the job, so the same graph queued again finds its work folder and resumes
+                output = os.path.join(temp_dir, f"lipsync_{job.resume_key()}.mp4")
+                result = job.write(output, os.path.join(folder_paths.get_output_directory(), WORK_FOLDER))
         finally:
             if copy is not None:
                 os.remove(copy)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
+import uuid
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Sequence
@@ -15,7 +17,7 @@ from ..errors import BadInputError
 from ..media.video_io import FrameWindow, SegmentJoiner, VideoWriter, check_output_path
 from .hooks import Background, InterruptCheck, ProgressCallback
 from .options import JobOptions
-from .resume import Segment, WorkFolder, file_digest, pack_version
+from .resume import Segment, WorkFolder, file_digest, fingerprint_digest, pack_version
 from .sources import FileSource, FrameSource, open_source
 from .stages import MouthRestorer
 
@@ -99,6 +101,16 @@ class StreamedJob:
     def close(self) -> None:
         """Release the job's temporary files (none here)."""
 
+    @functools.cached_property
+    def identity(self) -> dict[str, Any] | None:
+        """:meth:`fingerprint`, worked out once (it reads the source file)."""
+        return self.fingerprint()
+
+    def resume_key(self) -> str:
+        """A short digest of :meth:`fingerprint` (random when there is none): a file name that is the same
+        for the same job, so a front-end without a chosen output path (the ComfyUI node) resumes too."""
+        return uuid.uuid4().hex[:16] if self.identity is None else fingerprint_digest(self.identity)
+
     def checkpoint(self) -> dict[str, Any] | None:
         """The state to resume from after the frames yielded so far (None: no segment may end here)."""
         return None
@@ -128,7 +140,7 @@ class StreamedJob:
         and removed once ``path`` is written; see the class docstring.
         """
         check_output_path(path, self.info.path or None)
-        fingerprint = self.fingerprint() if self.resumable and self.options.segment_seconds > 0 else None
+        fingerprint = self.identity if self.resumable and self.options.segment_seconds > 0 else None
         if fingerprint is None:
             return self._write_once(path)
         work = WorkFolder(path, fingerprint, work_folder)

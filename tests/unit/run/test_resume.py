@@ -145,19 +145,15 @@ def test_a_cancelled_run_continues_and_a_changed_option_or_input_starts_again(tm
 
     with pytest.raises(KeyboardInterrupt):
         job(clip, models, backend, check_interrupt=cancel_after(2)).write(out)
+    steps = Steps()
+    job(clip, models, backend, on_progress=steps).write(out)
+    assert steps.first == 2 * PER_SEGMENT + 1, "the run did not continue after the last finished segment"
+    assert np.array_equal(decode(out), reference[0]) and sorted(os.listdir(tmp_path)) == ["out.mp4"]
+    with pytest.raises(KeyboardInterrupt):
+        job(clip, models, backend, check_interrupt=cancel_after(2)).write(out)
     seed = replace(OPTIONS, sampler=replace(OPTIONS.sampler, seed=12))
     for changed in ({"options": seed}, {"waveform": speech(N, seed=1)}):
         steps = Steps()
-        with pytest.raises(KeyboardInterrupt):  # the segments of the first run are not reused: it starts from 0
+        with pytest.raises(KeyboardInterrupt):
             job(clip, models, backend, on_progress=steps, check_interrupt=cancel_after(1), **changed).write(out)
-        assert steps.first == 1 and records(work) == 1
-    steps = Steps()
-    job(clip, models, backend, on_progress=steps).write(out)  # the original again: from scratch, the folder was replaced
-    assert steps.first == 1 and np.array_equal(decode(out), reference[0])
-    assert sorted(os.listdir(tmp_path)) == ["out.mp4"]
-    with pytest.raises(KeyboardInterrupt):
-        job(clip, models, backend, check_interrupt=cancel_after(2)).write(out)
-    steps = Steps()
-    job(clip, models, backend, on_progress=steps).write(out)  # cancelled after 2 segments: continues after them
-    assert steps.first == 2 * PER_SEGMENT + 1 and np.array_equal(decode(out), reference[0])
-    assert sorted(os.listdir(tmp_path)) == ["out.mp4"]
+        assert steps.first == 1 and records(work) == 1, "the segments of another input or option were used"
