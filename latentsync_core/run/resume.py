@@ -127,12 +127,13 @@ def _newest_change(folder: str) -> float:
 
 
 def remove_stale(folder: str, keep: Iterable[str] = (), days: float = STALE_DAYS) -> None:
-    """Remove the work folders in ``folder`` (but ``keep``) that no run has written to for ``days`` days."""
+    """Remove the work folders in ``folder`` (hidden ``*.work`` folders with a manifest; but ``keep``) that no run
+    has written to for ``days`` days."""
     limit = time.time() - days * 86400
     keep = {os.path.abspath(k) for k in keep}
     with contextlib.suppress(OSError), os.scandir(folder) as entries:
         stale = [e.path for e in entries if e.name.startswith(".") and e.name.endswith(WORK_SUFFIX) and e.is_dir()
-                 and os.path.abspath(e.path) not in keep]
+                 and os.path.isfile(os.path.join(e.path, MANIFEST)) and os.path.abspath(e.path) not in keep]
     for path in stale:
         with contextlib.suppress(OSError):
             if _newest_change(path) < limit:

@@ -116,8 +116,11 @@ def test_a_killed_run_continues_after_its_last_segment_to_the_same_output(
     out = str(tmp_path / "out.mp4")
     work = str(tmp_path / ".out.mp4.work")
     stale, fresh = tmp_path / ".old.mp4.work", tmp_path / ".other.mp4.work"
-    stale.mkdir(), fresh.mkdir()
-    os.utime(stale, (time.time() - 8 * 86400,) * 2)
+    for folder in (stale, fresh):
+        folder.mkdir()
+        (folder / "manifest.json").write_text("{}")
+    for path in (stale, stale / "manifest.json"):
+        os.utime(path, (time.time() - 8 * 86400,) * 2)
     for segments in kills:
         kill_after(clip, out, segments, tmp_path_factory.mktemp("child"))
         assert records(work) == segments and not os.path.exists(out)
