@@ -2,7 +2,9 @@
 
 The video is read from its file in windows, never as one IMAGE batch, and the result is
 written to a file in ComfyUI's temp folder that the returned VIDEO points to, so memory does
-not grow with the video's length. Its widgets come from the option table
+not grow with the video's length. The job's finished segments go to a work folder under ComfyUI's
+output folder (:data:`WORK_FOLDER`; temp/ is emptied when ComfyUI starts), so queueing the same
+graph again after a Cancel or a crash continues where it stopped. Its widgets come from the option table
 (:mod:`latentsync_core.run.options`), the same as the command line's ``lipsync``.
 """
 from __future__ import annotations
@@ -26,9 +28,7 @@ from ..latentsync_core.errors import BadInputError
 from ..latentsync_core.face.aligner import FaceAligner
 from ..latentsync_core.face.human_gate import HumanFaceGate
 from ..latentsync_core.face.identity import FaceDescriber
-from ..latentsync_core.job import (
-    FileSource, LipSyncModels, Recognition, TimeSpan, lip_sync_speakers, lip_sync_video, open_source,
-)
+from ..latentsync_core.job import FileSource, LipSyncJob, LipSyncModels, Recognition, SpeakersJob, TimeSpan, open_source
 from ..latentsync_core.media.audio_io import Audio
 from ..latentsync_core.media.video_io import probe
 from ..latentsync_core.restorers import CODEFORMER, GFPGAN, restorer_activation_bytes
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 OUTPUT_SUBFOLDER = "latentsync"
 """Folder under ComfyUI's temp folder the node's videos are written to (emptied when ComfyUI starts)."""
+WORK_FOLDER = ".latentsync-work"
+"""Folder under ComfyUI's output folder holding the running jobs' finished segments (kept across restarts)."""
 
 
 def _restorers(gfpgan, codeformer) -> list:
@@ -202,7 +204,6 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
 
         temp_dir = os.path.join(folder_paths.get_temp_directory(), OUTPUT_SUBFOLDER)
         os.makedirs(temp_dir, exist_ok=True)
-        output = os.path.join(temp_dir, f"lipsync_{uuid.uuid4().hex}.mp4")
         bar = comfy.utils.ProgressBar(1)
         source, copy = _source(video, temp_dir)
         try:
@@ -214,11 +215,15 @@ class LatentSync_LipSyncVideo(io.ComfyNode):
             with contextlib.closing(landmarks):
                 if speakers:
                     mix = Audio(audio["waveform"][0], int(audio["sample_rate"])) if audio is not None else None
-                    result = lip_sync_speakers(source, speakers, output, models, aligner, options,
-                                               Recognition(FaceDescriber()), mix, **hooks)
+                    job = SpeakersJob(source, speakers, models, aligner, options, Recognition(FaceDescriber()), mix,
+                                      **hooks)
                 else:
-                    result = lip_sync_video(source, audio["waveform"][0], int(audio["sample_rate"]), output, models,
-                                            aligner, options, **hooks)
+                    job = LipSyncJob(source, audio["waveform"][0], int(audio["sample_rate"]), models, aligner, options,
+                                     **hooks)
+                # a resumable job's file is named after the job, so the same graph queued again finds its work folder
+                name = job.resume_key() if job.resumable else uuid.uuid4().hex
+                output = os.path.join(temp_dir, f"lipsync_{name}.mp4")
+                result = job.write(output, os.path.join(folder_paths.get_output_directory(), WORK_FOLDER))
         finally:
             if copy is not None:
                 os.remove(copy)

@@ -593,7 +593,93 @@ class _WaveformTrack:
         pass
 
 
-class VideoWriter:
+AudioSpec = tuple[Any, int] | tuple[Any, int, int]
+"""``(waveform, sample_rate)`` or ``(waveform, sample_rate, length)``: a sound track to encode (see :class:`VideoWriter`)."""
+
+
+class _OutputFile:
+    """An output video written to a hidden temporary file in its folder and renamed onto ``path`` by :meth:`close`.
+
+    Holds what every writer shares: the temporary file, the container, the sound track (the source's
+    copied, or a waveform encoded; added after the video stream) and the atomic close.
+    """
+
+    def __init__(self, path: str | os.PathLike, info: VideoInfo) -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        self._format = check_output_path(self.path, info.path)
+        self.info = info
+        stem, ext = os.path.splitext(os.path.basename(self.path))
+        try:
+            fd, self._tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".partial{ext}", dir=os.path.dirname(self.path))
+        except OSError as exc:
+            raise BadInputError(f"Cannot create a file next to '{self.path}' ({exc}). Choose another output path.") from exc
+        os.close(fd)
+        give_new_file_mode(self._tmp, replaces=self.path)
+        self._container: av.container.OutputContainer | None = None
+        self._audio: _AudioTrack | _WaveformTrack | None = None
+        self.frames_written = 0
+
+    def _add_audio(self, copy_audio: bool, audio: AudioSpec | None) -> None:
+        info = self.info
+        if audio is not None:
+            self._audio = _WaveformTrack(audio[0], audio[1], self._container, *audio[2:])
+        elif copy_audio and info.has_audio:
+            self._audio = _AudioTrack(info.path, self._container, info.start_pts * info.time_base)
+
+    def _pump_audio(self, pts: int) -> None:
+        """Write the sound up to the video timestamp ``pts`` (``info.time_base`` ticks from the video start)."""
+        if isinstance(self._audio, _AudioTrack):
+            self._audio.pump(float((self.info.start_pts + pts) * self.info.time_base))
+        elif self._audio is not None:
+            self._audio.pump(float(pts * self.info.time_base))
+
+    def _flush_video(self) -> None:
+        """Write what the video stream still holds (before the rest of the sound)."""
+
+    def close(self) -> None:
+        """Flush the video, write the rest of the audio and move the file onto ``path``."""
+        try:
+            if self.frames_written == 0:
+                raise BadInputError(f"No frames were written to '{self.path}'.")
+            with _space_errors(self.path):
+                self._flush_video()
+                if self._audio is not None:
+                    self._audio.pump(None)
+                self._close_files()
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _close_files(self) -> None:
+        if self._audio is not None:
+            self._audio.close()
+            self._audio = None
+        if self._container is not None:
+            container, self._container = self._container, None
+            container.close()
+
+    def abort(self) -> None:
+        """Close everything and remove the temporary file; ``path`` is left untouched."""
+        try:
+            self._close_files()
+        except av.FFmpegError:
+            pass
+        finally:
+            if os.path.exists(self._tmp):
+                os.remove(self._tmp)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class VideoWriter(_OutputFile):
     """Writes RGB frames to ``path`` with the audio of ``info``'s file, atomically.
 
     Use as a context manager: a clean exit renames the finished temporary file
@@ -631,31 +717,18 @@ class VideoWriter:
         copy_audio: bool = True,
         crf: int = 18,
         preset: str = "medium",
-        audio: tuple[Any, int] | tuple[Any, int, int] | None = None,
+        audio: AudioSpec | None = None,
         size: tuple[int, int] | None = None,
     ) -> None:
-        self.path = os.path.abspath(os.fspath(path))
-        fmt = check_output_path(self.path, info.path)
-        self.info = info
-        stem, ext = os.path.splitext(os.path.basename(self.path))
-        try:
-            fd, self._tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".partial{ext}", dir=os.path.dirname(self.path))
-        except OSError as exc:
-            raise BadInputError(f"Cannot create a file next to '{self.path}' ({exc}). Choose another output path.") from exc
-        os.close(fd)
-        give_new_file_mode(self._tmp, replaces=self.path)
-        self._container: av.container.OutputContainer | None = None
-        self._audio: _AudioTrack | _WaveformTrack | None = None
+        super().__init__(path, info)
         self.frame_width, self.frame_height = size if size is not None else (info.width, info.height)
         try:
-            self._open(fmt, copy_audio, crf, preset, audio)
+            self._open(self._format, copy_audio, crf, preset, audio)
         except BaseException:
             self.abort()
             raise
 
-    def _open(
-        self, fmt: str, copy_audio: bool, crf: int, preset: str, audio: tuple[Any, int] | tuple[Any, int, int] | None,
-    ) -> None:
+    def _open(self, fmt: str, copy_audio: bool, crf: int, preset: str, audio: AudioSpec | None) -> None:
         info = self.info
         self._container = av.open(self._tmp, "w", format=fmt)
         w, h = self.frame_width, self.frame_height
@@ -687,11 +760,7 @@ class VideoWriter:
         stream.options = encoding.options
         self._stream = stream
         self._reformatter = VideoReformatter()
-        if audio is not None:
-            self._audio = _WaveformTrack(audio[0], audio[1], self._container, *audio[2:])
-        elif copy_audio and info.has_audio:
-            self._audio = _AudioTrack(info.path, self._container, info.start_pts * info.time_base)
-        self.frames_written = 0
+        self._add_audio(copy_audio, audio)
 
     def write(self, frames: np.ndarray, pts: np.ndarray, decoded: list[DecodedFrame] | None = None) -> None:
         """Encode ``frames`` ``(N, H, W, 3)`` uint8 RGB at timestamps ``pts`` ``(N,)``.
@@ -718,10 +787,8 @@ class VideoWriter:
                 frame.time_base = info.time_base
                 self._container.mux(self._stream.encode(frame))
             self.frames_written += len(frames)
-            if isinstance(self._audio, _AudioTrack) and len(pts):
-                self._audio.pump(float((info.start_pts + int(pts[-1])) * info.time_base))
-            elif self._audio is not None and len(pts):
-                self._audio.pump(float(int(pts[-1]) * info.time_base))
+            if len(pts):
+                self._pump_audio(int(pts[-1]))
 
     def _frame(self, image: np.ndarray, decoded: DecodedFrame | None) -> av.VideoFrame:
         """One frame to encode: the source's planes with the changed pixels of ``image``, else ``image``."""
@@ -737,44 +804,101 @@ class VideoWriter:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
         return colour.convert(frame, encoding.pix_fmt, encoding.matrix, encoding.range, reformatter=self._reformatter)
 
-    def close(self) -> None:
-        """Flush the encoders, write the rest of the audio and move the file onto ``path``."""
+    def _flush_video(self) -> None:
+        self._container.mux(self._stream.encode(None))
+
+
+class SegmentJoiner(_OutputFile):
+    """Joins video-only segment files into ``path``, adding the sound once, atomically (a remux: nothing re-encoded).
+
+    Each segment is a file a :class:`VideoWriter` wrote with ``copy_audio=False`` into the output's container
+    format, from the same source and options, starting on a key frame. Its packets are copied in order; their
+    timestamps are taken from ``pts`` (what the frames were written with, in ``info.time_base`` ticks), since a
+    segment's container may have rounded them (Matroska's milliseconds) or shifted them (an MP4 edit list), so
+    the joined video has the timestamps of one uninterrupted write, variable frame rate included. The sound is
+    the source's track copied or ``audio`` encoded, as :class:`VideoWriter` does, interleaved as it is written.
+
+    Args:
+        path: output file (the segments' format).
+        info: the source video.
+        copy_audio, audio: as for :class:`VideoWriter`.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, info: VideoInfo, copy_audio: bool = True, audio: AudioSpec | None = None,
+    ) -> None:
+        super().__init__(path, info)
+        self._copy_audio, self._audio_spec = copy_audio, audio
+        self._stream: av.video.stream.VideoStream | None = None
+        self._last_dts: int | None = None
+
+    def add(self, segment: str, pts: np.ndarray) -> None:
+        """Append the video of the file ``segment``, whose frames were written at ``pts`` (strictly increasing)."""
         try:
-            if self.frames_written == 0:
-                raise BadInputError(f"No frames were written to '{self.path}'.")
-            with _space_errors(self.path):
-                self._container.mux(self._stream.encode(None))
-                if self._audio is not None:
-                    self._audio.pump(None)
-                self._close_files()
-            os.replace(self._tmp, self.path)
+            with av.open(segment, "r") as container:
+                stream = container.streams.video[0]
+                stored = [p.pts for p in container.demux(stream) if p.size and p.pts is not None]
+            if len(stored) != len(pts):
+                raise ValueError(f"{len(stored)} frames in the file, {len(pts)} listed")
+            with av.open(segment, "r") as container:
+                stream = container.streams.video[0]
+                if self._stream is None:
+                    self._start(stream)
+                self._copy(container, stream, np.sort(np.asarray(stored, np.int64)), np.asarray(pts, np.int64))
+        except (av.FFmpegError, ValueError) as exc:
+            self.abort()
+            raise BadInputError(f"The finished segment '{segment}' cannot be read ({exc}). Delete its work folder "
+                                "and run again.") from exc
         except BaseException:
             self.abort()
             raise
 
-    def _close_files(self) -> None:
-        if self._audio is not None:
-            self._audio.close()
-            self._audio = None
-        if self._container is not None:
-            container, self._container = self._container, None
-            container.close()
+    def _start(self, template: av.video.stream.VideoStream) -> None:
+        self._container = av.open(self._tmp, "w", format=self._format)
+        self._stream = self._container.add_stream_from_template(template)
+        self._stream.time_base = self.info.time_base
+        context = self._stream.codec_context
+        context.framerate = self.info.fps  # the stream's average rate, as a written stream's
+        context.codec_tag = template.codec_context.codec_tag  # the template's tag is dropped for a remux (hvc1)
+        self._add_audio(self._copy_audio, self._audio_spec)
 
-    def abort(self) -> None:
-        """Close everything and remove the temporary file; ``path`` is left untouched."""
-        try:
-            self._close_files()
-        except av.FFmpegError:
-            pass
-        finally:
-            if os.path.exists(self._tmp):
-                os.remove(self._tmp)
+    def _copy(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+              stored: np.ndarray, pts: np.ndarray) -> None:
+        """Mux the segment's packets with timestamps mapped from ``stored`` (its own, sorted) onto ``pts``."""
+        scale = Fraction(stream.time_base) / self.info.time_base
+        stored_ticks = stored.astype(np.float64) * float(scale)
+        tb = self.info.time_base
+        with _space_errors(self.path):
+            for packet in container.demux(stream):
+                if not packet.size or packet.pts is None:
+                    continue
+                t = int(pts[np.searchsorted(stored, packet.pts)])
+                dts = self._map_dts(None if packet.dts is None else packet.dts * float(scale), stored_ticks, pts, t)
+                duration = round(packet.duration * scale) if packet.duration else None
+                packet.pts, packet.dts, packet.time_base, packet.stream = t, dts, tb, self._stream
+                packet.duration = duration
+                self._container.mux(packet)
+                self._last_dts = dts
+                self.frames_written += 1
+                self._pump_audio(t)
 
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
+    def _map_dts(self, dts: float | None, stored: np.ndarray, pts: np.ndarray, t: int) -> int:
+        """A decode timestamp (in ``info.time_base`` ticks, as stored) on the written timeline: between the stored
+        presentation timestamps it follows them, before the first one it keeps its distance; never after
+        the packet's own ``t`` nor at or before the previous packet's. None (Matroska keeps none for
+        reordered frames): just after the previous packet's."""
+        if dts is None:
+            mapped = t if self._last_dts is None else self._last_dts + 1
+        elif dts <= stored[0]:
+            mapped = int(pts[0]) - round(stored[0] - dts)
         else:
+            mapped = round(float(np.interp(dts, stored, pts)))
+        if self._last_dts is not None:
+            mapped = max(mapped, self._last_dts + 1)
+        return min(mapped, t)
+
+    def close(self) -> None:
+        if self._stream is None:
             self.abort()
+            raise BadInputError(f"No segments were joined into '{self.path}'.")
+        super().close()

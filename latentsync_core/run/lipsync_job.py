@@ -5,7 +5,7 @@ import functools
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -20,6 +20,7 @@ from ..media.timeline import FrameTimes
 from ..media.video_io import FrameWindow, VideoWriter
 from .hooks import STAGE_ALIGN, STAGE_SAMPLE, STAGE_WRITE, Background, InterruptCheck, ProgressCallback
 from .options import JobOptions
+from .resume import decode_state, encode_state, module_digest, tensor_digest
 from .sources import FrameReader, FrameSource
 from .stages import finish_window
 from .streamed import JobResult, StreamedJob
@@ -64,10 +65,17 @@ class LipSyncJob(StreamedJob):
     frame, without the full landmark sets: :meth:`Alignment.for_paste`), ``audio`` (the
     :class:`AudioPlan`: frame map, timestamps, the speech; its Whisper features in a
     temporary file, so an hour of speech holds no 1.4 GB of features in RAM). :meth:`write`
-    makes that file in a hidden folder beside the output (``scratch_dir``; the system's
+    makes that file in a hidden folder in the job's work folder, else beside the output (``scratch_dir``; the system's
     temporary folder, often in RAM, when the job is run by :meth:`windows` alone) and
     removes it when it ends, however it ends; after :meth:`windows` alone, call :meth:`close`.
+
+    Resumable (see :class:`StreamedJob`): a segment may end after any window, all at sampler chunk
+    boundaries, with the sampler's random state saved, so a resumed run draws the same numbers as an
+    uninterrupted one. Pass 1 and the audio plan are redone on resume (the landmark cache, when on,
+    makes pass 1 cheap); the sampling redone is at most the segment that was being written.
     """
+
+    resumable = True
 
     def __init__(
         self, source: FrameSource | str | os.PathLike, waveform: torch.Tensor, sample_rate: int, models: LipSyncModels,
@@ -90,7 +98,7 @@ class LipSyncJob(StreamedJob):
         self.models = models
         self.alignment: Alignment | None = None
         self.audio: AudioPlan | None = None
-        self.scratch_dir: str | None = None
+        self._checkpoint: dict[str, Any] | None = None
 
     def prepare(self) -> None:
         """Pass 1 (align every source frame, keeping only the alignment) and the audio plan."""
@@ -122,13 +130,6 @@ class LipSyncJob(StreamedJob):
         if self.audio is not None:
             self.audio.close()
 
-    def write(self, path: str) -> JobResult:
-        self.scratch_dir = os.path.dirname(os.path.abspath(os.fspath(path)))
-        try:
-            return super().write(path)
-        finally:
-            self.close()
-
     def _segments(self, has_face: np.ndarray, chunks: list[np.ndarray]) -> Iterator[tuple[np.ndarray, bool]]:
         """Output frame index runs in order: sampler ``chunks`` (True) and face-less runs of at most ``window`` (False)."""
         pos, m = 0, len(has_face)
@@ -140,8 +141,27 @@ class LipSyncJob(StreamedJob):
                 yield chunk, True
                 pos = int(chunk[-1]) + 1
 
-    def windows(self) -> Iterator[FrameWindow]:
-        """The lip-synced output frames in order, at the source frames' timestamps (see :meth:`AudioPlan.pts`)."""
+    def fingerprint(self) -> dict[str, Any] | None:
+        """:meth:`StreamedJob.fingerprint` with the speech, the models, the device and the face settings."""
+        base = super().fingerprint()
+        if base is None:
+            return None
+        models, aligner = self.models, self.aligner
+        nets = [module_digest(getattr(r, "net", r)) for r in (self.restorer.nets if self.restorer else ())]
+        face = {k: getattr(aligner, k, None) for k in ("resolution", "selection", "face_index", "smoothing", "max_gap")}
+        return {**base, "speech": tensor_digest(self.waveform), "sample_rate": self.sample_rate,
+                "models": [module_digest(models.unet), module_digest(models.vae), module_digest(models.whisper)],
+                "device": torch.device(models.device).type, "dtype": str(models.dtype), "restorers": nets,
+                "background": None if self.background is None else module_digest(self.background),
+                "face": {**face, "backend": type(aligner.backend).__name__}}
+
+    def checkpoint(self) -> dict[str, Any] | None:
+        """The state after the last window yielded: the next output segment and the sampler's random state."""
+        return self._checkpoint
+
+    def windows(self, resume: dict[str, Any] | None = None) -> Iterator[FrameWindow]:
+        """The lip-synced output frames in order, at the source frames' timestamps (see :meth:`AudioPlan.pts`);
+        with ``resume`` (a :meth:`checkpoint`), only those after it."""
         from ..lipsync.sampler import ChunkSampler, plan_chunks  # imports diffusers: only for lip-sync
 
         # 1. pass 1 and the audio plan: every source frame located, Whisper features, the frame map
@@ -159,7 +179,13 @@ class LipSyncJob(StreamedJob):
             models.unet, models.vae, res, len(chunks), self.options.sampler, models.device, models.dtype,
             on_step, self._check_interrupt,
         ) as sampler:
-            for index, is_chunk in self._segments(has_face, chunks):
+            skip = 0
+            if resume is not None:
+                skip, sampler.done = resume["next"], resume["steps_done"]
+                sampler.generator.set_state(decode_state(resume["random_state"]))
+            for number, (index, is_chunk) in enumerate(self._segments(has_face, chunks)):
+                if number < skip:
+                    continue
                 self._interrupt()
                 # 3. the segment's source frames, read again (a bounded cache; pingpong reads backwards)
                 frames, decoded = reader.get(frame_map[index])
@@ -174,6 +200,8 @@ class LipSyncJob(StreamedJob):
                 # 6. out at the source frames' timestamps (the length mode's timeline, from time 0)
                 pts = self.audio.pts(index)
                 self.frames_out += len(index)
+                self._checkpoint = {"next": number + 1, "steps_done": sampler.done,
+                                    "random_state": encode_state(sampler.generator.get_state())}
                 yield FrameWindow(out, pts, int(index[0]), decoded)
                 self._progress(STAGE_WRITE, self.frames_out, m)
 

@@ -296,6 +296,10 @@ TABLE: tuple[Option, ...] = (
            node=NodeForm("crf", (LIPSYNC_VIDEO_NODE,))),
     Option("preset", str, "medium", "H.264 speed preset: faster = bigger file", choices=X264_PRESETS, target=JOB,
            cli=CliForm(("--preset",))),
+    Option("segment_seconds", float, 10.0, "Seconds of output per finished segment in the work folder beside the "
+           "output, so a run that was killed or cancelled continues after its last segment when run again (at most "
+           "this much sampling is redone); 0 = write in one go, no resume", min=0.0, target=JOB,
+           cli=CliForm(("--segment_seconds",), commands=(LIPSYNC,), metavar="S")),
     Option("landmark_cache", str, None, "Keep the detected face landmarks on disk, so the same frames with the same "
            "detection settings skip detection next time", cli=CliForm(
                ("--landmark_cache",), show_default=False,
@@ -375,6 +379,8 @@ class JobOptions:
         roi_size: side of the mouth crops for the restorers.
         window: source frames decoded and aligned at a time.
         crf, preset: H.264 quality and speed of the output (``crf=0``: lossless RGB).
+        segment_seconds: output seconds per resumable segment (0: no segments, no resume; see
+            :mod:`latentsync_core.run.resume`).
     """
 
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
@@ -390,6 +396,7 @@ class JobOptions:
     window: int = DEFAULT_WINDOW
     crf: int = DEFAULT_CRF
     preset: str = DEFAULT_PRESET
+    segment_seconds: float = OPTIONS["segment_seconds"].default
 
     def validate(self, prefix: str = "") -> None:
         """Raise :class:`BadInputError` naming the first bad option (as ``prefix + name``, e.g. ``--window``)."""

@@ -125,7 +125,6 @@ class SpeakersJob(StreamedJob):
         self.alignments: list[Alignment] = []
         self.plans: list[AudioPlan] = []
         self.assignment: dict[int, int] = {}
-        self.scratch_dir: str | None = None
 
     # pass 1
 
@@ -164,13 +163,6 @@ class SpeakersJob(StreamedJob):
         """Remove the audio plans' temporary files (the job cannot run again after)."""
         for plan in self.plans:
             plan.close()
-
-    def write(self, path: str) -> JobResult:
-        self.scratch_dir = os.path.dirname(os.path.abspath(os.fspath(path)))
-        try:
-            return super().write(path)
-        finally:
-            self.close()
 
     # pass 2
 

@@ -8,7 +8,9 @@ random Whisper tiny and a full-size random SD VAE. The video is a 3-frame talkin
 
 Checked: the returned VIDEO is a file in ComfyUI's temp folder with the frames and audio the
 length mode asks for; the progress bar moves; ComfyUI's Cancel (the interrupt flag, set here from
-the progress hook as the UI's button sets it) stops the job with nothing left in the temp folder;
+the progress hook as the UI's button sets it) stops the job with nothing left in the temp folder,
+and the same inputs queued again (after temp/ was emptied, as a restart does) continue after the
+finished segments kept in the output folder;
 a VIDEO held in memory (Create Video's) is accepted and its temp copy removed; with the landmark
 cache on, a second run with other sampler settings detects no face again.
 """
@@ -51,9 +53,10 @@ def env(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("lipsync_video_node")
     write_latentsync_models(str(base / "models"))
-    temp = base / "temp"
-    temp.mkdir()
+    temp, output = base / "temp", base / "output"
+    temp.mkdir(), output.mkdir()
     mp.setattr(folder_paths, "get_temp_directory", lambda: str(temp))
+    mp.setattr(folder_paths, "get_output_directory", lambda: str(output))
     with only_model_folders(latentsync=base / "models" / "latentsync", vae=base / "models" / "vae"):
         out = loader.LatentSyncModelLoader.execute(
             "1.5", "LatentSync-1.5/latentsync_unet.pt", loader.AUTO_WHISPER, "vae-ft-mse-840000-ema-pruned.safetensors",
@@ -122,6 +125,48 @@ def test_cancel_leaves_nothing_behind(env):
         comfy.utils.set_progress_bar_global_hook(None)
         mm.interrupt_current_processing(False)
     assert set(os.listdir(temp / "latentsync")) == before, "a partial file was left behind"
+
+
+@pytest.mark.slow
+def test_queued_again_after_a_cancel_continues_where_it_stopped(env, monkeypatch):
+    """Segments of one frame here (chunks of 1 frame, 0.04 s), so the second run writes only those the first did
+    not finish (that its frames equal an uninterrupted run's is tests/unit/run/test_resume.py's)."""
+    import shutil
+
+    from comfy_api.v0_0_2 import InputImpl
+
+    import comfy.model_management as mm
+
+    node, *_, clip, _frames, _speech, temp = env
+    output = temp.parent / "output"
+    options_of = node.options_of
+    monkeypatch.setattr(node, "options_of", lambda **kw: dataclasses.replace(options_of(**kw), segment_seconds=0.04))
+    streamed = core("run.streamed")
+    written = []
+
+    class Counted(streamed.VideoWriter):  # the real writer, counting the segments it starts
+        def __init__(self, path, *args, **kwargs):
+            written.append(os.path.basename(path))
+            super().__init__(path, *args, **kwargs)
+            if len(written) == 3 and cancel:
+                mm.interrupt_current_processing(True)  # what the UI's Cancel button does
+
+    monkeypatch.setattr(streamed, "VideoWriter", Counted)
+    cancel = True
+    try:
+        with pytest.raises(mm.InterruptProcessingException):
+            _run(env, InputImpl.VideoFromFile(clip), chunk_size=1)
+    finally:
+        mm.interrupt_current_processing(False)
+    work = [p for p in (output / node.WORK_FOLDER).iterdir()]
+    assert len(work) == 1 and len([f for f in os.listdir(work[0]) if f.endswith(".json")]) == 4  # manifest + 3
+    shutil.rmtree(temp / "latentsync")  # ComfyUI empties temp/ when it starts
+    cancel, written[:] = False, []
+    video = _run(env, InputImpl.VideoFromFile(clip), chunk_size=1)
+    assert written == ["000003.mp4"], "the finished segments were written again"
+    assert os.listdir(output / node.WORK_FOLDER) == [], "the work folder is left after success"
+    with av.open(video.get_stream_source()) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 4
 
 
 def test_a_video_in_memory_is_read_from_a_temp_copy_that_is_removed(env):

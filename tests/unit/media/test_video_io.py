@@ -5,6 +5,7 @@ dozen small frames), so the module runs in a few seconds.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from fractions import Fraction
 
@@ -13,7 +14,9 @@ import numpy as np
 import pytest
 
 from latentsync_core.errors import BadInputError
-from latentsync_core.media.video_io import KeyframeIndex, VideoWriter, check_output_path, probe, read_windows
+from latentsync_core.media.video_io import (
+    FrameWindow, KeyframeIndex, SegmentJoiner, VideoInfo, VideoWriter, check_output_path, probe, read_windows,
+)
 from video_files import assert_same_frames, decode_video, frame_times, make_clip, packets
 
 
@@ -263,3 +266,51 @@ def test_output_path_checks(tmp_path):
             check_output_path(path, src)
     assert check_output_path(tmp_path / "ok.MP4", src) == "mp4"
     assert sorted(os.listdir(tmp_path)) == ["dir.mp4", "file.txt", "in.mp4"]
+
+
+def _vfr_source(path, pix_fmt: str, n: int = 24) -> tuple[VideoInfo, FrameWindow]:
+    """A lossless variable-frame-rate clip of random frames in ``pix_fmt`` and its frames as read."""
+    rng = np.random.default_rng(0)
+    stamps = np.concatenate([[0], np.cumsum(rng.integers(25, 60, n - 1))])
+    tb = Fraction(1, 1000)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+        stream.time_base = stream.codec_context.time_base = tb
+        for t in stamps:
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), format="rgb24")
+            frame = frame.reformat(format=pix_fmt)
+            frame.pts, frame.time_base = int(t), tb
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    info = probe(path)
+    return info, next(read_windows(info, n))
+
+
+@pytest.mark.parametrize("ext, crf, pix_fmt", [
+    (".mp4", 0, "yuv420p"), (".mp4", 18, "yuv420p"), (".mkv", 18, "yuv420p"), (".mov", 18, "yuv420p10le"),
+])
+def test_segments_joined_equal_one_write(tmp_path, ext, crf, pix_fmt):
+    """Segments written apart and joined with the sound: the frames (lossless) or frame count, the timestamps
+    (variable frame rate), rate, colour, codec tag and sound of the same frames written in one go."""
+    info, window = _vfr_source(tmp_path / "src.mkv", pix_fmt)
+    sound = (np.sin(np.arange(48000) / 9.0).astype(np.float32)[None] * 0.2, 48000, 60000)
+    whole = str(tmp_path / f"whole{ext}")
+    with VideoWriter(whole, info, crf=crf, audio=sound) as writer:
+        writer.write(window.frames, window.pts, window.decoded)
+    joiner = SegmentJoiner(str(tmp_path / f"joined{ext}"), info, audio=sound)
+    for k, (a, b) in enumerate([(0, 7), (7, 16), (16, 24)]):
+        part = str(tmp_path / f"{k}{ext}")
+        with VideoWriter(part, info, copy_audio=False, crf=crf) as writer:
+            writer.write(window.frames[a:b], window.pts[a:b], window.decoded[a:b])
+        joiner.add(part, window.pts[a:b])
+    joiner.close()
+    one, joined = probe(whole), probe(joiner.path)
+    assert joined == dataclasses.replace(one, path=joined.path)
+    got = [next(read_windows(p, 64)) for p in (one, joined)]
+    np.testing.assert_array_equal(got[1].pts, got[0].pts)
+    if crf == 0:
+        np.testing.assert_array_equal(got[1].frames, got[0].frames)
+    with av.open(whole) as a, av.open(joiner.path) as b:
+        assert a.streams.video[0].codec_context.codec_tag == b.streams.video[0].codec_context.codec_tag
+        assert [sum(f.samples for f in c.decode(audio=0)) for c in (a,)] == [sum(f.samples for f in b.decode(audio=0))]

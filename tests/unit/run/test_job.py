@@ -26,18 +26,11 @@ from latentsync_core.job import (
     EnhanceJob, IterableSource, JobOptions, LipSyncJob, LipSyncModels, TimeSpan, enhance_video, lip_sync_video, open_source,
 )
 from latentsync_core.lipsync.sampler import SamplerSettings
-from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet, map_reference_state_dict
-from latentsync_core.lipsync.whisper import load_whisper
 from latentsync_core.media.video_io import VideoInfo, VideoWriter, probe, read_windows
 from latentsync_core.job import lip_sync
-from sampler_fixtures import tiny_vae
-from clips import astronaut, cutaway, jitter_affines, render
-from unet_fixtures import reference_key_shapes, reference_weights
-from whisper_checkpoint import write_tiny_checkpoint
+from clips import astronaut, cutaway, jitter_affines
+from tiny_job import BASE, FPS, RATE, decode, face_clip, speech, tiny_models, write_lossless
 
-RATE = 16000
-FPS = Fraction(25)
-BASE = np.array([[1.0, 0.0, 64.0], [0.0, 1.0, -16.0]])
 OPTIONS = JobOptions(sampler=SamplerSettings(steps=1, guidance_scale=1.0, seed=11, chunk_size=2), window=2, crf=0)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -45,40 +38,12 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> LipSyncModels:
-    unet = build_unet(LatentSyncUNetConfig.tiny(), device="meta")
-    unet.load_state_dict(map_reference_state_dict(reference_weights(reference_key_shapes("tiny"), 3)), strict=True, assign=True)
-    whisper = load_whisper(write_tiny_checkpoint(str(tmp_path_factory.mktemp("whisper") / "tiny.pt"), seed=5))
-    return LipSyncModels(unet, tiny_vae(4), whisper)
+    return tiny_models(tmp_path_factory.mktemp("whisper"))
 
 
 @pytest.fixture(scope="module")
 def backend():
     return get_backend("mediapipe")
-
-
-def face_clip(n: int, seed: int) -> np.ndarray:
-    """``(n, 480, 640, 3)`` uint8 jittered astronaut frames."""
-    frames = render(astronaut(), jitter_affines(n, seed=seed, base=BASE))
-    return (frames.numpy() * 255).round().astype(np.uint8)
-
-
-def speech(frames: int, seed: int = 0) -> torch.Tensor:
-    """``[1, T]`` amplitude-modulated tones with noise lasting ``frames`` video frames at 25 fps."""
-    t = torch.arange(round(frames / 25 * RATE)) / RATE
-    noise = torch.randn(t.shape, generator=torch.Generator().manual_seed(seed))
-    voice = torch.sin(2 * math.pi * 140 * t) + 0.5 * torch.sin(2 * math.pi * 420 * t) + 0.2 * noise
-    return (0.3 * (0.6 + 0.4 * torch.sin(2 * math.pi * 4 * t)) * voice)[None]
-
-
-def write_lossless(path, frames: np.ndarray) -> None:
-    n, h, w, _ = frames.shape
-    info = VideoInfo(str(path) + ".none", w, h, FPS, Fraction(1, 25), 0, n, None, None)
-    with VideoWriter(path, info, crf=0) as writer:
-        writer.write(frames, np.arange(n))
-
-
-def decode(path) -> np.ndarray:
-    return np.concatenate([w.frames for w in read_windows(probe(path))])
 
 
 def audio_seconds(path) -> float:
