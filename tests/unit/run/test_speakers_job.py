@@ -25,16 +25,12 @@ from latentsync_core.face.landmarks import get_backend
 from latentsync_core.job import IterableSource, JobOptions, LipSyncModels
 from latentsync_core.lipsync import sampler
 from latentsync_core.lipsync.sampler import SamplerSettings, plan_chunks
-from latentsync_core.lipsync.unet import LatentSyncUNetConfig, build_unet, map_reference_state_dict
-from latentsync_core.lipsync.whisper import load_whisper
 from latentsync_core.media.audio_io import Audio
 from latentsync_core.media.audio_mix import MIX_PEAK, common_tracks, mix_tracks
 from latentsync_core.media.video_io import probe, read_windows
 from latentsync_core.run.speakers_job import Recognition, Speaker, SpeakersJob
-from sampler_fixtures import tiny_vae
 from speaker_clips import HEIGHT, WIDTH, face_box, tile, two_person_clip
-from unet_fixtures import reference_key_shapes, reference_weights
-from whisper_checkpoint import write_tiny_checkpoint
+from tiny_job import tiny_models
 
 RATE = 16000
 FPS = Fraction(25)
@@ -47,10 +43,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> LipSyncModels:
-    unet = build_unet(LatentSyncUNetConfig.tiny(), device="meta")
-    unet.load_state_dict(map_reference_state_dict(reference_weights(reference_key_shapes("tiny"), 3)), strict=True, assign=True)
-    whisper = load_whisper(write_tiny_checkpoint(str(tmp_path_factory.mktemp("whisper") / "tiny.pt"), seed=5))
-    return LipSyncModels(unet, tiny_vae(4), whisper)
+    return tiny_models(tmp_path_factory.mktemp("whisper"))
 
 
 @pytest.fixture(scope="module")
