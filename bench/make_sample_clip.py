@@ -63,11 +63,11 @@ def render_frames(image: np.ndarray) -> np.ndarray:
     return np.stack(frames)
 
 
-def speech(seconds: float, text: str = TEXT) -> tuple[np.ndarray, int]:
-    """espeak-ng speech of ``text``, ``(1, samples)`` float32 in -1..1, cut or padded to ``seconds``."""
+def speech(seconds: float, text: str = TEXT, voice: str = "en-us") -> tuple[np.ndarray, int]:
+    """espeak-ng speech of ``text`` in ``voice``, ``(1, samples)`` float32 in -1..1, cut or padded to ``seconds``."""
     with tempfile.TemporaryDirectory() as tmp:
         wav_path = os.path.join(tmp, "speech.wav")
-        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "165", "-w", wav_path, text], check=True)
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "165", "-w", wav_path, text], check=True)
         with wave.open(wav_path) as wav:
             rate = wav.getframerate()
             pcm = np.frombuffer(wav.readframes(wav.getnframes()), np.int16)
@@ -80,7 +80,7 @@ def speech(seconds: float, text: str = TEXT) -> tuple[np.ndarray, int]:
 def write_clip(path: str, frames: np.ndarray, audio: np.ndarray, rate: int) -> None:
     with av.open(path, "w", format="mp4") as container:
         video = container.add_stream("libx264", rate=FPS)
-        video.width = video.height = SIZE
+        video.height, video.width = frames.shape[1:3]
         video.pix_fmt = "yuv420p"
         video.options = {"crf": "20", "preset": "slow"}
         sound = container.add_stream("aac", rate=rate, layout="mono")

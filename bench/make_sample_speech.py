@@ -24,16 +24,21 @@ TEXT = "Greetings from orbit. The view of the Earth is wonderful today."
 SECONDS = 4.0
 
 
+def write_wav(path: str, audio: np.ndarray, rate: int) -> None:
+    """``(1, samples)`` float32 in -1..1 as a mono 16-bit PCM WAV."""
+    with wave.open(path, "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes(np.clip(np.round(audio[0] * 32768.0), -32768, 32767).astype("<i2").tobytes())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default=OUTPUT)
     args = parser.parse_args()
     audio, rate = speech(SECONDS, TEXT)
-    with wave.open(args.output, "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(rate)
-        f.writeframes(np.clip(np.round(audio[0] * 32768.0), -32768, 32767).astype("<i2").tobytes())
+    write_wav(args.output, audio, rate)
     print(f"wrote {args.output}: {os.path.getsize(args.output) / 1e6:.2f} MB")
 
 

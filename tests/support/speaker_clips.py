@@ -59,18 +59,21 @@ def face_box(slot: str) -> tuple[int, int, int, int]:
     return (x + TILE_W // 2 - 55, y + TILE_H // 2 - 65, x + TILE_W // 2 + 55, y + TILE_H // 2 + 65)
 
 
+def shot(places: dict[str, str], level: int, tiles: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """``(360, 640, 3)`` uint8: the people of ``places`` (person -> slot) on a plain background of ``level``."""
+    canvas = np.full((HEIGHT, WIDTH, 3), level, dtype=np.uint8)
+    y = (HEIGHT - TILE_H) // 2
+    for person, slot in places.items():
+        canvas[y:y + TILE_H, SLOTS[slot]:SLOTS[slot] + TILE_W] = tiles[person] if tiles else tile(person)
+    return canvas
+
+
 def two_person_clip() -> tuple[np.ndarray, list[dict[str, str]]]:
     """``(N, 360, 640, 3)`` uint8 frames and, per frame, who is where (person -> slot)."""
     tiles = {p: tile(p) for p in PHOTO_FACES}
     frames, who = [], []
     for count, level, places in SHOTS:
-        if places:
-            canvas = np.full((HEIGHT, WIDTH, 3), level, dtype=np.uint8)
-            y = (HEIGHT - TILE_H) // 2
-            for person, slot in places.items():
-                canvas[y:y + TILE_H, SLOTS[slot]:SLOTS[slot] + TILE_W] = tiles[person]
-        else:
-            canvas = cutaway((WIDTH, HEIGHT), seed=3)
+        canvas = shot(places, level, tiles) if places else cutaway((WIDTH, HEIGHT), seed=3)
         frames += [canvas] * count
         who += [dict(places)] * count
     return np.stack(frames), who
