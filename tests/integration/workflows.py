@@ -34,6 +34,8 @@ from latentsync_core.files.model_files import RESTORER_FILES, UNET, VAE, WHISPER
 SAMPLE_VIDEO = "astronaut_speech.mp4"
 SAMPLE_SPEECH = "speech.wav"
 SAMPLE_JOBS = "jobs.csv"
+TWO_SPEAKERS_VIDEO = "two_speakers.mp4"
+TWO_SPEAKERS_SPEECH = ("speech_astronaut.wav", "speech_hopper.wav")
 """The bundled sample files (``example_workflows/sample/``) the workflows load from ComfyUI's input folder."""
 
 UPLOAD_WIDGETS = {"LoadVideo": ["image"], "LoadAudio": [None, None], "LoadImage": ["image"]}
@@ -382,9 +384,43 @@ def lipsync_job_list() -> Canvas:
     return c
 
 
+def lipsync_two_speakers() -> Canvas:
+    """Load Video + two LatentSync Speaker nodes (each a Load Audio and a face position), chained -> the streaming
+    node -> Save Video."""
+    c = Canvas()
+    load = c.add("LoadVideo", (0, 0), (280, 380), file=TWO_SPEAKERS_VIDEO)
+    speakers = None
+    for row, speech_file in enumerate(TWO_SPEAKERS_SPEECH):
+        speech = c.add("LoadAudio", (0, 420 + 190 * row), (280, 140), audio=speech_file)
+        speaker = c.add("LatentSync_Speaker", (320, 420 + 190 * row), title=f"Speaker {row + 1}", audio=speech["AUDIO"],
+                        frame=0, face_from_left=row, **({"speakers": speakers} if speakers else {}))
+        speakers = speaker["speakers"]
+    models, widgets = latentsync_models("1.5")
+    loader = c.add("LatentSync_ModelLoader", (320, 0), models=models, **widgets)
+    job = c.add("LatentSync_LipSyncVideo", (680, 0), video=load["VIDEO"], model=loader["model"],
+                whisper=loader["whisper"], vae=loader["vae"], speakers=speakers)
+    c.add("SaveVideo", (1060, 0), (320, 400), video=job["video"], filename_prefix="latentsync/lipsync_two_speakers")
+    files = [TWO_SPEAKERS_VIDEO, *TWO_SPEAKERS_SPEECH]
+    c.note((1060, 450), (620, 430), "## Two speakers, each with their own voice (LatentSync 1.5)\n\n"
+           "Each **LatentSync Speaker** node is one person: their speech track (**Load Audio**; silence where they "
+           "do not speak) and who they are, here their place in the video: `frame` 0, `face_from_left` 0 (the "
+           "astronaut) and 1 (Grace Hopper). Connect a picture of the face to `reference` instead (e.g. a frame grab "
+           "through **Load Image**). The nodes chain through `speakers`; the last goes to the streaming node's "
+           "`speakers` input. Faces are recognised per shot, so after the cut, where the two swap places, each "
+           "keeps her voice; a face that matches no speaker is left untouched. The output sound is the tracks "
+           "mixed (connect `audio` to write a mix of your own), and the output follows the longest track "
+           "(`length_mode`).\n\n" + MODELS_NOTE + "\n\n"
+           f"**Inputs**: the pack's two-person sample, `example_workflows/sample/{TWO_SPEAKERS_VIDEO}` and one "
+           "speech track per person. Copy them into ComfyUI's `input` folder (from the ComfyUI folder: "
+           f"`cp custom_nodes/comfyui-latentsync/example_workflows/sample/{{{','.join(files)}}} input/`) or pick "
+           "them with the upload buttons of **Load Video** / **Load Audio**.")
+    return c
+
+
 WORKFLOWS: dict[str, Callable[[], Canvas]] = {
     f.__name__: f for f in (face_align_roundtrip, enhance_lipsynced_video, lipsync_video, lipsync_gfpgan,
-                            lipsync_codeformer, lipsync_both, lipsync_long_video, lipsync_job_list)
+                            lipsync_codeformer, lipsync_both, lipsync_long_video, lipsync_job_list,
+                            lipsync_two_speakers)
 }
 """Every example workflow by file name (without ``.json``)."""
 
