@@ -63,13 +63,13 @@ SPEECH_SECONDS = 0.24
 """Default length of the :func:`write_speech` clips: 6 frames at :data:`VIDEO_FPS`."""
 
 
-def write_speech(path: str, seconds: float = SPEECH_SECONDS, sample_rate: int = 16000) -> np.ndarray:
-    """Write a mono 16-bit WAV of a speech-like sound: a 140 Hz buzz with harmonics, opened and
+def write_speech(path: str, seconds: float = SPEECH_SECONDS, sample_rate: int = 16000, pitch: float = 140.0) -> np.ndarray:
+    """Write a mono 16-bit WAV of a speech-like sound: a ``pitch`` Hz buzz with harmonics, opened and
     closed four times a second like syllables. Returns the samples written, float32 in -1..1."""
     import wave
 
     t = np.arange(round(seconds * sample_rate)) / sample_rate
-    buzz = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 6))
+    buzz = sum(np.sin(2 * np.pi * pitch * k * t) / k for k in range(1, 6))
     samples = (0.25 * (0.5 - 0.5 * np.cos(2 * np.pi * 4 * t)) * buzz).astype(np.float32)
     with wave.open(path, "wb") as f:
         f.setnchannels(1)

@@ -25,6 +25,11 @@ for bit. ``lipsync_long_video`` (the streaming node, lossless in the clip's own 
 the frames of ``lipsync_gfpgan`` once those go through the same 4:2:0 trip, and with
 GFPGAN connected but skipped by ``sr_ratio`` the frames it gives without GFPGAN, bit for bit.
 
+``lipsync_two_speakers`` (slow: about 2 minutes on a loaded 2-core CPU) runs on the first shot of the tests'
+two-person clip (tests/support/speaker_clips.py, 640x360, 3 frames) with a track of its own pitch per speaker
+(4 and 3 frames long): the output follows the longer track, its sound holds both voices, both mouths are
+regenerated and, the output being lossless, every pixel away from the two faces is the source's within 2 levels.
+
 ComfyUI's core ``LoadAudio`` needs ``torchaudio``. In a ComfyUI environment without it
 (no ``LoadAudio`` in ``/object_info``) the speech is given as the PCM sound track of a small
 .mov through ``LoadVideo -> GetVideoComponents.audio`` instead; the rest of the graph is
@@ -42,7 +47,7 @@ import pytest
 from PIL import Image
 
 from comfyui_client import ComfyUIClient, ComfyUIError, ComfyUIServer
-from media import VIDEO_FPS, load_example, prepare_inputs
+from media import VIDEO_FPS, load_example, prepare_inputs, write_speech
 from random_models import tiny_model_server
 
 torch = pytest.importorskip("torch")
@@ -128,17 +133,25 @@ class Run:
     """What the restore nodes' report boxes showed."""
 
 
-def run_workflow(server: ComfyUIServer, name: str, clip: Clip, widgets: dict[str, dict] | None = None) -> Run:
+InputWriter = Callable[[dict, str], dict[str, np.ndarray]]
+"""Writes the files a workflow loads into an input folder; returns per file name the frames or samples written."""
+
+
+def run_workflow(server: ComfyUIServer, name: str, clip: Clip, widgets: dict[str, dict] | None = None,
+                 write_inputs: InputWriter | None = None) -> Run:
     """Run example workflow ``name`` on ``clip``, sampler steps lowered to 2.
 
     ``widgets`` sets inputs by class type (``{"LatentSync_GFPGANRestore": {"sr_ratio": 16.0}}``; None disconnects
-    an optional input). A SaveImage
+    an optional input). ``write_inputs`` replaces the clip's talking head and speech (``prepare_inputs``). A SaveImage
     node is added on the paste node's output, so its frames come back losslessly.
     """
     client = ComfyUIClient(server)
     object_info = client.object_info()
     workflow, prompt = load_example(name, {"LoadAudio": LOAD_AUDIO_INFO, **object_info})
-    written = prepare_inputs(workflow, server.folder("input"), clip.video_frames, clip.speech_seconds)
+    if write_inputs is None:
+        written = prepare_inputs(workflow, server.folder("input"), clip.video_frames, clip.speech_seconds)
+    else:
+        written = write_inputs(workflow, server.folder("input"))
     video = next(v for file_name, v in written.items() if file_name.endswith(".mp4"))
     if "LoadAudio" not in object_info:
         speech = next(v for file_name, v in written.items() if file_name.endswith(".wav"))
@@ -284,3 +297,67 @@ def test_long_video_skipped_restoration_leaves_frames_bit_identical(lipsync_serv
     assert len(skipped.frames) == len(plain.frames) == len(CLIP.frame_map)
     for j, (a, b) in enumerate(zip(skipped.frames, plain.frames)):
         assert np.array_equal(a, b), f"frame {j} changed although no mouth was restored ({np.count_nonzero(a != b)} values)"
+
+
+TWO_SPEAKERS = Clip(3, 0.16, (0, 1, 2, 2))
+"""The two-person shot held for 3 frames; the first speaker's track lasts 4 frames, the second's 3 (``TRACKS``)."""
+TRACKS = ((0.16, 140.0), (0.12, 220.0))
+"""Seconds and pitch of each speaker's track, in the order of the workflow's Speaker nodes."""
+PLACES = ("left", "right")
+"""Where each speaker's face is (``face_from_left`` 0 and 1 in the workflow)."""
+
+
+def write_two_speakers_inputs(workflow: dict, input_dir: str) -> dict[str, np.ndarray]:
+    """The first shot of the tests' two-person clip (tests/support/speaker_clips.py) under the sample clip's name, and
+    a speech-like track of its own pitch per speaker under the workflow's track names. The frames returned are
+    those decoded from the written file."""
+    from speaker_clips import shot
+    from workflows import TWO_SPEAKERS_SPEECH, TWO_SPEAKERS_VIDEO
+
+    path = os.path.join(input_dir, TWO_SPEAKERS_VIDEO)
+    image = shot(dict(zip(("astronaut", "hopper"), PLACES)), level=70)
+    with av.open(path, "w") as container:
+        video = container.add_stream("libx264", rate=VIDEO_FPS)
+        video.width, video.height, video.pix_fmt = image.shape[1], image.shape[0], "yuv420p"
+        video.options = {"crf": "12"}
+        for _ in range(TWO_SPEAKERS.video_frames):
+            container.mux(video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(video.encode())
+    with av.open(path) as container:
+        written = {TWO_SPEAKERS_VIDEO: np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])}
+    for name, (seconds, pitch) in zip(TWO_SPEAKERS_SPEECH, TRACKS):
+        written[name] = write_speech(os.path.join(input_dir, name), seconds, pitch=pitch)
+    return written
+
+
+@pytest.mark.slow
+def test_two_speakers_workflow_lipsyncs_both_faces(lipsync_server: ComfyUIServer) -> None:
+    """``lipsync_two_speakers`` through ``POST /prompt``: the output follows the longer track, its sound holds both
+    voices, both faces' mouths are regenerated and the rest of the frame is the source's (lossless output)."""
+    from speaker_clips import face_box
+
+    if "LoadAudio" not in ComfyUIClient(lipsync_server).object_info():
+        pytest.skip("this ComfyUI has no LoadAudio (it needs torchaudio)")
+    run = run_workflow(lipsync_server, "lipsync_two_speakers", TWO_SPEAKERS, {"LatentSync_LipSyncVideo": LOSSLESS},
+                       write_two_speakers_inputs)
+
+    n_out = len(TWO_SPEAKERS.frame_map)
+    assert len(run.frames) == n_out, f"{len(run.frames)} frames: the output does not follow the longer track"
+    assert run.fps == VIDEO_FPS and run.frames[0].shape == run.source[0].shape
+    # AAC decodes in frames of 1024 samples: the sound covers the output, and less than a frame more
+    fitted = round(n_out / VIDEO_FPS * run.sample_rate)
+    assert fitted <= run.audio.size <= fitted + 1024, f"{run.audio.size} samples of sound for {fitted}"
+    spectrum = np.abs(np.fft.rfft(run.audio))
+    hz = np.fft.rfftfreq(run.audio.size, 1 / run.sample_rate)
+    for _, pitch in TRACKS:
+        near = spectrum[np.abs(hz - pitch) < 10].max()
+        assert near > 0.3 * spectrum.max(), f"the mix has no {pitch:.0f} Hz voice"
+    boxes = [face_box(place) for place in PLACES]
+    outside = np.ones(run.source.shape[1:3], bool)
+    for x0, y0, x1, y1 in boxes:
+        outside[max(y0 - 30, 0):y1 + 30, max(x0 - 30, 0):x1 + 30] = False
+    for j, frame in enumerate(run.frames):
+        diff = np.abs(frame.astype(int) - run.source[TWO_SPEAKERS.frame_map[j]].astype(int)).max(-1)
+        for place, (x0, y0, x1, y1) in zip(PLACES, boxes):
+            assert (diff[(y0 + y1) // 2:y1, x0:x1] > 40).any(), f"frame {j}: the {place} face's mouth did not change"
+        assert diff[outside].max() <= 2, f"frame {j}: pixels away from the faces changed by up to {diff[outside].max()}"
