@@ -23,7 +23,6 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any, Iterable
 
 import numpy as np
@@ -35,19 +34,6 @@ STALE_DAYS = 7
 """A work folder untouched for this many days is an abandoned run's: the next job in its folder removes it."""
 WORK_SUFFIX = ".work"
 MANIFEST = "manifest.json"
-
-
-def pack_version() -> str:
-    """This pack's version (a run of another version does not resume from the segments of this one)."""
-    with contextlib.suppress(metadata.PackageNotFoundError):
-        return metadata.version("comfyui-latentsync")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    with contextlib.suppress(OSError):
-        with open(os.path.join(root, "pyproject.toml"), encoding="utf-8") as file:
-            for line in file:
-                if line.startswith("version"):
-                    return line.split("=", 1)[1].strip().strip('"')
-    return "unknown"
 
 
 def file_digest(path: str) -> str:

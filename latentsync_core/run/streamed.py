@@ -17,7 +17,8 @@ from ..errors import BadInputError
 from ..media.video_io import FrameWindow, SegmentJoiner, VideoWriter, check_output_path
 from .hooks import Background, InterruptCheck, ProgressCallback
 from .options import JobOptions
-from .resume import Segment, WorkFolder, file_digest, fingerprint_digest, pack_version
+from .output_record import pack_version
+from .resume import Segment, WorkFolder, file_digest, fingerprint_digest
 from .sources import FileSource, FrameSource, open_source
 from .stages import MouthRestorer
 
