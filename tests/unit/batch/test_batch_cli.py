@@ -7,8 +7,6 @@ Clips: 6 lossless frames of the sample (2 face frames, 4 of its cutaway), so a r
 """
 from __future__ import annotations
 
-import csv
-import json
 import os
 
 import numpy as np
@@ -16,28 +14,11 @@ import pytest
 
 from latentsync_core import cli
 from latentsync_core.run.output_record import record_path
+from batch_cli import run_batch, write_jobs
 from lipsync_cli import FAST, speech, write_lossless
 from video_files import decode_video
 
 pytestmark = pytest.mark.usefixtures("tiny_architectures")
-
-
-def write_jobs(path, rows: list[dict]) -> str:
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    with open(path, "w", newline="") as file:
-        writer = csv.DictWriter(file, columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    return str(path)
-
-
-def batch(capsys, jobs: str, out, models, *args: str) -> tuple[int, str, str, dict]:
-    code = cli.main(["batch", jobs, "--output-dir", str(out), "--models-dir", str(models), "--crf", "0",
-                     "--superres", "none", *FAST, *args])
-    captured = capsys.readouterr()
-    with open(os.path.join(out, "batch_report.json")) as file:
-        report = {row["row"]: row for row in json.load(file)["rows"]}
-    return code, captured.out, captured.err, report
 
 
 @pytest.fixture()
@@ -57,7 +38,7 @@ def test_rows_run_a_bad_row_is_reported_the_others_finish_rerun_skips_change_rer
 ):
     clip, en, fr, rows = inputs
     jobs, out = write_jobs(tmp_path / "jobs.csv", rows), tmp_path / "out"
-    code, table, err, report = batch(capsys, jobs, out, lipsync_models)
+    code, table, err, report = run_batch(capsys, jobs, out, lipsync_models)
 
     assert code == cli.EXIT_ERROR, err
     assert err.splitlines()[0].startswith("row 3: bad input: ") and "missing.mkv" in err.splitlines()[0], err
@@ -85,7 +66,7 @@ def test_rows_run_a_bad_row_is_reported_the_others_finish_rerun_skips_change_rer
     good = [rows[0], rows[1], rows[3]]
     jobs = write_jobs(tmp_path / "jobs.csv", good)
     stamps = [os.stat(p).st_mtime_ns for p in outputs]
-    code, table, err, report = batch(capsys, jobs, out, lipsync_models)
+    code, table, err, report = run_batch(capsys, jobs, out, lipsync_models)
     assert code == cli.EXIT_OK, err
     assert [r["status"] for r in report.values()] == ["skipped"] * 3
     assert [os.stat(p).st_mtime_ns for p in outputs] == stamps
@@ -94,11 +75,11 @@ def test_rows_run_a_bad_row_is_reported_the_others_finish_rerun_skips_change_rer
     # output (row 3's) rerun theirs.
     good[1] = {**rows[1], "seed": "3"}
     jobs = write_jobs(tmp_path / "jobs.csv", good)
-    code, table, err, report = batch(capsys, jobs, out, lipsync_models)
+    code, table, err, report = run_batch(capsys, jobs, out, lipsync_models)
     assert [r["status"] for r in report.values()] == ["skipped", "done", "skipped"], report
     speech(fr, 4)
     os.remove(outputs[2])
-    code, table, err, report = batch(capsys, jobs, out, lipsync_models)
+    code, table, err, report = run_batch(capsys, jobs, out, lipsync_models)
     assert code == cli.EXIT_OK and [r["status"] for r in report.values()] == ["skipped", "done", "done"], report
     assert report[2]["frames"] == 4 and os.path.isfile(outputs[2])
 

@@ -11,9 +11,7 @@ the row that fails in its worker, after the rows were checked).
 """
 from __future__ import annotations
 
-import csv
 import functools
-import json
 import os
 import sys
 
@@ -21,6 +19,7 @@ import numpy as np
 import pytest
 
 import ray_workers
+from batch_cli import run_batch, write_jobs
 from latentsync_core import cli
 from latentsync_core.batch import ray_engine
 from latentsync_core.errors import BadInputError
@@ -60,24 +59,6 @@ def inputs(tmp_path_factory, sample_frames):
     return folder
 
 
-def write_jobs(path, rows: list[dict]) -> str:
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    with open(path, "w", newline="") as file:
-        writer = csv.DictWriter(file, columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    return str(path)
-
-
-def batch(capfd, jobs: str, out, models, *args: str) -> tuple[int, str, str, dict]:
-    """``batch`` quiet and lossless; exit code, stdout and stderr (of every file descriptor), the JSON report by row."""
-    code = cli.main(["batch", jobs, "--output-dir", str(out), "--models-dir", str(models), "--crf", "0",
-                     "--superres", "none", "--quiet", *FAST, *args])
-    captured = capfd.readouterr()
-    with open(os.path.join(out, "batch_report.json")) as file:
-        return code, captured.out, captured.err, {row["row"]: row for row in json.load(file)["rows"]}
-
-
 @pytest.fixture(scope="module")
 def local_outputs(tmp_path_factory, inputs, lipsync_models, one_thread):
     """The rows run by ``--engine local`` (on one thread, as the actors): output frames by row."""
@@ -99,7 +80,7 @@ def test_rows_on_ray_equal_local_a_failing_row_is_reported_the_others_finish(
     tmp_path, capfd, kill_file, inputs, lipsync_models, local_outputs
 ):
     jobs, out = write_jobs(inputs / "jobs.csv", ROWS), tmp_path / "ray"
-    code, printed, err, report = batch(capfd, jobs, out, lipsync_models, "--engine", "ray", "--cpus-per-job", "1")
+    code, printed, err, report = run_batch(capfd, jobs, out, lipsync_models, "--quiet", "--engine", "ray", "--cpus-per-job", "1")
 
     assert code == cli.EXIT_ERROR
     # Nothing of Ray's (the run is quiet): only the run's last line.
@@ -122,7 +103,7 @@ def test_a_worker_that_dies_mid_row_is_restarted_and_its_row_run_again_to_the_sa
 ):
     kill_file.write_text("the first worker that has written part of its output ends its process")
     jobs, out = write_jobs(inputs / "one.csv", ROWS[:1]), tmp_path / "ray"
-    code, printed, err, report = batch(capfd, jobs, out, lipsync_models, "--engine", "ray", "--cpus-per-job", "1")
+    code, printed, err, report = run_batch(capfd, jobs, out, lipsync_models, "--quiet", "--engine", "ray", "--cpus-per-job", "1")
 
     assert not kill_file.exists() and os.path.exists(f"{kill_file}{ray_workers.FIRED_SUFFIX}"), "no worker died"
     assert code == cli.EXIT_OK and err == "", err
