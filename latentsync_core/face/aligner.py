@@ -34,7 +34,7 @@ import torch
 from .alignment import Alignment
 from ..errors import BadInputError
 from .frames import MIN_FACE_FRAME_SIDE, as_rgb_frames, to_uint8
-from .geometry import REFERENCE_SMOOTHING, SUPPORTED_RESOLUTIONS, crop_size, face_template, fit_similarity
+from .geometry import REFERENCE_SMOOTHING, SUPPORTED_RESOLUTIONS, box_iou, crop_size, face_template, fit_similarity
 from .human_gate import HumanFaceGate, TrackGate
 from .landmark_cache import FrameHasher, LandmarkCache, TrackRecord, backend_signature
 from .landmarks.base import FaceLandmarks, LandmarkBackend
@@ -45,16 +45,9 @@ if TYPE_CHECKING:
     from .reference_face import ReferenceFace
 
 SELECTION_MODES = ("largest", "index", "follow_first")
-_TRACK_MIN_IOU = 0.2
+TRACK_MIN_IOU = 0.2
+"""The least box overlap (:func:`~.geometry.box_iou`) of a face with the one it continues in the frame before."""
 _IDENTITY_MIN_SIMILARITY = 0.6
-
-
-def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def _box_area(face: FaceLandmarks) -> float:
@@ -135,7 +128,7 @@ class FaceAligner:
         settings = f"{backend_signature(backend)}|{resolution}|{selection}|{face_index}|{self.max_gap}|{self._follow is not None}"
         # Human-face gate (issue 15): its verdicts are remembered per face track.
         self.human_gate = human_gate
-        self._gate = TrackGate(human_gate, _box_iou, _TRACK_MIN_IOU, self.max_gap) if human_gate is not None else None
+        self._gate = TrackGate(human_gate, box_iou, TRACK_MIN_IOU, self.max_gap) if human_gate is not None else None
         if self._gate is not None:
             settings += f"|human_gate={human_gate.signature}"
         self.reference = reference
@@ -169,8 +162,8 @@ class FaceAligner:
         if not faces:
             return None
         if self._track_box is not None:
-            best = max(faces, key=lambda f: _box_iou(f.bbox, self._track_box))
-            return best if _box_iou(best.bbox, self._track_box) >= _TRACK_MIN_IOU else None
+            best = max(faces, key=lambda f: box_iou(f.bbox, self._track_box))
+            return best if box_iou(best.bbox, self._track_box) >= TRACK_MIN_IOU else None
         return self._acquire(faces, frame)
 
     def _follow_face(self, frame: torch.Tensor, index: int) -> FaceLandmarks | None:
@@ -178,7 +171,7 @@ class FaceAligner:
         if self._follow is None or self._followed is None or self._track_frame != index - 1:
             return None
         face = self._follow(frame, self._followed)
-        return face if face is not None and _box_iou(face.bbox, self._track_box) >= _TRACK_MIN_IOU else None
+        return face if face is not None and box_iou(face.bbox, self._track_box) >= TRACK_MIN_IOU else None
 
     def _face_of(self, frames: torch.Tensor, i: int, index: int, record: TrackRecord, searchable: bool) -> FaceLandmarks | None:
         """Follow, or detect and choose, the face of frame ``i`` (``index`` in the video), filling ``record``."""

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from ..errors import BadInputError
-from .aligner import _TRACK_MIN_IOU, _box_iou, bridge_gaps
+from .aligner import TRACK_MIN_IOU, bridge_gaps
+from .geometry import box_iou
 from .alignment import Alignment
 from .frames import MIN_FACE_FRAME_SIDE, as_rgb_frames, to_uint8
 from .geometry import REFERENCE_SMOOTHING, crop_size, face_template, fit_similarity
@@ -79,7 +80,7 @@ class FaceTracker:
         self.described = describer is not None
         self._builder = TrackBuilder(describer or _Undescribed(), max_gap=self.max_gap)
         self._cuts = CutDetector()
-        self._gate = TrackGate(human_gate, _box_iou, _TRACK_MIN_IOU, self.max_gap) if human_gate is not None else None
+        self._gate = TrackGate(human_gate, box_iou, TRACK_MIN_IOU, self.max_gap) if human_gate is not None else None
         self.tracks: list[FaceTrack] = []
         self.cut_before = np.zeros(0, dtype=bool)
         self._cut_list: list[bool] = []

@@ -110,3 +110,12 @@ def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Map ``(..., K, 2)`` points through ``(..., 2, 3)`` affines."""
     m = np.asarray(matrix, dtype=np.float64)
     return points @ np.swapaxes(m[..., :2], -1, -2) + m[..., None, :, 2]
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two ``(x0, y0, x1, y1)`` boxes (0 when both are empty)."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .aligner import _TRACK_MIN_IOU, _box_iou
+from .aligner import TRACK_MIN_IOU
+from .geometry import box_iou
 from .identity import SAME_PERSON, Box, FaceDescriber, match_speakers
 
 FACE_CHANGE = 0.65
@@ -79,7 +80,7 @@ class TrackBuilder:
 
     def __init__(
         self, describer: FaceDescriber, samples: int = 3, sample_every: int = 12,
-        min_iou: float = _TRACK_MIN_IOU, max_gap: int = 4,
+        min_iou: float = TRACK_MIN_IOU, max_gap: int = 4,
     ) -> None:
         self.describer = describer
         self.samples = max(int(samples), 1)
@@ -101,7 +102,7 @@ class TrackBuilder:
         ended += [t for t in self._open if index - t.frames[-1] > self.max_gap + 1]
         self._open = [t for t in self._open if index - t.frames[-1] <= self.max_gap + 1]
         pairs = sorted(
-            ((_box_iou(np.asarray(t.boxes[-1], float), np.asarray(b, float)), ti, bi)
+            ((box_iou(np.asarray(t.boxes[-1], float), np.asarray(b, float)), ti, bi)
              for ti, t in enumerate(self._open) for bi, b in enumerate(boxes)),
             reverse=True,
         )

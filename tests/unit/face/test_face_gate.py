@@ -18,7 +18,8 @@ import pytest
 import torch
 
 from bench import face_gate_set
-from latentsync_core.face.aligner import FaceAligner, _box_iou
+from latentsync_core.face.aligner import FaceAligner
+from latentsync_core.face.geometry import box_iou
 from latentsync_core.face.human_gate import HumanFaceGate, TrackGate, upright_crop
 from latentsync_core.face.landmarks import get_backend
 from repo_paths import DATA as TEST_DATA
@@ -100,7 +101,7 @@ def test_track_gate_remembers_a_verdict_and_checks_again_after_recheck_every(bac
     case = next(face_gate_set.human_cases(backend, fractions=(0.2,), variants=("plain",), photos=("grace_hopper",)))
     face = backend.detect(case.frame)[0]
     calls = gate.calls
-    tracks = TrackGate(gate, _box_iou, 0.2, max_gap=4, recheck_every=50)
+    tracks = TrackGate(gate, box_iou, 0.2, max_gap=4, recheck_every=50)
     assert all(tracks.human(case.frame, face, i) for i in range(60))
     assert gate.calls - calls == 2  # frames 0 and 50
     tracks.reset()
